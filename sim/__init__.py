@@ -1,0 +1,1 @@
+"""scamsim: an agent-based model of the scam-compound economy."""

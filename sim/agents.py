@@ -1,0 +1,193 @@
+"""The decision-makers, as Mesa agents: compounds, their bosses, recruiters and police units.
+
+The people these agents act on (workers and targets) are arrays owned by the model
+(:mod:`sim.population`); the agents decide, and the mechanism modules carry out the decisions on those
+arrays.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import mesa
+import numpy as np
+
+from sim import enforcement, sites
+from sim.clock import DAYS_PER_MONTH
+
+if TYPE_CHECKING:
+    from sim.model import ScamModel
+
+
+class Compound(mesa.Agent):
+    """A scam compound: a guarded site in a town, run by a boss, holding trafficked workers.
+
+    Attributes:
+        cid: Index of the compound in ``model.compounds`` (stable for the whole run).
+        boss: The boss who runs it.
+        juris: Index of the jurisdiction it stands in.
+        town: Index of the town within that jurisdiction.
+        capacity: Workers it can hold (already multiplied by the population scale).
+        security: How much its security cuts escape attempts (0-1).
+        quota: Monthly revenue quota per worker (USD).
+        productivity: Multiplier on scam work (1 = normal; policies such as power cuts lower it).
+        active: Whether it is operating.
+        protected: Whether it pays police protection (raids leaked, fewer raids planned).
+        opened_day, closed_day: Days since the start date (closed_day is None while operating).
+        raids, tipoffs, relocations: Counts so far.
+        first_raid_day: Day of its first police intervention (None if never raided).
+        in_window: Whether it operated in the focal jurisdiction during the Amnesty window (AM4, AM7).
+        revenue, costs: Money in and out during the current step (USD, scaled population).
+        scam_income: Money taken from targets since opening (USD, scaled population).
+        profit: The boss's trailing estimate of its monthly profit (USD/month).
+    """
+
+    def __init__(self, model: ScamModel, boss: Boss, juris: int, town: int, capacity: float):
+        super().__init__(model)
+        p = model.p.compounds
+        self.cid = len(model.compounds)
+        model.compounds.append(self)
+        self.boss = boss
+        boss.compounds.append(self)
+        self.juris = juris
+        self.town = town
+        self.capacity = capacity
+        self.security = p.security
+        self.quota = p.quota
+        self.productivity = 1.0
+        self.active = True
+        self.protected = False
+        self.opened_day = model.day
+        self.closed_day: int | None = None
+        self.raids = 0
+        self.tipoffs = 0
+        self.relocations = 0
+        self.first_raid_day: int | None = None
+        self.in_window = False
+        self.revenue = 0.0
+        self.scam_income = 0.0
+        self.costs = 0.0
+        self.profit = 0.0
+        model.sites_changed()
+
+    @property
+    def elite(self) -> bool:
+        """Whether its boss has elite links (EN2)."""
+        return self.boss.elite
+
+
+class Boss(mesa.Agent):
+    """A compound boss (syndicate head) running one or more compounds.
+
+    Each step the boss books each compound's money, closes compounds that keep losing money and, while
+    the business is profitable, opens new ones (AM11).
+
+    Attributes:
+        elite: Elite-linked: police steer raids away from this boss's compounds (EN2, EN4).
+        compounds: Every compound this boss has run, open or closed.
+        wealth: Cumulative profit (USD, scaled population).
+    """
+
+    def __init__(self, model: ScamModel, elite: bool):
+        super().__init__(model)
+        self.elite = elite
+        self.compounds: list[Compound] = []
+        self.wealth = 0.0
+
+    @property
+    def operating(self) -> list[Compound]:
+        """Compounds this boss runs now."""
+        return [c for c in self.compounds if c.active]
+
+    def orders(self, held: np.ndarray) -> dict[int, int]:
+        """Workers wanted per compound id: free places in each operating compound."""
+        return {c.cid: int(c.capacity - held[c.cid]) for c in self.operating if held[c.cid] < c.capacity}
+
+    def manage(self) -> None:
+        """Book this step's money, close loss-makers and expand while profitable."""
+        model = self.model
+        p = model.p.compounds
+        clock = model.clock
+        memory = np.exp(-clock.dt_months / p.profit_months)
+        rng = model.streams["bosses"]
+        total_profit = 0.0
+        for c in self.operating:
+            step_profit = c.revenue - c.costs
+            self.wealth += step_profit
+            c.profit = memory * c.profit + (1 - memory) * step_profit / clock.dt_months
+            c.revenue = c.costs = 0.0
+            total_profit += c.profit
+            settled = model.day - c.opened_day > p.profit_months * DAYS_PER_MONTH
+            if settled and c.profit < 0 and rng.random() < clock.p_year(p.close_rate):
+                sites.close(c, reason="unprofitable")
+        if total_profit > 0 and rng.random() < clock.p_year(p.expansion_rate):
+            home = self.operating[0].juris if self.operating else None
+            sites.open_compound(model, self, near=home)
+
+
+class Recruiter(mesa.Agent):
+    """A recruiter running deceptive job ads in one source country (RC1-RC4).
+
+    Attributes:
+        source: Index of the source country.
+        delivered: People delivered to compounds so far (scaled population).
+        earnings: Fees earned so far (USD, scaled population).
+    """
+
+    def __init__(self, model: ScamModel, source: int):
+        super().__init__(model)
+        self.source = source
+        self.delivered = 0
+        self.earnings = 0.0
+
+    def response(self) -> float:
+        """Recruits per unit of ad reach: deceived jobseekers answer less where awareness is high."""
+        model = self.model
+        rp = model.p.recruitment
+        awareness = model.source_awareness[self.source]
+        deceived = rp.deceived_share * (1 - awareness)
+        covid = rp.covid_multiplier if model.in_covid_period() else 1.0
+        return covid * (deceived + (1 - rp.deceived_share))
+
+    def deceived_share(self) -> float:
+        """Share of this recruiter's recruits who were deceived rather than joining knowingly."""
+        rp = self.model.p.recruitment
+        deceived = rp.deceived_share * (1 - self.model.source_awareness[self.source])
+        knowing = 1 - rp.deceived_share
+        return deceived / (deceived + knowing) if deceived + knowing > 0 else 0.0
+
+    def supply(self) -> int:
+        """People this recruiter can deliver in this step."""
+        model = self.model
+        mean = model.p.recruitment.ad_reach * model.p.scale * self.response() * model.clock.dt_years
+        return int(model.streams["recruitment"].poisson(mean))
+
+
+class Police(mesa.Agent):
+    """The police of one jurisdiction: raids, leaks and bribes (AM7-AM10, EN1-EN4).
+
+    One corruption level governs the three corrupt acts the reports describe: a planned raid is leaked
+    to the compound, a worker's help request is passed back to the boss, a bribe buys protection.
+
+    Attributes:
+        juris: Index of the jurisdiction.
+        name: Its name.
+        raid_rate: Planned raids per compound per year.
+        corruption: Probability of each corrupt act.
+    """
+
+    def __init__(self, model: ScamModel, juris: int, name: str, raid_rate: float, corruption: float):
+        super().__init__(model)
+        self.juris = juris
+        self.name = name
+        self.raid_rate = raid_rate
+        self.corruption = corruption
+
+    def accepts_bribe(self) -> bool:
+        """Whether a boss's offer of protection money is accepted."""
+        return bool(self.model.streams["bribes"].random() < self.corruption)
+
+    def patrol(self) -> None:
+        """Plan this step's raids on compounds in the jurisdiction and carry them out."""
+        for compound, tipped_off in enforcement.plan_raids(self):
+            enforcement.raid(compound, tipped_off)

@@ -1,0 +1,109 @@
+"""What the model records: per-step tallies by jurisdiction, the raid event log and the loss histogram.
+
+The model writes into a :class:`Ledger`; it never writes files. Each variable is documented here with
+its unit and whether it counts people or money (those are divided by the population scale when results
+are reported, so a run at reduced scale reports full-scale figures).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A recorded time-series variable."""
+
+    unit: str
+    doc: str
+    kind: str  # "stock" (value at the end of the step) or "flow" (total during the step)
+    scaled: bool  # counts people or money, so is divided by the population scale on output
+
+
+VARIABLES: dict[str, Variable] = {
+    "compounds_active": Variable("compounds", "Compounds operating at the end of the step", "stock", False),
+    "compounds_protected": Variable("compounds", "Operating compounds paying police protection", "stock", False),
+    "compounds_opened": Variable("compounds", "Compounds opened by bosses", "flow", False),
+    "compounds_closed": Variable("compounds", "Compounds shut down (raid or unprofitable)", "flow", False),
+    "compounds_closed_raid": Variable("compounds", "Compounds shut down by a raid", "flow", False),
+    "relocated_within": Variable("compounds", "Moves to another town in the same jurisdiction", "flow", False),
+    "relocated_out": Variable("compounds", "Moves across a border, counted where they left", "flow", False),
+    "relocated_in": Variable("compounds", "Moves across a border, counted where they arrived", "flow", False),
+    "raids": Variable("raids", "Police raids carried out", "flow", False),
+    "raids_tipped_off": Variable("raids", "Raids leaked to the compound in advance", "flow", False),
+    "workers_held": Variable("people", "Trafficked workers held at the end of the step", "stock", True),
+    "quota_met": Variable("people", "Held workers whose last-month revenue meets the quota", "stock", True),
+    "recruited": Variable("people", "People delivered to compounds by recruiters or captives", "flow", True),
+    "recruited_deceived": Variable("people", "Recruits who were deceived by fake job ads", "flow", True),
+    "exits_escape": Variable("people", "Workers who escaped", "flow", True),
+    "exits_rescue": Variable("people", "Workers rescued after an un-leaked help request", "flow", True),
+    "exits_ransom": Variable("people", "Workers freed by a ransom paid by family", "flow", True),
+    "exits_released": Variable("people", "Workers released/deported after a raid or closure", "flow", True),
+    "exit_days_held": Variable("days", "Total time held by those exiting (mean = this / exits)", "flow", True),
+    "resales": Variable("people", "Workers sold on to another compound", "flow", True),
+    "help_requests": Variable("requests", "Help requests made to police", "flow", True),
+    "help_leaked": Variable("requests", "Help requests passed back to the boss", "flow", True),
+    "punishments": Variable("events", "Punishment escalations (beatings, shocks)", "flow", True),
+    "targets_groomed": Variable("people", "Targets who began to be groomed", "flow", True),
+    "targets_defrauded": Variable("people", "Targets who finished losing money (drained or quit)", "flow", True),
+    "targets_drained": Variable("people", "Targets drained of their wealth", "flow", True),
+    "target_losses": Variable("USD", "Money lost by targets", "flow", True),
+    "scam_revenue": Variable("USD", "Scam money taken in by compounds (booked by bosses)", "flow", True),
+    "ransom_paid": Variable("USD", "Ransoms paid by families", "flow", True),
+    "bribes": Variable("USD", "Protection paid to police", "flow", True),
+    "recruit_fees": Variable("USD", "Fees paid to recruiters", "flow", True),
+    "operating_costs": Variable("USD", "Running and fixed costs of compounds", "flow", True),
+}
+
+# Routes out of captivity; each has its own "exits_<route>" variable.
+EXIT_ROUTES = ("escape", "rescue", "ransom", "released")
+
+# Raid outcomes in the event log.
+RAID_OUTCOMES = ("closed", "relocated", "continued")
+
+# Loss histogram: log-spaced bins from $1 to $1bn, fine enough for medians to within about 1%.
+LOSS_BINS = np.logspace(0, 9, 1801)
+
+
+class Ledger:
+    """Accumulates per-step, per-jurisdiction tallies and the raid log of one run.
+
+    Args:
+        n_steps: Steps in the run.
+        n_juris: Number of jurisdictions.
+    """
+
+    def __init__(self, n_steps: int, n_juris: int):
+        self.n_juris = n_juris
+        self.series = {name: np.zeros((n_steps, n_juris)) for name in VARIABLES}
+        self.step = 0
+        self.raids: list[dict] = []
+        self.loss_counts = np.zeros(len(LOSS_BINS) + 1, dtype=np.int64)
+        self.loss_total = 0.0
+
+    def add(self, name: str, juris: int, amount: float = 1.0) -> None:
+        """Add ``amount`` to variable ``name`` of jurisdiction ``juris`` in the current step."""
+        self.series[name][self.step, juris] += amount
+
+    def add_by(self, name: str, juris: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Add one (or ``weights``) per element to ``name``, grouped by jurisdiction index."""
+        if len(juris):
+            self.series[name][self.step] += np.bincount(juris, weights, minlength=self.n_juris)
+
+    def set(self, name: str, values: np.ndarray) -> None:
+        """Set a stock variable for all jurisdictions in the current step."""
+        self.series[name][self.step] = values
+
+    def record_losses(self, losses: np.ndarray) -> None:
+        """Add completed losses (USD, > 0) of defrauded targets to the histogram."""
+        if len(losses):
+            self.loss_counts += np.bincount(
+                np.searchsorted(LOSS_BINS, losses), minlength=len(self.loss_counts)
+            )
+            self.loss_total += float(losses.sum())
+
+    def log_raid(self, **row) -> None:
+        """Append one row to the raid event log."""
+        self.raids.append(row)

@@ -1,0 +1,271 @@
+"""The scam-compound economy as a Mesa model.
+
+Order of one step (explicit, as in Mesa's examples):
+
+1. recruitment: bosses order workers, recruiters and captives deliver them (:mod:`sim.recruitment`);
+2. scam work: targets are drained and new ones groomed (:mod:`sim.production`);
+3. quotas: punishment escalates for those below quota (:mod:`sim.discipline`);
+4. worker events: help requests, escapes, ransoms, resales (:mod:`sim.exits`);
+5. police patrol: raids, tip-offs, releases, closures, relocations (:mod:`sim.enforcement`);
+6. running costs and bribes are charged, then each boss books profit, closes loss-makers, expands;
+7. the ledger records the end-of-step state.
+
+The model knows nothing of Hydra, files or plots: it takes :class:`sim.params.ModelParams` and a seed,
+and leaves its record in :attr:`ScamModel.ledger`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from sim import facts
+from sim.agents import Boss, Compound, Police, Recruiter
+from sim.clock import Clock
+from sim.discipline import enforce_quotas
+from sim.exits import worker_events
+from sim.ledger import Ledger
+from sim.params import ModelParams, parse_date, validate
+from sim.population import Targets, Workers
+from sim.production import scam_work
+from sim.recruitment import recruit
+from sim.sites import offer_protection
+from sim.streams import Streams
+
+
+@dataclass
+class SiteArrays:
+    """Per-compound values as arrays indexed by compound id, for the vectorised mechanisms."""
+
+    active: np.ndarray
+    juris: np.ndarray
+    capacity: np.ndarray
+    security: np.ndarray
+    quota: np.ndarray
+    productivity: np.ndarray
+    leak: np.ndarray  # probability a help request from here is passed back to the boss
+
+
+class ScamModel(mesa.Model):
+    """Agent-based model of scam compounds, their workers and targets, and the police.
+
+    Args:
+        params: Model parameters (validated here).
+        seed: A replicate's seed sequence or an integer seed. Each random process draws from its own
+            stream derived from it (:class:`sim.streams.Streams`).
+    """
+
+    def __init__(self, params: ModelParams, seed: np.random.SeedSequence | int = 0):
+        validate(params)
+        self.streams = Streams(seed)
+        super().__init__(rng=self.streams["mesa"])
+        self.p = params
+        self.clock = Clock(
+            parse_date("time.start", params.time.start),
+            parse_date("time.end", params.time.end),
+            params.time.step_days,
+        )
+        self.day = 0
+        self.juris_names = list(params.jurisdictions)
+        self.ledger = Ledger(self.clock.n_steps, len(self.juris_names))
+        self._setup_geography()
+        self._setup_sources()
+        self.workers = Workers()
+        self.targets = Targets()
+        self.compounds: list[Compound] = []
+        self._next_uid = 0
+        self._sites: SiteArrays | None = None
+
+        self.police = [
+            Police(self, j, name, *params.police_for(name)) for j, name in enumerate(self.juris_names)
+        ]
+        for source in range(len(self.source_names)):
+            for _ in range(params.recruitment.recruiters_per_source):
+                Recruiter(self, source)
+        self._create_initial_compounds()
+        self.initial_workers = self.workers.n
+
+    # ---------------------------------------------------------------------------------------------
+    # Set-up
+    # ---------------------------------------------------------------------------------------------
+
+    def _setup_geography(self) -> None:
+        juris = self.p.jurisdictions.values()
+        self.juris_openness = np.array([j.openness for j in juris], dtype=float)
+        self.town_weights = []
+        for j in juris:
+            if j.towns == 1:
+                w = np.ones(1)
+            else:
+                w = np.full(j.towns, (1 - j.hub_share) / (j.towns - 1))
+                w[0] = j.hub_share
+            self.town_weights.append(w / w.sum())
+
+    def _setup_sources(self) -> None:
+        sources = self.p.sources
+        self.source_names = list(sources)
+        weights = np.array([s.weight for s in sources.values()], dtype=float)
+        self.source_weights = weights / weights.sum()
+        self.source_awareness = np.array([s.awareness for s in sources.values()])
+        ds = self.p.recruitment.deceived_share
+        deceived = ds * (1 - self.source_awareness)
+        self.source_deceived_share = deceived / np.maximum(deceived + (1 - ds), 1e-12)
+
+    def _create_initial_compounds(self) -> None:
+        cp = self.p.compounds
+        rng = self.streams["setup"]
+        bosses = [Boss(self, elite=bool(rng.random() < cp.elite_share)) for _ in range(cp.bosses)]
+        for j, jp in enumerate(self.p.jurisdictions.values()):
+            for _ in range(jp.initial_compounds):
+                boss = bosses[int(rng.integers(len(bosses)))]
+                town = int(rng.choice(len(self.town_weights[j]), p=self.town_weights[j]))
+                compound = Compound(self, boss, j, town, self.draw_capacity())
+                compound.opened_day = -int(rng.integers(0, 365))
+                offer_protection(compound)
+                n = int(round(cp.initial_fill * compound.capacity))
+                source = rng.choice(len(self.source_weights), n, p=self.source_weights).astype(np.int8)
+                deceived = rng.random(n) < self.source_deceived_share[source]
+                self.add_workers(
+                    np.full(n, compound.cid), source, deceived,
+                    debt=np.full(n, self.p.recruitment.price),
+                    recruited_day=-rng.integers(0, 365, n),
+                )
+
+    def draw_capacity(self) -> float:
+        """Capacity of a new compound (workers, at the model's population scale)."""
+        cp = self.p.compounds
+        rng = self.streams["sites"]
+        return float(cp.capacity_median * self.p.scale * rng.lognormal(0.0, cp.capacity_sigma))
+
+    # ---------------------------------------------------------------------------------------------
+    # Services the mechanisms use
+    # ---------------------------------------------------------------------------------------------
+
+    def add_workers(
+        self,
+        compound: np.ndarray,
+        source: np.ndarray,
+        deceived: np.ndarray,
+        debt: np.ndarray,
+        recruited_day: np.ndarray | None = None,
+    ) -> None:
+        """Add newly held workers (recruited today unless ``recruited_day`` is given)."""
+        n = len(compound)
+        if n == 0:
+            return
+        sigma = self.p.workers.skill_sigma
+        skill = self.streams["skills"].lognormal(-0.5 * sigma**2, sigma, n)  # mean 1
+        self.workers.append(
+            uid=np.arange(self._next_uid, self._next_uid + n),
+            compound=compound,
+            source=source,
+            deceived=deceived,
+            recruited_day=np.full(n, self.day) if recruited_day is None else recruited_day,
+            skill=skill,
+            perf=np.zeros(n),
+            level=np.zeros(n),
+            debt=debt,
+            resales=np.zeros(n),
+        )
+        self._next_uid += n
+
+    def sites_changed(self) -> None:
+        """Mark the per-compound arrays stale (a compound opened, closed, moved or changed)."""
+        self._sites = None
+
+    def sites(self) -> SiteArrays:
+        """Per-compound values as arrays indexed by compound id (rebuilt only after changes)."""
+        if self._sites is None:
+            cs = self.compounds
+            juris = np.array([c.juris for c in cs], dtype=np.int64)
+            corruption = np.array([p.corruption for p in self.police])
+            self._sites = SiteArrays(
+                active=np.array([c.active for c in cs], dtype=bool),
+                juris=juris,
+                capacity=np.array([c.capacity for c in cs]),
+                security=np.array([c.security for c in cs]),
+                quota=np.array([c.quota for c in cs]),
+                productivity=np.array([c.productivity for c in cs]),
+                leak=corruption[juris] if len(cs) else np.zeros(0),
+            )
+        return self._sites
+
+    def held_by_compound(self) -> np.ndarray:
+        """Workers held in each compound, indexed by compound id."""
+        return np.bincount(self.workers.compound, minlength=len(self.compounds))
+
+    def credit(self, cids: np.ndarray, amounts: np.ndarray, scam: bool = False) -> None:
+        """Add money to compounds' revenue this step (``scam``: money taken from targets)."""
+        totals = np.bincount(cids, amounts, minlength=len(self.compounds))
+        for cid in np.flatnonzero(totals):
+            compound = self.compounds[cid]
+            compound.revenue += totals[cid]
+            if scam:
+                compound.scam_income += totals[cid]
+        if scam and len(cids):
+            self.ledger.add_by("scam_revenue", self.sites().juris, totals)
+
+    def charge(self, cids: np.ndarray, amounts: np.ndarray) -> None:
+        """Add money to compounds' costs this step."""
+        totals = np.bincount(cids, amounts, minlength=len(self.compounds))
+        for cid in np.flatnonzero(totals):
+            self.compounds[cid].costs += totals[cid]
+
+    def in_covid_period(self) -> bool:
+        """Whether the current step falls in the COVID recruitment boom (FACTS §7)."""
+        date = self.clock.date(self.steps - 1)
+        return facts.COVID_PERIOD[0] <= date <= facts.COVID_PERIOD[1]
+
+    # ---------------------------------------------------------------------------------------------
+    # The step
+    # ---------------------------------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Advance the model by one step (see the module docstring for the order)."""
+        index = self.steps - 1  # Mesa counts steps from 1 inside step()
+        self.day = int(np.floor(index * self.clock.step_days))
+        self.ledger.step = index
+        recruit(self)
+        scam_work(self)
+        enforce_quotas(self)
+        worker_events(self)
+        self.agents_by_type[Police].shuffle_do("patrol")
+        self._charge_running_costs()
+        self.agents_by_type[Boss].shuffle_do("manage")
+        self._record()
+        if self.steps >= self.clock.n_steps:
+            self.running = False
+
+    def _charge_running_costs(self) -> None:
+        """Upkeep per worker, fixed costs and protection money, for every operating compound."""
+        cp = self.p.compounds
+        s = self.sites()
+        if not len(s.active):
+            return
+        dt = self.clock.dt_months
+        held = self.held_by_compound()
+        protected = np.array([c.protected for c in self.compounds])
+        upkeep = np.where(s.active, (cp.running_cost * held + cp.fixed_cost * self.p.scale) * dt, 0.0)
+        bribes = np.where(s.active & protected, self.p.police.bribe_per_worker * held * dt, 0.0)
+        ids = np.arange(len(s.active))
+        self.charge(ids, upkeep + bribes)
+        self.ledger.add_by("operating_costs", s.juris, upkeep)
+        self.ledger.add_by("bribes", s.juris, bribes)
+
+    def _record(self) -> None:
+        s = self.sites()
+        n_j = self.ledger.n_juris
+        active = s.active
+        protected = np.array([c.protected for c in self.compounds], dtype=bool)
+        self.ledger.set("compounds_active", np.bincount(s.juris[active], minlength=n_j))
+        self.ledger.set("compounds_protected", np.bincount(s.juris[active & protected], minlength=n_j))
+        self.ledger.set("workers_held", np.bincount(s.juris[self.workers.compound], minlength=n_j))
+        start, end = facts.AMNESTY_WINDOW
+        if start <= self.clock.date(self.steps - 1) <= end:
+            focal = self.juris_names.index(self.p.focal)
+            for c in self.compounds:
+                closed_now = c.closed_day is not None and c.closed_day >= self.day
+                if (c.active or closed_now) and c.juris == focal:
+                    c.in_window = True

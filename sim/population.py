@@ -1,0 +1,139 @@
+"""Large populations as arrays: one row per trafficked worker or per target being groomed.
+
+Decision-makers (bosses, compounds, recruiters, police) are Mesa agents, but there are tens of thousands
+of workers and targets, so they are stored as a struct of numpy arrays and updated by vectorised
+mechanisms. Rows leave the table when the person leaves the modelled state (a worker exits captivity, a
+target is drained or drops out); what they leave behind is tallied by the mechanisms.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+# Target states. "Contacted" people are not stored: only the few who respond become rows.
+GROOMED = np.int8(0)
+INVESTING = np.int8(1)
+
+
+class ArrayTable:
+    """A growable struct of arrays with compaction.
+
+    Subclasses list their columns and dtypes in ``COLUMNS``; ``table.<column>`` is a view of the live
+    rows. Capacity grows geometrically on append and shrinks after large removals, so memory per live
+    row stays within a small factor of the row size.
+    """
+
+    COLUMNS: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, capacity: int = 1024):
+        self.n = 0
+        self._cols = {name: np.zeros(capacity, dtype) for name, dtype in self.COLUMNS.items()}
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("_cols")
+        if cols is None or name not in cols:
+            raise AttributeError(name)
+        return cols[name][: self.n]
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def capacity(self) -> int:
+        """Rows allocated."""
+        return len(next(iter(self._cols.values())))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes allocated for all columns."""
+        return sum(a.nbytes for a in self._cols.values())
+
+    def _resize(self, capacity: int) -> None:
+        for name, arr in self._cols.items():
+            new = np.zeros(capacity, arr.dtype)
+            new[: self.n] = arr[: self.n]
+            self._cols[name] = new
+
+    def append(self, **values: np.ndarray) -> slice:
+        """Append rows; every column must be given, each as an array of the same length.
+
+        Returns:
+            The slice of the new rows.
+        """
+        if set(values) != set(self._cols):
+            missing = set(self._cols) ^ set(values)
+            raise ValueError(f"append needs exactly the columns {sorted(self._cols)}; off: {missing}")
+        k = len(next(iter(values.values())))
+        if self.n + k > self.capacity:
+            self._resize(max(self.n + k, int(self.capacity * 1.5) + 16))
+        rows = slice(self.n, self.n + k)
+        for name, v in values.items():
+            self._cols[name][rows] = v
+        self.n += k
+        return rows
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the live rows where ``mask`` is true, preserving their order."""
+        k = int(np.count_nonzero(mask))
+        if k == self.n:
+            return
+        for arr in self._cols.values():
+            arr[:k] = arr[: self.n][mask]
+        self.n = k
+        if self.capacity > 4096 and self.n < self.capacity // 4:
+            self._resize(self.n * 2)
+
+
+class Workers(ArrayTable):
+    """Trafficked workers currently held in compounds (one row per person).
+
+    Columns: ``uid`` (stable id, increasing in order of recruitment, so rows stay sorted by uid),
+    ``compound`` (id of the compound holding them), ``source`` (index of the source country =
+    nationality), ``deceived`` (recruited by deception rather than joining knowingly, RC3),
+    ``recruited_day`` (day since the start date; negative for people held before it), ``skill``
+    (productivity multiplier, mean 1), ``perf`` (revenue brought in over about the last month, USD),
+    ``level`` (punishment level; 0 = spared), ``debt`` (buy-out price, USD) and ``resales`` (times sold
+    on between compounds).
+    """
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "uid": "int32",
+        "compound": "int32",
+        "source": "int8",
+        "deceived": "bool",
+        "recruited_day": "int32",
+        "skill": "float32",
+        "perf": "float32",
+        "level": "int8",
+        "debt": "float32",
+        "resales": "int8",
+    }
+
+    def rows_of(self, uids: np.ndarray) -> np.ndarray:
+        """Row index of each uid, or -1 where that worker is no longer held."""
+        uid = self.uid
+        pos = np.searchsorted(uid, uids)
+        pos_c = np.minimum(pos, max(self.n - 1, 0))
+        found = (pos < self.n) & (uid[pos_c] == uids) if self.n else np.zeros(len(uids), bool)
+        return np.where(found, pos_c, -1)
+
+
+class Targets(ArrayTable):
+    """Targets being groomed or drained (one row per person).
+
+    Columns: ``compound`` and ``worker`` (uid of the worker grooming them), ``wealth`` (USD that could
+    be taken), ``susceptibility`` (0-1), ``state`` (GROOMED or INVESTING), ``tau`` (months since the
+    first deposit) and ``paid`` (USD lost so far).
+    """
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "compound": "int32",
+        "worker": "int32",
+        "wealth": "float32",
+        "susceptibility": "float32",
+        "state": "int8",
+        "tau": "float32",
+        "paid": "float64",
+    }
