@@ -27,11 +27,11 @@ def enforce_quotas(model: ScamModel) -> None:
     cp = model.p.compounds
     s = model.sites()
     meets = w.perf >= s.quota[w.compound]
-    spared = (model.day - w.recruited_day) < cp.grace_months * DAYS_PER_MONTH
-    u = model.streams["discipline"].random(w.n)
-    up = ~meets & ~spared & (u < model.clock.p_month(cp.punish_rate)) & (w.level < MAX_LEVEL)
-    down = meets & (w.level > 0) & (u < model.clock.p_month(cp.punish_decay))
-    w.level[:] += up.astype(np.int8) - down.astype(np.int8)
+    liable = w.recruited_day <= model.day - cp.grace_months * DAYS_PER_MONTH
+    u = model.streams["discipline"].random(w.n, dtype=np.float32)
+    up = (u < model.clock.p_month(cp.punish_rate)) & liable & ~meets & (w.level < MAX_LEVEL)
+    down = (u < model.clock.p_month(cp.punish_decay)) & meets & (w.level > 0)
+    w.level[:] += up.view(np.int8) - down.view(np.int8)
     juris = s.juris[w.compound]
-    model.ledger.add_by("punishments", juris[up])
-    model.ledger.set("quota_met", np.bincount(juris[meets], minlength=model.ledger.n_juris))
+    model.ledger.add_by("punishments", juris, up)
+    model.ledger.add_by("quota_met", juris, meets)

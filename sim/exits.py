@@ -35,16 +35,20 @@ def worker_events(model: ScamModel) -> None:
     cp = model.p.compounds
     s = model.sites()
     comp = w.compound
-    desperation = 1.0 + p.desperation * w.level
-    h_help = p.help_rate * desperation
-    h_escape = p.escape_rate * (1.0 - s.security[comp]) * desperation
-    h_ransom = p.ransom_rate * np.exp(-w.debt / p.ransom_scale)
-    h_resale = np.where(w.level >= cp.resale_level, cp.resale_rate, 0.0)
+    # Hazards per year, in float32: this is the hottest loop of the model.
+    level = w.level.astype(np.float32)
+    desperation = 1.0 + np.float32(p.desperation) * level
+    h_help = np.float32(p.help_rate) * desperation
+    h_escape = s.escape_hazard[comp] * desperation
+    h_ransom = np.float32(p.ransom_rate) * np.exp(w.debt * np.float32(-1.0 / p.ransom_scale))
+    h_resale = (level >= cp.resale_level) * np.float32(cp.resale_rate)
     total = h_help + h_escape + h_ransom + h_resale
 
+    # An event happens in the step when an Exp(1) draw falls below the integrated hazard.
     rng = model.streams["worker_events"]
-    rows = np.flatnonzero(rng.random(w.n) < model.clock.p_year(total))
-    pick = rng.random(len(rows)) * total[rows]
+    draw = rng.standard_exponential(w.n, dtype=np.float32)
+    rows = np.flatnonzero(draw < total * np.float32(model.clock.dt_years))
+    pick = rng.random(len(rows), dtype=np.float32) * total[rows]
     bound1 = h_help[rows]
     bound2 = bound1 + h_escape[rows]
     bound3 = bound2 + h_ransom[rows]
@@ -103,6 +107,7 @@ def remove(model: ScamModel, by_route: dict[str, np.ndarray]) -> None:
         model.ledger.add_by("exit_days_held", juris, days)
         keep[rows] = False
     w.keep(keep)
+    model.targets.worker[:] = w.remap(model.targets.worker)
 
 
 def release(model: ScamModel, rows: np.ndarray) -> int:

@@ -46,6 +46,7 @@ class SiteArrays:
     quota: np.ndarray
     productivity: np.ndarray
     leak: np.ndarray  # probability a help request from here is passed back to the boss
+    escape_hazard: np.ndarray  # escape attempts per worker per year that get past security
 
 
 class ScamModel(mesa.Model):
@@ -186,9 +187,12 @@ class ScamModel(mesa.Model):
                 juris=juris,
                 capacity=np.array([c.capacity for c in cs]),
                 security=np.array([c.security for c in cs]),
-                quota=np.array([c.quota for c in cs]),
-                productivity=np.array([c.productivity for c in cs]),
+                quota=np.array([c.quota for c in cs], dtype=np.float32),
+                productivity=np.array([c.productivity for c in cs], dtype=np.float32),
                 leak=corruption[juris] if len(cs) else np.zeros(0),
+                escape_hazard=np.array(
+                    [self.p.workers.escape_rate * (1 - c.security) for c in cs], dtype=np.float32
+                ),
             )
         return self._sites
 
@@ -232,20 +236,19 @@ class ScamModel(mesa.Model):
         enforce_quotas(self)
         worker_events(self)
         self.agents_by_type[Police].shuffle_do("patrol")
-        self._charge_running_costs()
+        self._charge_running_costs(self.held_by_compound())
         self.agents_by_type[Boss].shuffle_do("manage")
-        self._record()
+        self._record(self.held_by_compound())
         if self.steps >= self.clock.n_steps:
             self.running = False
 
-    def _charge_running_costs(self) -> None:
+    def _charge_running_costs(self, held: np.ndarray) -> None:
         """Upkeep per worker, fixed costs and protection money, for every operating compound."""
         cp = self.p.compounds
         s = self.sites()
         if not len(s.active):
             return
         dt = self.clock.dt_months
-        held = self.held_by_compound()
         protected = np.array([c.protected for c in self.compounds])
         upkeep = np.where(s.active, (cp.running_cost * held + cp.fixed_cost * self.p.scale) * dt, 0.0)
         bribes = np.where(s.active & protected, self.p.police.bribe_per_worker * held * dt, 0.0)
@@ -254,14 +257,15 @@ class ScamModel(mesa.Model):
         self.ledger.add_by("operating_costs", s.juris, upkeep)
         self.ledger.add_by("bribes", s.juris, bribes)
 
-    def _record(self) -> None:
+    def _record(self, held: np.ndarray) -> None:
+        """Record end-of-step stocks; ``held`` is workers per compound."""
         s = self.sites()
         n_j = self.ledger.n_juris
         active = s.active
         protected = np.array([c.protected for c in self.compounds], dtype=bool)
         self.ledger.set("compounds_active", np.bincount(s.juris[active], minlength=n_j))
         self.ledger.set("compounds_protected", np.bincount(s.juris[active & protected], minlength=n_j))
-        self.ledger.set("workers_held", np.bincount(s.juris[self.workers.compound], minlength=n_j))
+        self.ledger.set("workers_held", np.bincount(s.juris, held, minlength=n_j))
         start, end = facts.AMNESTY_WINDOW
         if start <= self.clock.date(self.steps - 1) <= end:
             focal = self.juris_names.index(self.p.focal)

@@ -29,6 +29,7 @@ class ArrayTable:
 
     def __init__(self, capacity: int = 1024):
         self.n = 0
+        self._last_move: tuple = ()
         self._cols = {name: np.zeros(capacity, dtype) for name, dtype in self.COLUMNS.items()}
 
     def __getattr__(self, name: str) -> np.ndarray:
@@ -75,21 +76,43 @@ class ArrayTable:
         return rows
 
     def keep(self, mask: np.ndarray) -> None:
-        """Keep only the live rows where ``mask`` is true, preserving their order."""
-        k = int(np.count_nonzero(mask))
-        if k == self.n:
-            return
+        """Keep only the live rows where ``mask`` is true.
+
+        Removed rows are filled with kept rows from the end of the table ("swap-remove"), so the cost
+        is proportional to the number of rows removed, not to the size of the table. Row order is not
+        preserved; :meth:`remap` translates old row indices.
+        """
+        removed = np.flatnonzero(~mask)
+        k = self.n - len(removed)
+        holes = removed[removed < k]
+        tail = np.flatnonzero(mask[k:]) + k
         for arr in self._cols.values():
-            arr[:k] = arr[: self.n][mask]
+            arr[holes] = arr[tail]
         self.n = k
+        self._last_move = (mask, holes, tail, k)
         if self.capacity > 4096 and self.n < self.capacity // 4:
             self._resize(self.n * 2)
+
+    def remap(self, rows: np.ndarray) -> np.ndarray:
+        """Translate row indices taken before the last :meth:`keep` into current ones (-1 if removed).
+
+        Args:
+            rows: Old row indices; -1 entries stay -1.
+        """
+        mask, holes, tail, k = self._last_move
+        alive = np.append(mask, False)[rows]  # index -1 picks the appended False
+        out = np.where(alive, rows, -1)
+        moved = np.flatnonzero(alive & (rows >= k))
+        lookup = np.empty(len(mask) - k, dtype=np.intp)
+        lookup[tail - k] = holes
+        out[moved] = lookup[rows[moved] - k]
+        return out
 
 
 class Workers(ArrayTable):
     """Trafficked workers currently held in compounds (one row per person).
 
-    Columns: ``uid`` (stable id, increasing in order of recruitment, so rows stay sorted by uid),
+    Columns: ``uid`` (stable id, in order of recruitment),
     ``compound`` (id of the compound holding them), ``source`` (index of the source country =
     nationality), ``deceived`` (recruited by deception rather than joining knowingly, RC3),
     ``recruited_day`` (day since the start date; negative for people held before it), ``skill``
@@ -100,7 +123,7 @@ class Workers(ArrayTable):
 
     COLUMNS: ClassVar[dict[str, str]] = {
         "uid": "int32",
-        "compound": "int32",
+        "compound": "intp",
         "source": "int8",
         "deceived": "bool",
         "recruited_day": "int32",
@@ -111,29 +134,25 @@ class Workers(ArrayTable):
         "resales": "int8",
     }
 
-    def rows_of(self, uids: np.ndarray) -> np.ndarray:
-        """Row index of each uid, or -1 where that worker is no longer held."""
-        uid = self.uid
-        pos = np.searchsorted(uid, uids)
-        pos_c = np.minimum(pos, max(self.n - 1, 0))
-        found = (pos < self.n) & (uid[pos_c] == uids) if self.n else np.zeros(len(uids), bool)
-        return np.where(found, pos_c, -1)
-
 
 class Targets(ArrayTable):
-    """Targets being groomed or drained (one row per person).
+    """Targets being groomed or drained who will lose money (one row per person).
 
-    Columns: ``compound`` and ``worker`` (uid of the worker grooming them), ``wealth`` (USD that could
-    be taken), ``susceptibility`` (0-1), ``state`` (GROOMED or INVESTING), ``tau`` (months since the
-    first deposit) and ``paid`` (USD lost so far).
+    Columns: ``compound`` and ``worker`` (row of the worker grooming them in :class:`Workers`, kept up
+    to date when workers leave, or -1 once that worker is gone), ``wealth`` (USD that could be taken),
+    ``susceptibility`` (0-1), ``state`` (GROOMED or INVESTING), ``invest_day`` (day of the first
+    deposit, since the start date), ``exit_tau`` (months of investing until they stop paying or are
+    drained) and ``paid`` (USD lost so far). Targets who break off before investing never get a row;
+    they are only counted (see :mod:`sim.production`).
     """
 
     COLUMNS: ClassVar[dict[str, str]] = {
-        "compound": "int32",
-        "worker": "int32",
+        "compound": "intp",
+        "worker": "intp",
         "wealth": "float32",
         "susceptibility": "float32",
         "state": "int8",
-        "tau": "float32",
+        "invest_day": "float32",
+        "exit_tau": "float32",
         "paid": "float64",
     }

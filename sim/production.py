@@ -1,13 +1,18 @@
 """Scam work: workers groom targets, targets invest and are drained, compounds take the money.
 
-Workers contact many people a day (IN2) but only a few respond; the responders become target rows
-(contacted people are not stored). A worker of productivity ``skill * (1 + effort_per_level * level)``
-starts grooming new targets at ``groom_rate`` per month. A groomed target starts investing at rate
-``invest_rate * susceptibility`` or breaks off at ``groom_dropout``. An investing target's cumulative
-deposits follow ``wealth * (1 - exp(-(tau / drain_months) ** escalation))`` (a Weibull curve: with
-``escalation > 1`` deposits escalate, TG4) until ``drain_share`` of their wealth is gone (drained), or
-they stop paying at rate ``invest_dropout * (1 - susceptibility)``. What a target loses is what the
-compound takes in, to the cent.
+Workers contact many people a day (IN2) but few respond; responders start being groomed. A worker of
+productivity ``skill * (1 + effort_per_level * level)`` starts grooming new targets at ``groom_rate``
+per month (TG5: the response rate is a free parameter). A groomed target starts investing at rate
+``invest_rate * susceptibility`` or breaks off at ``groom_dropout`` (competing hazards). Once investing,
+cumulative deposits follow ``wealth * (1 - exp(-(tau / drain_months) ** escalation))`` (a Weibull
+curve: with ``escalation > 1`` deposits escalate, TG4) until ``drain_share`` of the wealth is gone
+(drained), unless the target stops paying first, at rate ``invest_dropout * (1 - susceptibility)``.
+
+The hazards of a target do not change while it is groomed or drained, so the time of each event is
+drawn once, when grooming starts (event-time sampling, exact in continuous time): targets who will
+break off are only counted, and rows are kept just for those who will invest. Each step then only
+moves the deposit curves forward, with no random draws. What a target loses is what the compound
+takes in, to the cent.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.clock import DAYS_PER_MONTH
 from sim.population import GROOMED, INVESTING
 
 if TYPE_CHECKING:
@@ -23,104 +29,115 @@ if TYPE_CHECKING:
 
 
 def scam_work(model: ScamModel) -> None:
-    """One step of grooming, investing and draining; credits revenue to compounds and workers."""
+    """One step of draining and grooming; credits revenue to compounds and workers."""
     revenue_by_worker = _drain_targets(model)
     _groom_new_targets(model)
     _update_performance(model, revenue_by_worker)
 
 
+def drain_time(model: ScamModel) -> float:
+    """Months of investing after which a target is drained (``drain_share`` of wealth gone)."""
+    tp = model.p.targets
+    return float(tp.drain_months * (-np.log1p(-tp.drain_share)) ** (1.0 / tp.escalation))
+
+
 def _work_intensity(model: ScamModel) -> np.ndarray:
     w = model.workers
     s = model.sites()
-    effort = 1.0 + model.p.workers.effort_per_level * w.level
+    effort = 1.0 + np.float32(model.p.workers.effort_per_level) * w.level
     return w.skill * effort * s.productivity[w.compound]
 
 
 def _groom_new_targets(model: ScamModel) -> None:
-    """New targets: a Poisson number in total, split among workers in proportion to their intensity."""
+    """Start grooming a Poisson number of targets, split among workers by their work intensity."""
     w = model.workers
     if not w.n:
         return
     tp = model.p.targets
     rng = model.streams["grooming"]
-    cumulative = np.cumsum(_work_intensity(model))
+    cumulative = np.cumsum(_work_intensity(model), dtype=np.float64)
     total = float(cumulative[-1])
     n_new = int(rng.poisson(tp.groom_rate * model.clock.dt_months * total))
     if n_new == 0:
         return
-    owners = np.searchsorted(cumulative, rng.random(n_new) * total, side="right")
-    owners = np.minimum(owners, w.n - 1)
-    wealth = tp.wealth_median * rng.lognormal(0.0, tp.wealth_sigma, n_new)
-    susceptibility = rng.beta(tp.susceptibility_a, tp.susceptibility_b, n_new) * (1 - tp.awareness)
-    model.targets.append(
-        compound=w.compound[owners],
-        worker=w.uid[owners],
-        wealth=wealth,
-        susceptibility=susceptibility,
-        state=np.full(n_new, GROOMED),
-        tau=np.zeros(n_new),
-        paid=np.zeros(n_new),
-    )
+    # Sorted uniform keys (from cumulated exponentials) make the search cache-friendly.
+    gaps = rng.standard_exponential(n_new + 1)
+    keys = np.cumsum(gaps)[:n_new] * (total / gaps.sum())
+    owners = np.minimum(np.searchsorted(cumulative, keys, side="right"), w.n - 1)
     juris = model.sites().juris[w.compound[owners]]
     model.ledger.add_by("targets_groomed", juris)
 
+    # Event times, drawn once: grooming starts at a uniform time in this step; then investing or
+    # breaking off after an exponential time with the summed hazard.
+    susceptibility = rng.beta(tp.susceptibility_a, tp.susceptibility_b, n_new) * (1 - tp.awareness)
+    h_invest = tp.invest_rate * susceptibility
+    h_total = h_invest + tp.groom_dropout
+    invests = rng.random(n_new) * h_total < h_invest
+    owners, susceptibility = owners[invests], susceptibility[invests]
+    k = len(owners)
+    start = model.day + rng.random(k) * model.clock.step_days
+    invest_day = start + rng.standard_exponential(k) / h_total[invests] * DAYS_PER_MONTH
+    h_stop = tp.invest_dropout * (1.0 - susceptibility)
+    with np.errstate(divide="ignore"):
+        stop_after = rng.standard_exponential(k) / h_stop
+    model.targets.append(
+        compound=w.compound[owners],
+        worker=owners,
+        wealth=tp.wealth_median * rng.lognormal(0.0, tp.wealth_sigma, k),
+        susceptibility=susceptibility,
+        state=np.full(k, GROOMED),
+        invest_day=invest_day,
+        exit_tau=np.minimum(stop_after, drain_time(model)),
+        paid=np.zeros(k),
+    )
+
 
 def _drain_targets(model: ScamModel) -> tuple[np.ndarray, np.ndarray]:
-    """Advance every target one step.
+    """Move every target's deposits forward to the end of this step.
 
     Returns:
-        (uids of workers credited, amounts), for the quota performance update.
+        (row of the worker grooming each target, amount paid this step), for quota performance.
     """
     t = model.targets
-    if not t.n:
-        return np.empty(0, np.int32), np.empty(0)
     tp = model.p.targets
-    clock = model.clock
-    s = model.sites()
-    rng = model.streams["targets"]
-    dt = clock.dt_months
-    operating = s.active[t.compound]
-    groomed = t.state == GROOMED
-    u = rng.random(t.n)
-
-    # Groomed: start investing or break off (competing hazards).
-    h_invest = tp.invest_rate * t.susceptibility
-    h_total = h_invest + tp.groom_dropout
-    event = groomed & (u < -np.expm1(-h_total * dt))
-    starts = event & (rng.random(t.n) * h_total < h_invest)
-    broke_off = event & ~starts
-
-    # Investing: deposits along the escalating curve, unless they stop part-way through the step.
-    investing = ~groomed
-    h_stop = tp.invest_dropout * (1.0 - t.susceptibility)
-    stops = investing & (u < -np.expm1(-h_stop * dt))
-    tau_old = t.tau
-    step_used = np.where(stops, rng.random(t.n), 1.0)
-    tau_new = np.where(investing, tau_old + step_used * dt, 0.0)
-    curve_old = -np.expm1(-((tau_old / tp.drain_months) ** tp.escalation))
-    curve_new = -np.expm1(-((tau_new / tp.drain_months) ** tp.escalation))
-    drained = investing & (curve_new >= tp.drain_share)
-    curve_new = np.minimum(curve_new, tp.drain_share)
-    deposit = np.where(investing & operating, t.wealth * (curve_new - curve_old), 0.0)
-    t.paid[:] += deposit
-    t.tau[:] = tau_new
-    t.state[starts] = INVESTING
+    step_end = model.day + model.clock.step_days
+    tau = np.clip((step_end - t.invest_day) * np.float32(1 / DAYS_PER_MONTH), 0.0, t.exit_tau)
+    curve = -np.expm1(-((tau * np.float32(1 / tp.drain_months)) ** np.float32(tp.escalation)))
+    paid = t.wealth * curve
+    deposit = paid.astype(np.float64) - t.paid
+    t.paid[:] = paid
+    t.state[:] = np.where(tau > 0, INVESTING, GROOMED)
 
     # Money: what targets lose, compounds take in.
-    paying = np.flatnonzero(deposit > 0)
-    model.credit(t.compound[paying], deposit[paying], scam=True)
-    juris = s.juris[t.compound]
-    model.ledger.add_by("target_losses", juris[paying], deposit[paying])
-    credited = (t.worker[paying], deposit[paying])
+    juris = model.sites().juris
+    model.credit(t.compound, deposit, scam=True)
+    model.ledger.add_by("target_losses", juris[t.compound], deposit)
+    credited = (t.worker.copy(), deposit)
 
-    # Targets leave: drained, stopped paying, broke off, or their compound closed.
-    done = drained | stops | broke_off | ~operating
-    defrauded = done & (t.paid > 0)
-    model.ledger.record_losses(t.paid[defrauded])
-    model.ledger.add_by("targets_defrauded", juris[defrauded])
-    model.ledger.add_by("targets_drained", juris[drained])
+    # Targets leave once they have stopped paying or been drained.
+    done = tau >= t.exit_tau
+    drained = done & (t.exit_tau >= np.float32(drain_time(model) * (1 - 1e-6)))
+    _finish(model, done, drained)
     t.keep(~done)
     return credited
+
+
+def _finish(model: ScamModel, done: np.ndarray, drained: np.ndarray) -> None:
+    """Tally targets leaving (masks over target rows): the defrauded (lost money) and the drained."""
+    t = model.targets
+    juris = model.sites().juris
+    defrauded = done & (t.paid > 0)
+    model.ledger.record_losses(t.paid[defrauded])
+    model.ledger.add_by("targets_defrauded", juris[t.compound[defrauded]])
+    model.ledger.add_by("targets_drained", juris[t.compound[drained]])
+
+
+def abandon_targets(model: ScamModel, cid: int) -> None:
+    """A compound has shut down: its targets are no longer groomed or drained."""
+    t = model.targets
+    mine = t.compound == cid
+    _finish(model, mine, np.zeros_like(mine))
+    t.keep(~mine)
 
 
 def _update_performance(model: ScamModel, credited: tuple[np.ndarray, np.ndarray]) -> None:
@@ -132,11 +149,7 @@ def _update_performance(model: ScamModel, credited: tuple[np.ndarray, np.ndarray
     w = model.workers
     dt = model.clock.dt_months
     memory = np.exp(-dt)
-    w.perf[:] *= memory
-    uids, amounts = credited
-    rows = w.rows_of(uids)
-    ok = rows >= 0
-    if ok.any():
-        w.perf[:] += (np.bincount(rows[ok], amounts[ok], minlength=w.n) * ((1 - memory) / dt)).astype(
-            np.float32
-        )
+    rows, amounts = credited
+    # Shift rows by one so that targets whose worker has left (row -1) fall into a discarded bin.
+    revenue = np.bincount(rows + 1, amounts, minlength=w.n + 1)[1:]
+    w.perf[:] = w.perf * np.float32(memory) + (revenue * ((1 - memory) / dt)).astype(np.float32)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim import exits
+from sim import exits, production
 
 if TYPE_CHECKING:
     from sim.agents import Boss, Compound
@@ -91,6 +91,7 @@ def close(compound: Compound, reason: str) -> None:
     compound.closed_day = model.day
     model.sites_changed()
     model.ledger.add("compounds_closed", compound.juris)
+    production.abandon_targets(model, compound.cid)
     if reason == "raid":
         model.ledger.add("compounds_closed_raid", compound.juris)
     else:
