@@ -122,8 +122,9 @@ class ScamModel(mesa.Model):
             for _ in range(jp.initial_compounds):
                 boss = bosses[int(rng.integers(len(bosses)))]
                 town = int(rng.choice(len(self.town_weights[j]), p=self.town_weights[j]))
+                # Initial compounds get the same settling-in time as new ones before their boss
+                # judges their profit: the model starts with no targets in the pipeline.
                 compound = Compound(self, boss, j, town, self.draw_capacity())
-                compound.opened_day = -int(rng.integers(0, 365))
                 offer_protection(compound)
                 n = int(round(cp.initial_fill * compound.capacity))
                 source = rng.choice(len(self.source_weights), n, p=self.source_weights).astype(np.int8)

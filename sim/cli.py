@@ -1,0 +1,124 @@
+"""Command-line interface: ``scamsim COMMAND [Hydra overrides]``.
+
+Each command is a Hydra app, so ``--help``, ``--cfg job`` and ``-m`` (multirun) work as usual.
+Configuration errors (unknown keys, values out of range, malformed overrides) end the program with a
+one-line message and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sim import plots, provenance
+from sim.config import CONFIG_DIR, RunConfig, as_dict, one_line, register, to_run_config
+from sim.params import ConfigError
+from sim.results import Results
+from sim.runner import run_replicates
+
+console = Console(stderr=True)
+
+
+def run_and_write(config: RunConfig, out_dir: Path, command: str = "scamsim run") -> Results:
+    """Run the replicates of ``config`` with a progress bar and write everything to ``out_dir``."""
+    columns = (
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"{config.name}: replicates", total=config.n_seeds)
+        results = run_replicates(
+            config, config.n_seeds, config.seed, config.n_jobs,
+            progress=lambda done, total: bar.update(task, completed=done),
+        )
+    results.metadata = provenance.describe(as_dict(config), config.seed, config.n_seeds, command)
+    figures = plots.run_figures(results.timeseries, results.metadata)
+    results.write(out_dir, figures)
+    return results
+
+
+def comparison_table(results: Results) -> Table:
+    """Simulated vs published figures, for the terminal."""
+    table = Table(title="Simulated (median [90% interval] over replicates) vs published")
+    for column in ("id", "statistic", "simulated", "published", "in range"):
+        table.add_column(column)
+    for row in results.summary["published_comparison"]:
+        sim = row["simulated_median"]
+        if sim is None:
+            simulated = "n/a"
+        else:
+            simulated = f"{sim:,.3g} [{row['simulated_q05']:,.3g}, {row['simulated_q95']:,.3g}]"
+        published = f"{row['published']:,.3g} ({row['published_low']:,.3g}-{row['published_high']:,.3g})"
+        table.add_row(row["id"], row["statistic"], simulated, published,
+                      "yes" if row["median_in_published_range"] else "no")
+    return table
+
+
+def _run(cfg: DictConfig) -> None:
+    config = to_run_config(cfg)
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        results = run_and_write(config, out_dir)
+    except BaseException:
+        _remove_if_empty(out_dir)
+        raise
+    out = Console()
+    out.print(comparison_table(results))
+    out.print(f"results written to {out_dir}")
+
+
+def _remove_if_empty(path: Path) -> None:
+    """Hydra creates the output directory up front; do not leave it behind empty."""
+    try:
+        path.rmdir()
+    except OSError:
+        pass
+
+
+COMMANDS: dict[str, tuple[str, Callable[[], None]]] = {
+    "run": (
+        "run the model over n_seeds replicates and write results/<name>/",
+        hydra.main(config_path=CONFIG_DIR, config_name="run", version_base="1.3")(_run),
+    ),
+}
+
+
+def usage() -> str:
+    """The top-level help text."""
+    lines = ["usage: scamsim COMMAND [Hydra overrides] [--help | --cfg job | -m]", "", "commands:"]
+    lines += [f"  {name:<10} {text}" for name, (text, _) in COMMANDS.items()]
+    lines += ["", "Example: scamsim run police.raid_rate=1.0 police.corruption=0.5 n_seeds=10"]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``scamsim`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        sys.exit(0 if argv else 2)
+    command = argv[0]
+    if command not in COMMANDS:
+        print(f"scamsim: error: unknown command {command!r}; choose from {', '.join(COMMANDS)}",
+              file=sys.stderr)
+        sys.exit(2)
+    register()
+    # Let configuration errors reach us instead of Hydra's multi-line report, to print one line.
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    sys.argv = [f"scamsim {command}", *argv[1:]]
+    try:
+        COMMANDS[command][1]()
+    except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+        message = str(exc) if isinstance(exc, ConfigError) else one_line(exc)
+        print(f"scamsim {command}: error: {message}", file=sys.stderr)
+        sys.exit(2)

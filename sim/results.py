@@ -1,0 +1,164 @@
+"""Run results as tables: extraction from a finished model, and atomic reading and writing.
+
+A results directory holds:
+
+* ``timeseries.parquet``: one row per replicate, step and jurisdiction; one column per variable of
+  :data:`sim.ledger.VARIABLES` (people and money at full scale, i.e. divided by the population scale);
+* ``raids.parquet``: the raid event log (date, compound, tipped off?, workers found, outcome);
+* ``compounds.parquet``: one row per compound and replicate (opening, closure, raids, window flag);
+* ``metrics.parquet``: one row per replicate, one column per metric of :data:`sim.metrics.METRICS`;
+* ``summary.json``: median and 90% interval of each metric, and the comparison with published figures;
+* ``metadata.json``: provenance (git commit, package versions, full config, seeds);
+* ``figures/``: PNG figures.
+
+Directories are written under a temporary name and renamed into place, so an interrupted run never
+leaves a half-written results directory behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.ledger import VARIABLES
+
+if TYPE_CHECKING:
+    from sim.model import ScamModel
+
+TABLES = ("timeseries", "raids", "compounds", "metrics")
+
+
+@dataclass
+class Results:
+    """Tables of one or more replicates of a run, plus summary and provenance."""
+
+    timeseries: pd.DataFrame
+    raids: pd.DataFrame
+    compounds: pd.DataFrame
+    metrics: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, path: str | Path, figures: dict[str, Any] | None = None) -> Path:
+        """Write all tables, JSON files and figures to ``path`` atomically (replacing it)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are meant to be shared
+        try:
+            for name in TABLES:
+                getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
+            _write_json(tmp / "summary.json", self.summary)
+            _write_json(tmp / "metadata.json", self.metadata)
+            if figures:
+                (tmp / "figures").mkdir()
+                for name, fig in figures.items():
+                    fig.savefig(tmp / "figures" / f"{name}.png", dpi=120, metadata={"Software": None})
+            _replace_dir(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst``, replacing an existing ``dst`` (as close to atomic as POSIX allows)."""
+    if dst.exists():
+        trash = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, trash)
+        os.replace(src, dst)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
+def load_results(path: str | Path) -> Results:
+    """Read a results directory written by :meth:`Results.write`."""
+    path = Path(path)
+    if not (path / "summary.json").exists():
+        raise FileNotFoundError(f"{path} is not a scamsim results directory (no summary.json)")
+    tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in TABLES}
+    return Results(
+        **tables,
+        summary=json.loads((path / "summary.json").read_text()),
+        metadata=json.loads((path / "metadata.json").read_text()),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Extraction from a finished model
+# ------------------------------------------------------------------------------------------------
+
+
+def timeseries(model: ScamModel) -> pd.DataFrame:
+    """The model's ledger as a tidy table: one row per step and jurisdiction."""
+    ledger = model.ledger
+    n_steps, n_j = model.clock.n_steps, len(model.juris_names)
+    table = {
+        "step": np.repeat(np.arange(n_steps), n_j),
+        "date": np.repeat(model.clock.dates(), n_j),
+        "jurisdiction": pd.Categorical(np.tile(model.juris_names, n_steps), categories=model.juris_names),
+    }
+    for name, var in VARIABLES.items():
+        values = ledger.series[name].reshape(-1)
+        table[name] = values / model.p.scale if var.scaled else values
+    return pd.DataFrame(table)
+
+
+def raids(model: ScamModel) -> pd.DataFrame:
+    """The raid event log, with dates and jurisdiction names."""
+    columns = ["step", "day", "compound", "juris", "town", "elite", "protected", "tipped_off",
+               "workers_found", "outcome"]
+    df = pd.DataFrame(model.ledger.raids, columns=columns)
+    df["date"] = np.datetime64(model.clock.start, "D") + df["day"].astype("timedelta64[D]")
+    df["jurisdiction"] = pd.Categorical.from_codes(df.pop("juris").astype(int), model.juris_names)
+    df["workers_found"] = df["workers_found"] / model.p.scale
+    return df
+
+
+def compounds(model: ScamModel) -> pd.DataFrame:
+    """One row per compound ever opened, with its history (days since the start date)."""
+    rows = [
+        {
+            "compound": c.cid,
+            "boss": c.boss.unique_id,
+            "elite": c.elite,
+            "jurisdiction": model.juris_names[c.juris],
+            "town": c.town,
+            "capacity": c.capacity / model.p.scale,
+            "opened_day": c.opened_day,
+            "closed_day": c.closed_day,
+            "first_raid_day": c.first_raid_day,
+            "raids": c.raids,
+            "tipoffs": c.tipoffs,
+            "relocations": c.relocations,
+            "protected": c.protected,
+            "in_window": c.in_window,
+            "scam_income": c.scam_income / model.p.scale,
+        }
+        for c in model.compounds
+    ]
+    df = pd.DataFrame(rows)
+    for col in ("closed_day", "first_raid_day"):
+        df[col] = df[col].astype(float)
+    return df
