@@ -7,10 +7,12 @@ one-line message and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -33,12 +35,18 @@ console = Console(stderr=True)
 def run_and_write(config: RunConfig, out_dir: Path, command: str = "scamsim run") -> Results:
     """Run the replicates of ``config`` with a progress bar and write everything to ``out_dir``."""
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(f"{config.name}: replicates", total=config.n_seeds)
         results = run_replicates(
-            config, config.n_seeds, config.seed, config.n_jobs,
+            config,
+            config.n_seeds,
+            config.seed,
+            config.n_jobs,
             progress=lambda done, total: bar.update(task, completed=done),
         )
     results.metadata = provenance.describe(as_dict(config), config.seed, config.n_seeds, command)
@@ -59,30 +67,43 @@ def comparison_table(results: Results) -> Table:
         else:
             simulated = f"{sim:,.3g} [{row['simulated_q05']:,.3g}, {row['simulated_q95']:,.3g}]"
         published = f"{row['published']:,.3g} ({row['published_low']:,.3g}-{row['published_high']:,.3g})"
-        table.add_row(row["id"], row["statistic"], simulated, published,
-                      "yes" if row["median_in_published_range"] else "no")
+        table.add_row(
+            row["id"],
+            row["statistic"],
+            simulated,
+            published,
+            "yes" if row["median_in_published_range"] else "no",
+        )
     return table
 
 
+def fail(message: str) -> NoReturn:
+    """Print a one-line error for the current command and exit with code 2."""
+    command = sys.argv[0] if sys.argv and sys.argv[0].startswith("scamsim") else "scamsim"
+    print(f"{command}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _config(cfg: DictConfig) -> RunConfig:
+    # SystemExit (not an Exception) passes through Hydra's job runner without its error banner.
+    try:
+        return to_run_config(cfg)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
 def _run(cfg: DictConfig) -> None:
-    config = to_run_config(cfg)
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
+        config = _config(cfg)
         results = run_and_write(config, out_dir)
-    except BaseException:
-        _remove_if_empty(out_dir)
-        raise
+    finally:
+        # Hydra creates the output directory up front; never leave it behind empty.
+        with contextlib.suppress(OSError):
+            out_dir.rmdir()
     out = Console()
     out.print(comparison_table(results))
     out.print(f"results written to {out_dir}")
-
-
-def _remove_if_empty(path: Path) -> None:
-    """Hydra creates the output directory up front; do not leave it behind empty."""
-    try:
-        path.rmdir()
-    except OSError:
-        pass
 
 
 COMMANDS: dict[str, tuple[str, Callable[[], None]]] = {
@@ -109,8 +130,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0 if argv else 2)
     command = argv[0]
     if command not in COMMANDS:
-        print(f"scamsim: error: unknown command {command!r}; choose from {', '.join(COMMANDS)}",
-              file=sys.stderr)
+        print(
+            f"scamsim: error: unknown command {command!r}; choose from {', '.join(COMMANDS)}",
+            file=sys.stderr,
+        )
         sys.exit(2)
     register()
     # Let configuration errors reach us instead of Hydra's multi-line report, to print one line.
@@ -119,6 +142,4 @@ def main(argv: list[str] | None = None) -> None:
     try:
         COMMANDS[command][1]()
     except (ConfigError, HydraException, OmegaConfBaseException) as exc:
-        message = str(exc) if isinstance(exc, ConfigError) else one_line(exc)
-        print(f"scamsim {command}: error: {message}", file=sys.stderr)
-        sys.exit(2)
+        fail(str(exc) if isinstance(exc, ConfigError) else one_line(exc))

@@ -26,14 +26,20 @@ class RunConfig(ModelParams):
     """A run of the model: its parameters plus how many replicates to run and where to write them."""
 
     name: str = param("baseline", "-", "Run name: results go to results/<name>/", "-")
-    seed: int = param(20250626, "-", "Base seed; replicates get SeedSequence(seed).spawn(n_seeds)", "-",
-                      0, 2**63 - 1)
+    seed: int = param(
+        20250626,
+        "-",
+        "Base seed; replicates get SeedSequence(seed).spawn(n_seeds)",
+        "-",
+        0,
+        2**63 - 1,
+    )
     n_seeds: int = param(20, "-", "Replicates (independent random streams)", "-", 1, 100000)
-    n_jobs: int = param(2, "-", "Parallel worker processes (1 = serial; results are identical)", "-",
-                        1, 1024)
+    n_jobs: int = param(2, "-", "Parallel worker processes (1 = serial; results are identical)", "-", 1, 1024)
     # Jurisdictions come from the `jurisdictions` config group (a dict cannot lose keys when merged).
     jurisdictions: dict[str, JurisdictionParams] = field(
-        default_factory=dict, metadata={"doc": "Jurisdictions by name", "unit": "-", "source": "AM1, AM3"}
+        default_factory=dict,
+        metadata={"doc": "Jurisdictions by name", "unit": "-", "source": "AM1, AM3"},
     )
 
 

@@ -73,7 +73,14 @@ def raid(compound: Compound, tipped_off: bool) -> None:
     model.ledger.add("raids", juris)
     model.ledger.add("raids_tipped_off", juris, float(tipped_off))
     model.ledger.log_raid(
-        step=model.steps - 1, day=model.day, compound=compound.cid, juris=juris, town=town,
-        elite=compound.elite, protected=protected, tipped_off=tipped_off, workers_found=n_found,
+        step=model.steps - 1,
+        day=model.day,
+        compound=compound.cid,
+        juris=juris,
+        town=town,
+        elite=compound.elite,
+        protected=protected,
+        tipped_off=tipped_off,
+        workers_found=n_found,
         outcome=outcome,
     )

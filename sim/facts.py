@@ -30,16 +30,46 @@ class Published:
 
 
 PUBLISHED: tuple[Published, ...] = (
-    Published("AM1", "compounds_in_window", 53, 53, 98,
-              "compounds operating in the focal jurisdiction during Jan 2024-Jun 2025: >= 53 confirmed, "
-              "about 98 with suspected sites (AM1, AM2)"),
-    Published("AM7", "am7_share", 36 / 53, 36 / 53, 1.0,
-              "share of those compounds never investigated or still operating after police "
-              "interventions: > 2/3 (>= 36 of 53)"),
-    Published("AM7", "am7_closed", 2, 0, 5,
-              "of those compounds, number shut down by the end of the window: about 2 of 53"),
-    Published("SC1", "workers_held_aug2023", 100_000, 10_000, 150_000,
-              "people held in the focal jurisdiction, Aug 2023: about 100,000 (SC2 range 10k-150k)"),
-    Published("AM13", "quota_met_share", 0.02, 0.0, 0.1,
-              "share of held workers meeting the $31k monthly quota: about 2% (one compound, W grade)"),
+    Published(
+        "AM1",
+        "compounds_in_window",
+        53,
+        53,
+        98,
+        "compounds operating in the focal jurisdiction during Jan 2024-Jun 2025: >= 53 confirmed, "
+        "about 98 with suspected sites (AM1, AM2)",
+    ),
+    Published(
+        "AM7",
+        "am7_share",
+        36 / 53,
+        36 / 53,
+        1.0,
+        "share of those compounds never investigated or still operating after police "
+        "interventions: > 2/3 (>= 36 of 53)",
+    ),
+    Published(
+        "AM7",
+        "am7_closed",
+        2,
+        0,
+        5,
+        "of those compounds, number shut down by the end of the window: about 2 of 53",
+    ),
+    Published(
+        "SC1",
+        "workers_held_aug2023",
+        100_000,
+        10_000,
+        150_000,
+        "people held in the focal jurisdiction, Aug 2023: about 100,000 (SC2 range 10k-150k)",
+    ),
+    Published(
+        "AM13",
+        "quota_met_share",
+        0.02,
+        0.0,
+        0.1,
+        "share of held workers meeting the $31k monthly quota: about 2% (one compound, W grade)",
+    ),
 )

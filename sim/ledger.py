@@ -24,11 +24,15 @@ class Variable:
 
 VARIABLES: dict[str, Variable] = {
     "compounds_active": Variable("compounds", "Compounds operating at the end of the step", "stock", False),
-    "compounds_protected": Variable("compounds", "Operating compounds paying police protection", "stock", False),
+    "compounds_protected": Variable(
+        "compounds", "Operating compounds paying police protection", "stock", False
+    ),
     "compounds_opened": Variable("compounds", "Compounds opened by bosses", "flow", False),
     "compounds_closed": Variable("compounds", "Compounds shut down (raid or unprofitable)", "flow", False),
     "compounds_closed_raid": Variable("compounds", "Compounds shut down by a raid", "flow", False),
-    "relocated_within": Variable("compounds", "Moves to another town in the same jurisdiction", "flow", False),
+    "relocated_within": Variable(
+        "compounds", "Moves to another town in the same jurisdiction", "flow", False
+    ),
     "relocated_out": Variable("compounds", "Moves across a border, counted where they left", "flow", False),
     "relocated_in": Variable("compounds", "Moves across a border, counted where they arrived", "flow", False),
     "raids": Variable("raids", "Police raids carried out", "flow", False),
@@ -41,13 +45,17 @@ VARIABLES: dict[str, Variable] = {
     "exits_rescue": Variable("people", "Workers rescued after an un-leaked help request", "flow", True),
     "exits_ransom": Variable("people", "Workers freed by a ransom paid by family", "flow", True),
     "exits_released": Variable("people", "Workers released/deported after a raid or closure", "flow", True),
-    "exit_days_held": Variable("days", "Total time held by those exiting (mean = this / exits)", "flow", True),
+    "exit_days_held": Variable(
+        "days", "Total time held by those exiting (mean = this / exits)", "flow", True
+    ),
     "resales": Variable("people", "Workers sold on to another compound", "flow", True),
     "help_requests": Variable("requests", "Help requests made to police", "flow", True),
     "help_leaked": Variable("requests", "Help requests passed back to the boss", "flow", True),
     "punishments": Variable("events", "Punishment escalations (beatings, shocks)", "flow", True),
     "targets_groomed": Variable("people", "Targets who began to be groomed", "flow", True),
-    "targets_defrauded": Variable("people", "Targets who finished losing money (drained or quit)", "flow", True),
+    "targets_defrauded": Variable(
+        "people", "Targets who finished losing money (drained or quit)", "flow", True
+    ),
     "targets_drained": Variable("people", "Targets drained of their wealth", "flow", True),
     "target_losses": Variable("USD", "Money lost by targets", "flow", True),
     "scam_revenue": Variable("USD", "Scam money taken in by compounds (booked by bosses)", "flow", True),

@@ -19,16 +19,34 @@ from sim.ledger import EXIT_ROUTES, LOSS_BINS
 
 # Metric name -> (unit, meaning). Every metric is computed per replicate.
 METRICS: dict[str, tuple[str, str]] = {
-    "compounds_in_window": ("compounds", "Compounds operating in the focal jurisdiction in the AM4 window"),
-    "am7_share": ("share", "AM7: of those, share never investigated or still operating at window end"),
+    "compounds_in_window": (
+        "compounds",
+        "Compounds operating in the focal jurisdiction in the AM4 window",
+    ),
+    "am7_share": (
+        "share",
+        "AM7: of those, share never investigated or still operating at window end",
+    ),
     "am7_not_investigated_or_operating": ("compounds", "AM7 numerator"),
     "am7_closed": ("compounds", "AM7: of those, number shut down by the end of the window"),
-    "compounds_active_mid2025": ("compounds", "Compounds operating in the focal jurisdiction, 30 Jun 2025"),
+    "compounds_active_mid2025": (
+        "compounds",
+        "Compounds operating in the focal jurisdiction, 30 Jun 2025",
+    ),
     "compounds_active_end": ("compounds", "Compounds operating anywhere at the end of the run"),
-    "raided_still_operating_share": ("share", "Of compounds raided at least once, share operating at end"),
-    "workers_held_aug2023": ("people", "Mean workers held in the focal jurisdiction in Aug 2023 (SC1)"),
+    "raided_still_operating_share": (
+        "share",
+        "Of compounds raided at least once, share operating at end",
+    ),
+    "workers_held_aug2023": (
+        "people",
+        "Mean workers held in the focal jurisdiction in Aug 2023 (SC1)",
+    ),
     "workers_held_end": ("people", "Workers held anywhere at the end of the run"),
-    "quota_met_share": ("share", "Share of held workers meeting quota in the focal jurisdiction, AM4 window"),
+    "quota_met_share": (
+        "share",
+        "Share of held workers meeting quota in the focal jurisdiction, AM4 window",
+    ),
     "trafficked": ("people", "People recruited into compounds during the run (all jurisdictions)"),
     "exits_total": ("people", "People who left captivity during the run"),
     **{f"exits_{r}": ("people", f"Exits by route: {r}") for r in EXIT_ROUTES},
@@ -143,9 +161,7 @@ def replicate_metrics(
     out["relocated_within"] = float(totals["relocated_within"])
     out["relocated_across"] = float(totals["relocated_out"])
     raided = compounds[compounds["raids"] > 0]
-    out["raided_still_operating_share"] = (
-        float(raided["closed_day"].isna().mean()) if len(raided) else np.nan
-    )
+    out["raided_still_operating_share"] = float(raided["closed_day"].isna().mean()) if len(raided) else np.nan
     return out
 
 

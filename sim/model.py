@@ -126,11 +126,13 @@ class ScamModel(mesa.Model):
                 # judges their profit: the model starts with no targets in the pipeline.
                 compound = Compound(self, boss, j, town, self.draw_capacity())
                 offer_protection(compound)
-                n = int(round(cp.initial_fill * compound.capacity))
+                n = round(cp.initial_fill * compound.capacity)
                 source = rng.choice(len(self.source_weights), n, p=self.source_weights).astype(np.int8)
                 deceived = rng.random(n) < self.source_deceived_share[source]
                 self.add_workers(
-                    np.full(n, compound.cid), source, deceived,
+                    np.full(n, compound.cid),
+                    source,
+                    deceived,
                     debt=np.full(n, self.p.recruitment.price),
                     recruited_day=-rng.integers(0, 365, n),
                 )

@@ -96,7 +96,12 @@ class JurisdictionParams:
         24, "-", "Compounds operating at the start date", "calibrated (AM1, AM11)", lo=0, hi=10000
     )
     openness: float = param(
-        1.0, "-", "Relative attractiveness for opening or relocating compounds", "assumption", 0.0, 100
+        1.0,
+        "-",
+        "Relative attractiveness for opening or relocating compounds",
+        "assumption",
+        0.0,
+        100,
     )
     raid_rate: float | None = param(
         None, "1/year", "Raid rate here; null uses police.raid_rate", "calibrated", 0.0, 365.0
@@ -123,49 +128,92 @@ class PoliceParams:
     """Police units, one per jurisdiction: raids, corruption and rescue practice."""
 
     raid_rate: float = param(
-        0.3, "1/year", "Planned raids per compound per year (before targeting bias)",
-        "calibrated (AM7, AM10)", 0.0, 365.0,
+        0.3,
+        "1/year",
+        "Planned raids per compound per year (before targeting bias)",
+        "calibrated (AM7, AM10)",
+        0.0,
+        365.0,
     )
     corruption: float = param(
-        0.7, "probability",
+        0.7,
+        "probability",
         "Chance a planned raid is leaked, a help request is passed to the boss, a bribe is accepted",
-        "calibrated (AM7, AM9, EN4)", 0.0, 1.0,
+        "calibrated (AM7, AM9, EN4)",
+        0.0,
+        1.0,
     )
     elite_raid_weight: float = param(
-        0.2, "-", "Raid hazard of an elite-linked compound relative to others", "EN2; value assumption",
-        0.0, 1.0,
+        0.2,
+        "-",
+        "Raid hazard of an elite-linked compound relative to others",
+        "EN2; value assumption",
+        0.0,
+        1.0,
     )
     protected_raid_weight: float = param(
-        0.5, "-", "Raid hazard of a protection-paying compound relative to others",
-        "EN2; value assumption", 0.0, 1.0,
+        0.5,
+        "-",
+        "Raid hazard of a protection-paying compound relative to others",
+        "EN2; value assumption",
+        0.0,
+        1.0,
     )
     tipoff_evacuation: float = param(
-        0.9, "share", "Share of workers moved out before a tipped-off raid", "EN1, EN2; value assumption",
-        0.0, 1.0,
+        0.9,
+        "share",
+        "Share of workers moved out before a tipped-off raid",
+        "EN1, EN2; value assumption",
+        0.0,
+        1.0,
     )
     closure_prob: float = param(
-        0.3, "probability", "Chance an un-leaked raid shuts the compound down", "calibrated (AM7)",
-        0.0, 1.0,
+        0.3,
+        "probability",
+        "Chance an un-leaked raid shuts the compound down",
+        "calibrated (AM7)",
+        0.0,
+        1.0,
     )
     relocate_after_raid: float = param(
-        0.5, "probability", "Chance a raided compound that is not shut down moves to another town",
-        "EN1; value assumption", 0.0, 1.0,
+        0.5,
+        "probability",
+        "Chance a raided compound that is not shut down moves to another town",
+        "EN1; value assumption",
+        0.0,
+        1.0,
     )
     relocate_after_tipoff: float = param(
-        0.3, "probability", "Chance a tipped-off compound moves to another town",
-        "EN1; value assumption", 0.0, 1.0,
+        0.3,
+        "probability",
+        "Chance a tipped-off compound moves to another town",
+        "EN1; value assumption",
+        0.0,
+        1.0,
     )
     rescue_success: float = param(
-        0.8, "probability", "Chance an un-leaked help request gets the caller (only) out",
-        "AM8; value assumption", 0.0, 1.0,
+        0.8,
+        "probability",
+        "Chance an un-leaked help request gets the caller (only) out",
+        "AM8; value assumption",
+        0.0,
+        1.0,
     )
     bribe_per_worker: float = param(
-        30.0, "USD/worker/month", "Protection paid to police by a protected compound",
-        "EN4; value assumption", 0.0, INF,
+        30.0,
+        "USD/worker/month",
+        "Protection paid to police by a protected compound",
+        "EN4; value assumption",
+        0.0,
+        INF,
     )
     cross_border_friction: float = param(
-        0.3, "-", "Weight of a site across a border relative to one at home, when relocating",
-        "EN1; value assumption", 0.0, 1.0,
+        0.3,
+        "-",
+        "Weight of a site across a border relative to one at home, when relocating",
+        "EN1; value assumption",
+        0.0,
+        1.0,
     )
 
 
@@ -174,27 +222,52 @@ class RecruitmentParams:
     """Recruiters' deceptive job ads, prices and forced recruiting by captives."""
 
     recruiters_per_source: int = param(
-        2, "-", "Recruiter agents operating in each source country", "RC1; value assumption", 1, 1000
+        2,
+        "-",
+        "Recruiter agents operating in each source country",
+        "RC1; value assumption",
+        1,
+        1000,
     )
     ad_reach: float = param(
-        6000.0, "people/year", "Recruits one recruiter can deliver per year with zero awareness",
-        "calibrated (SC1)", 0.0, INF,
+        6000.0,
+        "people/year",
+        "Recruits one recruiter can deliver per year with zero awareness",
+        "calibrated (SC1)",
+        0.0,
+        INF,
     )
     deceived_share: float = param(
-        0.6, "share", "Share of recruits deceived by fake job ads (rest join knowingly)",
-        "RC3 (wide prior)", 0.0, 1.0,
+        0.6,
+        "share",
+        "Share of recruits deceived by fake job ads (rest join knowingly)",
+        "RC3 (wide prior)",
+        0.0,
+        1.0,
     )
     price: float = param(
-        2000.0, "USD", "Price a compound pays a recruiter per recruit (recruiter's fee)",
-        "RC4, RC5 ($650-$3,500)", 0.0, INF,
+        2000.0,
+        "USD",
+        "Price a compound pays a recruiter per recruit (recruiter's fee)",
+        "RC4, RC5 ($650-$3,500)",
+        0.0,
+        INF,
     )
     captive_recruit_rate: float = param(
-        0.05, "people/worker/year", "Recruits delivered by captives forced to recruit",
-        "RC1; value assumption", 0.0, INF,
+        0.05,
+        "people/worker/year",
+        "Recruits delivered by captives forced to recruit",
+        "RC1; value assumption",
+        0.0,
+        INF,
     )
     covid_multiplier: float = param(
-        1.5, "-", "Ad response multiplier during COVID unemployment (Mar 2020 - Dec 2021)",
-        "FACTS §7; value assumption", 0.0, 100.0,
+        1.5,
+        "-",
+        "Ad response multiplier during COVID unemployment (Mar 2020 - Dec 2021)",
+        "FACTS §7; value assumption",
+        0.0,
+        100.0,
     )
 
 
@@ -204,53 +277,89 @@ class CompoundParams:
 
     bosses: int = param(15, "-", "Compound bosses (syndicates) at the start", "assumption", 1, 10000)
     elite_share: float = param(
-        0.3, "share", "Share of bosses with elite links (raids steered away)", "EN2, EN4; value assumption",
-        0.0, 1.0,
+        0.3,
+        "share",
+        "Share of bosses with elite links (raids steered away)",
+        "EN2, EN4; value assumption",
+        0.0,
+        1.0,
     )
     capacity_median: float = param(
         1500.0, "workers", "Median compound capacity", "calibrated (SC1 / AM1)", 1.0, INF
     )
-    capacity_sigma: float = param(
-        0.8, "-", "Log-normal spread of compound capacity", "assumption", 0.0, 5.0
-    )
+    capacity_sigma: float = param(0.8, "-", "Log-normal spread of compound capacity", "assumption", 0.0, 5.0)
     initial_fill: float = param(
         0.3, "share", "Share of capacity filled at the start date", "assumption", 0.0, 1.0
     )
     security: float = param(
-        0.9, "share", "How much compound security cuts escape attempts (1 = escape impossible)",
-        "seed article (barbed wire, guards); value assumption", 0.0, 1.0,
+        0.9,
+        "share",
+        "How much compound security cuts escape attempts (1 = escape impossible)",
+        "seed article (barbed wire, guards); value assumption",
+        0.0,
+        1.0,
     )
     quota: float = param(
         31000.0, "USD/worker/month", "Monthly revenue quota per worker", "AM13, IN2", 0.0, INF
     )
     grace_months: float = param(
-        1.0, "month", "New recruits are not punished for missed quotas this long", "IN4; value assumption",
-        0.0, 120.0,
+        1.0,
+        "month",
+        "New recruits are not punished for missed quotas this long",
+        "IN4; value assumption",
+        0.0,
+        120.0,
     )
     punish_rate: float = param(
-        2.0, "levels/month", "Rate punishment escalates while a worker misses quota",
-        "AM12, IN4; value assumption", 0.0, INF,
+        2.0,
+        "levels/month",
+        "Rate punishment escalates while a worker misses quota",
+        "AM12, IN4; value assumption",
+        0.0,
+        INF,
     )
     punish_decay: float = param(
-        1.0, "levels/month", "Rate punishment falls while a worker meets quota", "assumption", 0.0, INF
+        1.0,
+        "levels/month",
+        "Rate punishment falls while a worker meets quota",
+        "assumption",
+        0.0,
+        INF,
     )
     resale_level: int = param(
-        4, "level", "Punishment level at which an underperformer is put up for resale",
-        "RC6; value assumption", 1, 100,
+        4,
+        "level",
+        "Punishment level at which an underperformer is put up for resale",
+        "RC6; value assumption",
+        1,
+        100,
     )
     resale_rate: float = param(
-        2.0, "1/year", "Resale hazard of a worker at or above the resale level", "RC6; value assumption",
-        0.0, INF,
+        2.0,
+        "1/year",
+        "Resale hazard of a worker at or above the resale level",
+        "RC6; value assumption",
+        0.0,
+        INF,
     )
     resale_price: float = param(
-        3500.0, "USD", "Price of a resold worker; added to the captive's buy-out price",
-        "RC5, RC6", 0.0, INF,
+        3500.0,
+        "USD",
+        "Price of a resold worker; added to the captive's buy-out price",
+        "RC5, RC6",
+        0.0,
+        INF,
     )
     running_cost: float = param(
         300.0, "USD/worker/month", "Upkeep and guarding per worker held", "assumption", 0.0, INF
     )
     fixed_cost: float = param(
-        100000.0, "USD/month", "Fixed running cost of a compound (at scale 1)", "assumption", 0.0, INF
+        100000.0,
+        "USD/month",
+        "Fixed running cost of a compound (at scale 1)",
+        "assumption",
+        0.0,
+        INF,
     )
     expansion_rate: float = param(
         0.6, "1/year", "Rate a profitable boss opens a new compound", "AM11; calibrated", 0.0, INF
@@ -259,7 +368,12 @@ class CompoundParams:
         2.0, "1/year", "Rate an unprofitable compound is closed by its boss", "assumption", 0.0, INF
     )
     profit_months: float = param(
-        6.0, "month", "Memory of the boss's trailing profit estimate", "assumption", 0.25, 120.0,
+        6.0,
+        "month",
+        "Memory of the boss's trailing profit estimate",
+        "assumption",
+        0.25,
+        120.0,
         lo_open=False,
     )
 
@@ -275,31 +389,61 @@ class WorkerParams:
         0.1, "-", "Productivity gain per punishment level (coerced effort)", "assumption", 0.0, 10.0
     )
     help_rate: float = param(
-        0.5, "1/year", "Help requests per worker per year (punishment level 0)", "AM8, AM9; assumption",
-        0.0, INF,
+        0.5,
+        "1/year",
+        "Help requests per worker per year (punishment level 0)",
+        "AM8, AM9; assumption",
+        0.0,
+        INF,
     )
     escape_rate: float = param(
-        2.0, "1/year", "Escape attempts per worker per year (before security)", "AM6; assumption",
-        0.0, INF,
+        2.0,
+        "1/year",
+        "Escape attempts per worker per year (before security)",
+        "AM6; assumption",
+        0.0,
+        INF,
     )
     desperation: float = param(
-        0.5, "-", "Relative rise of help requests and escapes per punishment level", "IN4; assumption",
-        0.0, 100.0,
+        0.5,
+        "-",
+        "Relative rise of help requests and escapes per punishment level",
+        "IN4; assumption",
+        0.0,
+        100.0,
     )
     ransom_rate: float = param(
-        0.5, "1/year", "Rate a family pays a ransom at zero buy-out price", "RC7; assumption", 0.0, INF
+        0.5,
+        "1/year",
+        "Rate a family pays a ransom at zero buy-out price",
+        "RC7; assumption",
+        0.0,
+        INF,
     )
     ransom_scale: float = param(
-        10000.0, "USD", "Buy-out price at which the ransom rate falls by a factor e",
-        "RC7 ($2k-$30k); value assumption", 0.0, INF, lo_open=True,
+        10000.0,
+        "USD",
+        "Buy-out price at which the ransom rate falls by a factor e",
+        "RC7 ($2k-$30k); value assumption",
+        0.0,
+        INF,
+        lo_open=True,
     )
     leak_punishment: int = param(
-        2, "levels", "Punishment added when a help request is passed back to the boss", "AM9; assumption",
-        0, 100,
+        2,
+        "levels",
+        "Punishment added when a help request is passed back to the boss",
+        "AM9; assumption",
+        0,
+        100,
     )
     leak_resale: float = param(
-        0.3, "probability", "Chance a worker whose help request leaked is resold", "AM9, RC6; assumption",
-        0.0, 1.0,
+        0.3,
+        "probability",
+        "Chance a worker whose help request leaked is resold",
+        "AM9, RC6; assumption",
+        0.0,
+        1.0,
     )
 
 
@@ -308,22 +452,39 @@ class TargetParams:
     """Targets of the scams: grooming, investing, losses."""
 
     groom_rate: float = param(
-        0.5, "targets/worker/month", "Targets a worker of unit productivity starts grooming",
-        "IN2, TG5 (free)", 0.0, INF,
+        0.5,
+        "targets/worker/month",
+        "Targets a worker of unit productivity starts grooming",
+        "IN2, TG5 (free)",
+        0.0,
+        INF,
     )
     invest_rate: float = param(
-        1.0, "1/month", "Rate a groomed target of susceptibility 1 starts investing", "TG4, TG5 (free)",
-        0.0, INF,
+        1.0,
+        "1/month",
+        "Rate a groomed target of susceptibility 1 starts investing",
+        "TG4, TG5 (free)",
+        0.0,
+        INF,
     )
     groom_dropout: float = param(
         1.0, "1/month", "Rate a groomed target breaks off before investing", "assumption", 0.0, INF
     )
     invest_dropout: float = param(
-        0.5, "1/month", "Rate an investing target of susceptibility 0 stops paying", "assumption",
-        0.0, INF,
+        0.5,
+        "1/month",
+        "Rate an investing target of susceptibility 0 stops paying",
+        "assumption",
+        0.0,
+        INF,
     )
     wealth_median: float = param(
-        80000.0, "USD", "Median wealth a target could be drained of", "TG1 (calibrated)", 0.0, INF,
+        80000.0,
+        "USD",
+        "Median wealth a target could be drained of",
+        "TG1 (calibrated)",
+        0.0,
+        INF,
         lo_open=True,
     )
     wealth_sigma: float = param(
@@ -336,19 +497,33 @@ class TargetParams:
         5.0, "-", "Beta(a, b) susceptibility of targets: b", "assumption", 0.0, 100.0, lo_open=True
     )
     awareness: float = param(
-        0.0, "share", "Awareness of scams among targets; scales susceptibility by (1 - awareness)",
-        "assumption", 0.0, 1.0,
+        0.0,
+        "share",
+        "Awareness of scams among targets; scales susceptibility by (1 - awareness)",
+        "assumption",
+        0.0,
+        1.0,
     )
     drain_months: float = param(
-        3.0, "month", "Time scale over which an investing target is drained", "TG4 (weeks to months)",
-        0.0, 120.0, lo_open=True,
+        3.0,
+        "month",
+        "Time scale over which an investing target is drained",
+        "TG4 (weeks to months)",
+        0.0,
+        120.0,
+        lo_open=True,
     )
     escalation: float = param(
         2.0, "-", "Weibull shape of cumulative deposits (> 1: deposits escalate)", "TG4", 0.1, 10.0
     )
     drain_share: float = param(
-        0.95, "share", "Share of wealth at which a target counts as drained", "TG4; assumption",
-        0.0, 1.0, lo_open=True,
+        0.95,
+        "share",
+        "Share of wealth at which a target counts as drained",
+        "TG4; assumption",
+        0.0,
+        1.0,
+        lo_open=True,
     )
 
 
@@ -359,8 +534,13 @@ def _default_jurisdictions() -> dict[str, JurisdictionParams]:
 def _default_sources() -> dict[str, SourceParams]:
     # RC9: nationality mix of one 2025 Cambodian arrest wave (n = 2,137).
     counts = {
-        "china": 589, "vietnam": 429, "indonesia": 271, "bangladesh": 70,
-        "korea": 57, "pakistan": 42, "other": 679,
+        "china": 589,
+        "vietnam": 429,
+        "indonesia": 271,
+        "bangladesh": 70,
+        "korea": 57,
+        "pakistan": 42,
+        "other": 679,
     }
     return {name: SourceParams(weight=float(n)) for name, n in counts.items()}
 
@@ -371,12 +551,16 @@ class ModelParams:
 
     time: TimeParams = group(TimeParams)
     scale: float = param(
-        1.0, "-", "Population scale: multiplies compound capacities and recruiting; people and money "
-        "outputs are divided by it", "assumption (speed knob)", 0.0, 10.0, lo_open=True,
+        1.0,
+        "-",
+        "Population scale: multiplies compound capacities and recruiting; people and money "
+        "outputs are divided by it",
+        "assumption (speed knob)",
+        0.0,
+        10.0,
+        lo_open=True,
     )
-    focal: str = param(
-        "cambodia", "-", "Jurisdiction the published figures (AM*, SC1) refer to", "AM1, SC1"
-    )
+    focal: str = param("cambodia", "-", "Jurisdiction the published figures (AM*, SC1) refer to", "AM1, SC1")
     jurisdictions: dict[str, JurisdictionParams] = field(
         default_factory=_default_jurisdictions,
         metadata={"doc": "Jurisdictions by name", "unit": "-", "source": "AM1, AM3"},
@@ -462,9 +646,7 @@ def validate(params: ModelParams) -> ModelParams:
     start = parse_date("time.start", params.time.start)
     end = parse_date("time.end", params.time.end)
     if end <= start:
-        raise ConfigError(
-            f"time.end={params.time.end!r} must be after time.start={params.time.start!r}"
-        )
+        raise ConfigError(f"time.end={params.time.end!r} must be after time.start={params.time.start!r}")
     if not params.jurisdictions:
         raise ConfigError("jurisdictions={} must name at least one jurisdiction")
     if params.focal not in params.jurisdictions:

@@ -21,7 +21,11 @@ def _quantiles(table: pd.DataFrame, column: str) -> pd.DataFrame:
     """Median and 90% band of ``column`` over replicates, per date."""
     grouped = table.groupby("date")[column]
     return pd.DataFrame(
-        {"median": grouped.median(), "lo": grouped.quantile(BAND[0]), "hi": grouped.quantile(BAND[1])}
+        {
+            "median": grouped.median(),
+            "lo": grouped.quantile(BAND[0]),
+            "hi": grouped.quantile(BAND[1]),
+        }
     )
 
 

@@ -11,8 +11,17 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("scamsim", "mesa", "numpy", "scipy", "pandas", "pyarrow", "matplotlib", "hydra-core",
-            "omegaconf")
+PACKAGES = (
+    "scamsim",
+    "mesa",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "matplotlib",
+    "hydra-core",
+    "omegaconf",
+)
 
 
 def git_commit() -> dict[str, Any]:
@@ -25,7 +34,10 @@ def git_commit() -> dict[str, Any]:
         dirty = bool(
             subprocess.run(
                 ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=root, capture_output=True, text=True, check=True,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
         )
     except (OSError, subprocess.CalledProcessError):
@@ -44,9 +56,14 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+# Run settings that do not change any output: left out of the configuration hash.
+NOT_HASHED = ("name", "n_jobs")
+
+
 def config_hash(config: dict[str, Any]) -> str:
-    """Short stable hash of a configuration (sorted-key JSON)."""
-    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    """Short stable hash of what determines a run's outputs (sorted-key JSON, without NOT_HASHED)."""
+    relevant = {k: v for k, v in config.items() if k not in NOT_HASHED}
+    blob = json.dumps(relevant, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 

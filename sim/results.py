@@ -127,8 +127,18 @@ def timeseries(model: ScamModel) -> pd.DataFrame:
 
 def raids(model: ScamModel) -> pd.DataFrame:
     """The raid event log, with dates and jurisdiction names."""
-    columns = ["step", "day", "compound", "juris", "town", "elite", "protected", "tipped_off",
-               "workers_found", "outcome"]
+    columns = [
+        "step",
+        "day",
+        "compound",
+        "juris",
+        "town",
+        "elite",
+        "protected",
+        "tipped_off",
+        "workers_found",
+        "outcome",
+    ]
     df = pd.DataFrame(model.ledger.raids, columns=columns)
     df["date"] = np.datetime64(model.clock.start, "D") + df["day"].astype("timedelta64[D]")
     df["jurisdiction"] = pd.Categorical.from_codes(df.pop("juris").astype(int), model.juris_names)

@@ -40,8 +40,12 @@ def run_replicate(params: ModelParams, seed: np.random.SeedSequence, replicate: 
     cp = results.compounds(model)
     rd = results.raids(model)
     m = metrics.replicate_metrics(
-        ts, cp, model.ledger.loss_counts, model.ledger.loss_total,
-        parse_date("time.start", params.time.start), params.focal,
+        ts,
+        cp,
+        model.ledger.loss_counts,
+        model.ledger.loss_total,
+        parse_date("time.start", params.time.start),
+        params.focal,
     )
     for df in (ts, rd, cp):
         df.insert(0, "replicate", replicate)

@@ -1,0 +1,35 @@
+# All set-up comes from the project's own files: .python-version (Python 3.12), pyproject.toml and
+# uv.lock (every dependency pinned). `make run` runs the main job, `make test` the test suite; both
+# create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.synced
+UV_VERSION := 0.13.8
+
+.PHONY: setup run test test-slow lint bench docs clean
+
+$(STAMP): pyproject.toml uv.lock
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(PYTHON) -m uv sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	touch $@
+
+setup: $(STAMP)
+
+run: $(STAMP)  ## the main job: the baseline over 20 seeds -> results/baseline/
+	$(VENV)/bin/scamsim run
+
+test: $(STAMP)  ## lint, then the default test suite (slow statistical checks excluded)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -n 2 -m "not slow"
+
+test-slow: $(STAMP)  ## the slow statistical checks
+	$(VENV)/bin/pytest -n 2 -m slow
+
+bench: $(STAMP)  ## speed and memory benchmarks (figures quoted in the README)
+	$(VENV)/bin/python benchmarks/bench_workers.py
+
+docs: $(STAMP)  ## regenerate the parameter table in docs/ODD.md from the schemas
+	$(VENV)/bin/python -m sim.odd
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,63 @@
+"""Shared helpers: small, fast parameter sets and model runs."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from sim.model import ScamModel
+from sim.params import ModelParams
+
+
+def params(**overrides: object) -> ModelParams:
+    """Baseline parameters at 5% population scale, with dotted-key overrides (``police__raid_rate``)."""
+    p = ModelParams()
+    p.scale = 0.05
+    for key, value in overrides.items():
+        *path, name = key.split("__")
+        node = p
+        for part in path:
+            node = getattr(node, part)
+        if not hasattr(node, name):
+            raise AttributeError(f"no parameter {key}")
+        setattr(node, name, value)
+    return p
+
+
+def run(p: ModelParams, seed: int = 1) -> ScamModel:
+    """Run a model to the end and return it."""
+    model = ScamModel(p, seed)
+    model.run_model()
+    return model
+
+
+def total(model: ScamModel, name: str) -> np.ndarray:
+    """Per-step series of a ledger variable summed over jurisdictions."""
+    return model.ledger.series[name].sum(axis=1)
+
+
+# Everything that moves workers around switched off, to isolate one mechanism at a time.
+QUIET = {
+    "police__raid_rate": 0.0,
+    "recruitment__ad_reach": 0.0,
+    "recruitment__captive_recruit_rate": 0.0,
+    "workers__help_rate": 0.0,
+    "workers__escape_rate": 0.0,
+    "workers__ransom_rate": 0.0,
+    "compounds__resale_rate": 0.0,
+    "compounds__close_rate": 0.0,
+    "compounds__expansion_rate": 0.0,
+}
+
+
+@functools.cache
+def baseline_run(seed: int = 1) -> ScamModel:
+    """One small baseline run, shared by read-only tests."""
+    return run(params(), seed)
+
+
+@pytest.fixture
+def baseline() -> ScamModel:
+    return baseline_run()

@@ -1,0 +1,93 @@
+"""The command line, run for real in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+SCAMSIM = [str(Path(sys.executable).parent / "scamsim")]
+SMALL = ["n_seeds=2", "n_jobs=2", "scale=0.05", "time.end=2025-12-31"]
+
+
+def scamsim(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*SCAMSIM, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cli")
+    out = []
+    for name in ("a", "b"):
+        proc = scamsim("run", *SMALL, f"name={name}", f"hydra.run.dir={base / name}")
+        assert proc.returncode == 0, proc.stderr
+        out.append((base / name, proc))
+    return out
+
+
+def test_run_writes_tables_summary_metadata_and_figures(two_runs):
+    path, proc = two_runs[0]
+    for name in ("timeseries", "raids", "compounds", "metrics"):
+        assert (path / f"{name}.parquet").stat().st_size > 0
+    for fig in ("compounds_active", "workers_held", "exits_by_route"):
+        assert (path / "figures" / f"{fig}.png").stat().st_size > 10_000
+    metadata = json.loads((path / "metadata.json").read_text())
+    assert metadata["config"]["scale"] == 0.05
+    assert metadata["seeds"]["n_seeds"] == 2
+    assert metadata["versions"]["mesa"].startswith("3.5")
+    summary = json.loads((path / "summary.json").read_text())
+    assert {row["id"] for row in summary["published_comparison"]} >= {"AM1", "AM7", "SC1", "AM13"}
+    for figure_id in ("AM1", "AM7", "SC1", "AM13"):
+        assert figure_id in proc.stdout
+    assert pd.read_parquet(path / "metrics.parquet")["replicate"].tolist() == [0, 1]
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_same_config_and_seed_give_identical_files(two_runs):
+    (a, _), (b, _) = two_runs
+    for name in ("timeseries", "raids", "compounds", "metrics"):
+        assert (a / f"{name}.parquet").read_bytes() == (b / f"{name}.parquet").read_bytes(), name
+    assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
+    meta_a, meta_b = (json.loads((p / "metadata.json").read_text()) for p in (a, b))
+    for meta in (meta_a, meta_b):
+        meta.pop("created")
+        meta["config"].pop("name")
+    assert meta_a == meta_b
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["police.corruption=1.5"], "police.corruption=1.5 is outside the allowed range [0, 1]"),
+        (["police.bogus=1"], "unknown config key 'police.bogus'"),
+        (["police.raid_rate=[1"], "error"),
+        (["n_seeds=0"], "n_seeds=0 is outside the allowed range"),
+    ],
+)
+def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path, args, needle):
+    proc = scamsim("run", *args, f"hydra.run.dir={tmp_path / 'out'}")
+    assert proc.returncode == 2
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_cfg_job_prints_the_composed_config_without_running(tmp_path):
+    proc = scamsim("run", "--cfg", "job", "police.raid_rate=1.25", cwd=tmp_path)
+    assert proc.returncode == 0
+    assert "raid_rate: 1.25" in proc.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_help_and_unknown_command():
+    proc = scamsim("run", "--help")
+    assert proc.returncode == 0 and "scamsim run" in proc.stdout
+    proc = scamsim("frobnicate")
+    assert proc.returncode == 2 and "unknown command" in proc.stderr
+    proc = scamsim()
+    assert proc.returncode == 2 and "usage: scamsim COMMAND" in proc.stdout

@@ -1,0 +1,120 @@
+"""Each mechanism against its analytical expectation, with the tolerance stated in each test.
+
+Everything else is switched off (``QUIET``) so that one process drives the numbers. Tolerances are
+three standard errors of the relevant binomial or sample mean: a correct mechanism fails about 0.3% of
+the time per check with a fixed seed the outcome is fixed, so a failure means the mechanism is off.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from conftest import QUIET, params, run, total
+
+ONE_YEAR = {"time__end": "2020-12-29"}  # 52 weekly steps
+
+
+def within_3_se_binomial(observed: float, n: float, p: float) -> bool:
+    se = math.sqrt(n * p * (1 - p))
+    return abs(observed - n * p) <= 3 * se
+
+
+def quiet(**overrides):
+    return params(**{**QUIET, **ONE_YEAR, "scale": 0.3, **overrides})
+
+
+def test_escape_follows_its_hazard_through_security():
+    p = quiet(workers__escape_rate=1.5, workers__desperation=0.0, compounds__security=0.6)
+    model = run(p, seed=11)
+    n0 = model.initial_workers
+    years = model.clock.n_steps * model.clock.dt_years
+    expected_p = 1 - math.exp(-1.5 * (1 - 0.6) * years)
+    assert within_3_se_binomial(total(model, "exits_escape").sum(), n0, expected_p)
+
+
+def test_ransom_falls_with_buyout_price():
+    # Buy-out price = recruit price; the hazard is ransom_rate * exp(-price / ransom_scale).
+    p = quiet(workers__ransom_rate=2.0, workers__ransom_scale=2000.0, recruitment__price=2000.0)
+    model = run(p, seed=12)
+    years = model.clock.n_steps * model.clock.dt_years
+    expected_p = 1 - math.exp(-2.0 * math.exp(-1.0) * years)
+    assert within_3_se_binomial(total(model, "exits_ransom").sum(), model.initial_workers, expected_p)
+    assert total(model, "ransom_paid").sum() == total(model, "exits_ransom").sum() * 2000.0
+
+
+def test_help_requests_leak_with_the_corruption_probability_and_rescue_the_rest():
+    p = quiet(
+        workers__help_rate=3.0,
+        workers__desperation=0.0,
+        police__corruption=0.35,
+        police__rescue_success=0.7,
+        workers__leak_resale=0.0,
+    )
+    model = run(p, seed=13)
+    requests = total(model, "help_requests").sum()
+    leaked = total(model, "help_leaked").sum()
+    rescued = total(model, "exits_rescue").sum()
+    assert requests > 1000
+    assert within_3_se_binomial(leaked, requests, 0.35)
+    assert within_3_se_binomial(rescued, requests - leaked, 0.7)
+
+
+def test_targets_who_never_quit_are_drained_of_drain_share_of_their_wealth():
+    sigma, median, share = 0.4, 50_000.0, 0.9
+    p = quiet(
+        targets__invest_dropout=0.0,
+        targets__wealth_sigma=sigma,
+        targets__wealth_median=median,
+        targets__drain_share=share,
+    )
+    model = run(p, seed=14)
+    n = model.ledger.loss_counts.sum()
+    assert n > 1000
+    mean_wealth = median * math.exp(sigma**2 / 2)
+    sd_wealth = mean_wealth * math.sqrt(math.exp(sigma**2) - 1)
+    observed = model.ledger.loss_total / n
+    assert abs(observed - share * mean_wealth) <= 3 * share * sd_wealth / math.sqrt(n)
+    assert total(model, "targets_drained").sum() == total(model, "targets_defrauded").sum()
+
+
+def test_work_intensity_sets_grooming_rate():
+    # New targets per step are Poisson with mean groom_rate * dt * sum(skill * effort); with no
+    # punishment (quota 0) effort is 1 and skills have mean 1.
+    p = quiet(targets__groom_rate=2.0, compounds__quota=0.0)
+    model = run(p, seed=15)
+    groomed = total(model, "targets_groomed").sum()
+    expected = 2.0 * model.clock.dt_months * model.clock.n_steps * model.workers.skill.sum()
+    assert abs(groomed - expected) <= 3 * math.sqrt(expected) + 0.02 * expected  # Poisson + skill noise
+
+
+def test_punishment_escalates_at_its_rate_for_those_below_quota():
+    # Nobody can meet an unreachable quota; after the grace period the level rises by one with
+    # probability 1 - exp(-rate * dt) per step, so after k liable steps it is Binomial(k, p).
+    p = quiet(
+        compounds__quota=1e12,
+        compounds__punish_rate=0.5,
+        compounds__grace_months=0.0,
+        compounds__resale_rate=0.0,
+    )
+    p.time.end = "2020-03-31"
+    model = run(p, seed=16)
+    w = model.workers
+    steps = model.clock.n_steps
+    prob = float(model.clock.p_month(0.5))
+    liable = w.recruited_day <= -1  # initial workers: liable from the first step
+    mean_level = w.level[liable].mean()
+    se = math.sqrt(steps * prob * (1 - prob) / liable.sum())
+    assert abs(mean_level - steps * prob) <= 3 * se
+
+
+def test_leaked_help_requests_lead_to_resale_and_higher_buyout_price():
+    p = quiet(
+        workers__help_rate=3.0,
+        police__corruption=1.0,
+        workers__leak_resale=1.0,
+        workers__desperation=0.0,
+    )
+    model = run(p, seed=17)
+    assert total(model, "resales").sum() > 0.5 * total(model, "help_leaked").sum()
+    assert np.all(model.workers.debt[model.workers.resales > 0] > p.recruitment.price)

@@ -1,0 +1,142 @@
+"""Unit tests of the building blocks: clock, array tables, metrics, results files."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import metrics
+from sim.clock import Clock
+from sim.ledger import LOSS_BINS
+from sim.population import ArrayTable
+from sim.results import Results, load_results
+
+
+# ------------------------------------------------------------------------------------------ clock
+def test_per_step_probabilities_compose_across_step_lengths():
+    start, end = dt.date(2020, 1, 1), dt.date(2020, 12, 31)
+    week, half = Clock(start, end, 7.0), Clock(start, end, 3.5)
+    rate = np.array([0.1, 1.0, 12.0, 100.0])
+    # Surviving two half-steps is exactly surviving one full step.
+    np.testing.assert_allclose(1 - (1 - half.p_year(rate)) ** 2, week.p_year(rate), rtol=1e-12)
+    np.testing.assert_allclose(week.p_month(rate), 1 - np.exp(-rate * 7 / (365.25 / 12)))
+
+
+def test_clock_covers_the_calendar():
+    clock = Clock(dt.date(2020, 1, 1), dt.date(2026, 12, 31), 7.0)
+    assert clock.dates()[0] == np.datetime64("2020-01-01")
+    assert clock.dates()[-1] <= np.datetime64("2026-12-31") < clock.dates()[-1] + np.timedelta64(7, "D")
+    assert clock.step_of(dt.date(2020, 1, 8)) == 1
+    assert clock.date(clock.step_of(dt.date(2023, 8, 15))) <= dt.date(2023, 8, 15)
+
+
+# ------------------------------------------------------------------------------------ array table
+class Table(ArrayTable):
+    COLUMNS = {"uid": "int64", "x": "float32"}  # noqa: RUF012
+
+
+def test_keep_and_remap_match_a_plain_python_reference():
+    rng = np.random.default_rng(0)
+    table = Table(capacity=4)
+    alive = []
+    next_uid = 0
+    for _ in range(200):
+        k = int(rng.integers(0, 50))
+        uids = np.arange(next_uid, next_uid + k)
+        table.append(uid=uids, x=uids.astype(np.float32) * 0.5)
+        alive += uids.tolist()
+        next_uid += k
+        refs = rng.integers(-1, table.n, 30)  # row references held by someone else
+        ref_uids = [table.uid[r] if r >= 0 else None for r in refs]
+        mask = rng.random(table.n) < 0.8
+        gone = set(table.uid[~mask].tolist())
+        table.keep(mask)
+        alive = [u for u in alive if u not in gone]
+        assert sorted(table.uid.tolist()) == alive
+        np.testing.assert_array_equal(table.x, table.uid * 0.5)
+        new = table.remap(refs)
+        for r, uid in zip(new, ref_uids, strict=True):
+            if uid is None or uid in gone:
+                assert r == -1
+            else:
+                assert table.uid[r] == uid
+
+
+def test_memory_follows_live_rows():
+    table = Table()
+    table.append(uid=np.arange(100_000), x=np.zeros(100_000))
+    table.keep(np.arange(100_000) < 1000)
+    assert table.capacity <= 4 * 1000 + 4096
+
+
+def test_append_needs_every_column():
+    with pytest.raises(ValueError, match="exactly the columns"):
+        Table().append(uid=np.arange(3))
+
+
+# ---------------------------------------------------------------------------------------- metrics
+def test_am7_follows_amnesty_definition():
+    start = dt.date(2020, 1, 1)
+    end = (dt.date(2025, 6, 30) - start).days
+    nan = np.nan
+    compounds = pd.DataFrame(
+        {
+            # never raided & open | raided & open | raided & closed | closed w/o raid | raided after window
+            "in_window": [True, True, True, True, True, False],
+            "first_raid_day": [nan, 100.0, 200.0, nan, end + 10, 5.0],
+            "closed_day": [nan, nan, 300.0, 400.0, end + 20, 6.0],
+        }
+    )
+    out = metrics.am7(compounds, start)
+    assert out["compounds_in_window"] == 5
+    # Closed without ever being investigated still counts as "never investigated" (AM7's "either").
+    assert out["am7_not_investigated_or_operating"] == 4
+    assert out["am7_share"] == pytest.approx(0.8)
+    assert out["am7_closed"] == 2
+
+
+def test_loss_quantile_from_histogram_matches_sample_median():
+    rng = np.random.default_rng(1)
+    losses = 52_000 * rng.lognormal(0, 1.48, 200_000)
+    counts = np.bincount(np.searchsorted(LOSS_BINS, losses), minlength=len(LOSS_BINS) + 1)
+    assert metrics.loss_quantile(counts, 0.5) == pytest.approx(np.median(losses), rel=0.01)
+    assert np.isnan(metrics.loss_quantile(np.zeros_like(counts), 0.5))
+
+
+def test_summary_gives_median_and_90_percent_interval():
+    summary = metrics.summarise(pd.DataFrame({"replicate": range(101), "x": np.arange(101.0)}))
+    assert summary["x"]["median"] == 50 and summary["x"]["q05"] == 5 and summary["x"]["q95"] == 95
+
+
+# ---------------------------------------------------------------------------------------- results
+def tiny_results() -> Results:
+    df = pd.DataFrame({"replicate": [0], "value": [1.0]})
+    return Results(df, df, df, df, summary={"a": 1}, metadata={"b": 2})
+
+
+def test_results_round_trip(tmp_path):
+    path = tiny_results().write(tmp_path / "run")
+    loaded = load_results(path)
+    pd.testing.assert_frame_equal(loaded.metrics, tiny_results().metrics)
+    assert loaded.summary == {"a": 1} and loaded.metadata == {"b": 2}
+
+
+def test_failed_write_leaves_nothing_half_written_and_keeps_old_results(tmp_path):
+    tiny_results().write(tmp_path / "run")
+
+    class Broken:
+        def savefig(self, *args, **kwargs):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        tiny_results().write(tmp_path / "run", figures={"f": Broken()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert load_results(tmp_path / "run").summary == {"a": 1}
+
+
+def test_load_results_rejects_other_directories(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a scamsim results directory"):
+        load_results(tmp_path)
