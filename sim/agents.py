@@ -30,7 +30,7 @@ class Compound(mesa.Agent):
         capacity: Workers it can hold (already multiplied by the population scale).
         security: How much its security cuts escape attempts (0-1).
         quota: Monthly revenue quota per worker (USD).
-        productivity: Multiplier on scam work (1 = normal; policies such as power cuts lower it).
+        productivity: Multiplier on scam work (1 = normal; a hook for interventions such as power cuts).
         active: Whether it is operating.
         protected: Whether it pays police protection (raids leaked, fewer raids planned).
         opened_day, closed_day: Days since the start date (closed_day is None while operating).
@@ -111,11 +111,13 @@ class Boss(mesa.Agent):
         memory = np.exp(-clock.dt_months / p.profit_months)
         rng = model.streams["bosses"]
         total_profit = 0.0
-        for c in self.operating:
+        for c in self.compounds:
             step_profit = c.revenue - c.costs
             self.wealth += step_profit
-            c.profit = memory * c.profit + (1 - memory) * step_profit / clock.dt_months
             c.revenue = c.costs = 0.0
+            if not c.active:  # money that reached it as it closed (workers sold on) is booked too
+                continue
+            c.profit = memory * c.profit + (1 - memory) * step_profit / clock.dt_months
             total_profit += c.profit
             settled = model.day - c.opened_day > p.profit_months * DAYS_PER_MONTH
             if settled and c.profit < 0 and rng.random() < clock.p_year(p.close_rate):
@@ -159,7 +161,9 @@ class Recruiter(mesa.Agent):
     def supply(self) -> int:
         """People this recruiter can deliver in this step."""
         model = self.model
-        mean = model.p.recruitment.ad_reach * model.p.scale * self.response() * model.clock.dt_years
+        rp = model.p.recruitment
+        reach = rp.ad_reach * model.source_weights[self.source] / rp.recruiters_per_source
+        mean = reach * model.p.scale * self.response() * model.clock.dt_years
         return int(model.streams["recruitment"].poisson(mean))
 
 

@@ -81,7 +81,8 @@ def _help_requests(model: ScamModel, rows: np.ndarray) -> tuple[np.ndarray, np.n
     u = rng.random(len(rows))
     leaked_mask = u < s.leak[w.compound[rows]]
     leaked = rows[leaked_mask]
-    w.level[leaked] = np.minimum(w.level[leaked] + model.p.workers.leak_punishment, MAX_LEVEL)
+    raised = w.level[leaked].astype(np.int16) + model.p.workers.leak_punishment  # no int8 overflow
+    w.level[leaked] = np.minimum(raised, MAX_LEVEL)
     not_leaked = rows[~leaked_mask]
     rescued = not_leaked[rng.random(len(not_leaked)) < model.p.police.rescue_success]
     model.ledger.add_by("help_requests", juris)

@@ -118,9 +118,12 @@ class ScamModel(mesa.Model):
         cp = self.p.compounds
         rng = self.streams["setup"]
         bosses = [Boss(self, elite=bool(rng.random() < cp.elite_share)) for _ in range(cp.bosses)]
+        n_initial = sum(jp.initial_compounds for jp in self.p.jurisdictions.values())
+        # Every boss runs at least one compound (while there are enough); the rest go at random.
+        owners = iter(rng.permutation(np.resize(np.arange(len(bosses)), max(n_initial, len(bosses)))))
         for j, jp in enumerate(self.p.jurisdictions.values()):
             for _ in range(jp.initial_compounds):
-                boss = bosses[int(rng.integers(len(bosses)))]
+                boss = bosses[int(next(owners))]
                 town = int(rng.choice(len(self.town_weights[j]), p=self.town_weights[j]))
                 # Initial compounds get the same settling-in time as new ones before their boss
                 # judges their profit: the model starts with no targets in the pipeline.
@@ -269,6 +272,9 @@ class ScamModel(mesa.Model):
         self.ledger.set("compounds_active", np.bincount(s.juris[active], minlength=n_j))
         self.ledger.set("compounds_protected", np.bincount(s.juris[active & protected], minlength=n_j))
         self.ledger.set("workers_held", np.bincount(s.juris, held, minlength=n_j))
+        w = self.workers
+        meets = w.perf >= s.quota[w.compound]
+        self.ledger.set("quota_met", np.bincount(s.juris[w.compound], meets, minlength=n_j))
         start, end = facts.AMNESTY_WINDOW
         if start <= self.clock.date(self.steps - 1) <= end:
             focal = self.juris_names.index(self.p.focal)

@@ -80,7 +80,7 @@ class TimeParams:
     """Simulated calendar."""
 
     start: str = param("2020-01-01", "date", "First simulated day", "FACTS §7 (gambling ban in force)")
-    end: str = param("2026-12-31", "date", "Last simulated day", "issue 2 (at least 2026-12-31)")
+    end: str = param("2026-12-31", "date", "Last simulated day", "FACTS §7 (timeline); assumption")
     step_days: float = param(7.0, "day", "Length of one step", "assumption", lo=0.25, hi=31.0)
 
 
@@ -210,7 +210,7 @@ class PoliceParams:
     cross_border_friction: float = param(
         0.3,
         "-",
-        "Weight of a site across a border relative to one at home, when relocating",
+        "Weight of a site across a border relative to one at home, when relocating or opening",
         "EN1; value assumption",
         0.0,
         1.0,
@@ -230,9 +230,10 @@ class RecruitmentParams:
         1000,
     )
     ad_reach: float = param(
-        6000.0,
+        90000.0,
         "people/year",
-        "Recruits one recruiter can deliver per year with zero awareness",
+        "Recruits all recruiters together can deliver per year with zero awareness, split among source "
+        "countries by their weight",
         "calibrated (SC1)",
         0.0,
         INF,
@@ -240,7 +241,7 @@ class RecruitmentParams:
     deceived_share: float = param(
         0.6,
         "share",
-        "Share of recruits deceived by fake job ads (rest join knowingly)",
+        "Share of would-be recruits deceived by fake job ads (rest join knowingly), before awareness",
         "RC3 (wide prior)",
         0.0,
         1.0,

@@ -1,8 +1,9 @@
 """Recruitment: bosses order workers, recruiters deliver them (RC1-RC5, RC9), captives recruit too.
 
 Each step every boss orders enough people to fill the free places of its compounds. Each recruiter can
-deliver a Poisson number of people with mean ``ad_reach * response * dt`` (response falls with the
-source country's awareness among would-be deceived jobseekers, RC3); captives forced to recruit add
+deliver a Poisson number of people with mean ``reach * response * dt``, where ``reach`` is the source
+country's share (RC9 weight) of ``ad_reach`` split among its recruiters, and the response falls with
+the country's awareness among would-be deceived jobseekers (RC3); captives forced to recruit add
 ``captive_recruit_rate`` recruits per held worker per year (RC1). Orders are filled from this supply
 without replacement, so no compound gets more than it ordered and no recruiter delivers more than it
 found. Compounds pay each recruiter ``price`` per head (RC4, RC5); the price starts the recruit's

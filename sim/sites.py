@@ -24,7 +24,8 @@ def choose_site(model: ScamModel, home: int | None, avoid: tuple[int, int] | Non
     Args:
         model: The model.
         home: Jurisdiction the boss operates from (sites across a border are discounted), or None.
-        avoid: A (jurisdiction, town) to avoid, e.g. the town a compound is fleeing.
+        avoid: A (jurisdiction, town) to avoid, e.g. the town a compound is fleeing. In a one-town
+            jurisdiction the compound moves to another site in the same town.
 
     Returns:
         (jurisdiction index, town index).
@@ -40,6 +41,9 @@ def choose_site(model: ScamModel, home: int | None, avoid: tuple[int, int] | Non
     town_weights = model.town_weights[juris].copy()
     if avoid is not None and avoid[0] == juris and len(town_weights) > 1:
         town_weights[avoid[1]] = 0.0
+        if town_weights.sum() <= 0:  # the town left was the only weighted one: any other will do
+            town_weights = np.ones_like(town_weights)
+            town_weights[avoid[1]] = 0.0
     town = int(rng.choice(len(town_weights), p=town_weights / town_weights.sum()))
     return juris, town
 

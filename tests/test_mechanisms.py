@@ -89,23 +89,23 @@ def test_work_intensity_sets_grooming_rate():
 
 
 def test_punishment_escalates_at_its_rate_for_those_below_quota():
-    # Nobody can meet an unreachable quota; after the grace period the level rises by one with
-    # probability 1 - exp(-rate * dt) per step, so after k liable steps it is Binomial(k, p).
-    p = quiet(
-        compounds__quota=1e12,
-        compounds__punish_rate=0.5,
-        compounds__grace_months=0.0,
-        compounds__resale_rate=0.0,
-    )
-    p.time.end = "2020-03-31"
-    model = run(p, seed=16)
-    w = model.workers
-    steps = model.clock.n_steps
-    prob = float(model.clock.p_month(0.5))
-    liable = w.recruited_day <= -1  # initial workers: liable from the first step
-    mean_level = w.level[liable].mean()
-    se = math.sqrt(steps * prob * (1 - prob) / liable.sum())
-    assert abs(mean_level - steps * prob) <= 3 * se
+    # Nobody can meet an unreachable quota; after the grace period the level rises as a Poisson
+    # process, so after t months it is Poisson(rate * t) whatever the step length.
+    for step_days in (7.0, 2.0):
+        p = quiet(
+            compounds__quota=1e12,
+            compounds__punish_rate=0.5,
+            compounds__grace_months=0.0,
+            compounds__resale_rate=0.0,
+        )
+        p.time.end = "2020-03-31"
+        p.time.step_days = step_days
+        model = run(p, seed=16)
+        w = model.workers
+        mean = 0.5 * model.clock.n_steps * model.clock.dt_months
+        liable = w.recruited_day <= -1  # initial workers: liable from the first step
+        se = math.sqrt(mean / liable.sum())
+        assert abs(w.level[liable].mean() - mean) <= 3 * se, step_days
 
 
 def test_leaked_help_requests_lead_to_resale_and_higher_buyout_price():
