@@ -61,5 +61,4 @@ def enforce_quotas(model: ScamModel) -> None:
     level = w.level.astype(np.int16)
     new = np.clip(level + up - down, 0, MAX_LEVEL)
     w.level[:] = new
-    juris = s.juris[w.compound]
-    model.ledger.add_by("punishments", juris, np.maximum(new - level, 0))
+    model.ledger.add_by("punishments", model.juris_of(w.compound), np.maximum(new - level, 0))

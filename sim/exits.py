@@ -35,23 +35,36 @@ def worker_events(model: ScamModel) -> None:
     cp = model.p.compounds
     s = model.sites()
     comp = w.compound
-    # Hazards per year, in float32: this is the hottest loop of the model.
-    level = w.level.astype(np.float32)
-    desperation = 1.0 + np.float32(p.desperation) * level
-    h_help = np.float32(p.help_rate) * desperation
-    h_escape = s.escape_hazard[comp] * desperation
-    h_ransom = np.float32(p.ransom_rate) * np.exp(w.debt * np.float32(-1.0 / p.ransom_scale))
-    h_resale = (level >= cp.resale_level) * np.float32(cp.resale_rate)
-    total = h_help + h_escape + h_ransom + h_resale
-
-    # An event happens in the step when an Exp(1) draw falls below the integrated hazard.
+    dt = model.clock.dt_years
     rng = model.streams["worker_events"]
-    draw = rng.standard_exponential(w.n, dtype=np.float32)
-    rows = np.flatnonzero(draw < total * np.float32(model.clock.dt_years))
-    pick = rng.random(len(rows), dtype=np.float32) * total[rows]
-    bound1 = h_help[rows]
-    bound2 = bound1 + h_escape[rows]
-    bound3 = bound2 + h_ransom[rows]
+
+    # Thinning (Lewis and Shedler): every worker is a candidate with the probability p_max of the
+    # largest hazard anyone can have this step, and a candidate's event happens with probability
+    # p_i / p_max. That is exact, and only the few candidates need their hazards computed.
+    top_level = int(w.level.max())
+    h_max = (p.help_rate + float(s.escape_hazard.max(initial=0.0))) * (1 + p.desperation * top_level)
+    h_max += p.ransom_rate + (cp.resale_rate if top_level >= cp.resale_level else 0.0)
+    p_max = -np.expm1(-h_max * dt)
+    n_candidates = int(rng.binomial(w.n, p_max))
+    candidates = rng.choice(w.n, n_candidates, replace=False) if n_candidates else np.empty(0, np.intp)
+    candidates.sort()  # row order, so that results do not depend on the sampler's output order
+
+    level = w.level[candidates].astype(np.float64)
+    desperation = 1.0 + p.desperation * level
+    h_help = p.help_rate * desperation
+    h_escape = s.escape_hazard[comp[candidates]] * desperation
+    h_ransom = p.ransom_rate * np.exp(-w.debt[candidates] / p.ransom_scale)
+    h_resale = (level >= cp.resale_level) * cp.resale_rate
+    total = h_help + h_escape + h_ransom + h_resale
+    happens = rng.random(n_candidates) * p_max < -np.expm1(-total * dt)
+    rows = candidates[happens]
+
+    # The route of each event, in proportion to its hazard (competing risks).
+    total = total[happens]
+    pick = rng.random(len(rows)) * total
+    bound1 = h_help[happens]
+    bound2 = bound1 + h_escape[happens]
+    bound3 = bound2 + h_ransom[happens]
     route = (pick >= bound1).astype(np.int8) + (pick >= bound2) + (pick >= bound3)
 
     helpers = rows[route == HELP]
@@ -62,7 +75,7 @@ def worker_events(model: ScamModel) -> None:
     ransomed = rows[route == RANSOM]
     ransom = w.debt[ransomed].astype(np.float64)
     model.credit(comp[ransomed], ransom)
-    model.ledger.add_by("ransom_paid", s.juris[comp[ransomed]], ransom)
+    model.ledger.add_by("ransom_paid", model.juris_of(comp[ransomed]), ransom)
 
     sell_on(model, np.concatenate([sold, resell]))
     remove(model, {"rescue": rescued, "escape": rows[route == ESCAPE], "ransom": ransomed})
@@ -99,10 +112,9 @@ def remove(model: ScamModel, by_route: dict[str, np.ndarray]) -> None:
         by_route: Row indices of leaving workers for each route in :data:`sim.ledger.EXIT_ROUTES`.
     """
     w = model.workers
-    s = model.sites()
     keep = np.ones(w.n, dtype=bool)
     for route, rows in by_route.items():
-        juris = s.juris[w.compound[rows]]
+        juris = model.juris_of(w.compound[rows])
         model.ledger.add_by(f"exits_{route}", juris)
         days = (model.day - w.recruited_day[rows]).astype(np.float64)
         model.ledger.add_by("exit_days_held", juris, days)

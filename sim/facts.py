@@ -65,6 +65,22 @@ PUBLISHED: tuple[Published, ...] = (
         "people held in the focal jurisdiction, Aug 2023: about 100,000 (SC2 range 10k-150k)",
     ),
     Published(
+        "TG1",
+        "loss_median",
+        52_000,
+        35_000,
+        75_000,
+        "median loss per defrauded target: about $52,000 (survey of 550; range is our tolerance)",
+    ),
+    Published(
+        "TG1",
+        "loss_mean",
+        155_000,
+        100_000,
+        220_000,
+        "mean loss per defrauded target: about $155,000 (TG2 $160k, TG3 $140k; range is our tolerance)",
+    ),
+    Published(
         "AM13",
         "quota_met_share",
         0.02,

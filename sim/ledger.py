@@ -97,8 +97,15 @@ class Ledger:
 
     def add_by(self, name: str, juris: np.ndarray, weights: np.ndarray | None = None) -> None:
         """Add one (or ``weights``) per element to ``name``, grouped by jurisdiction index."""
-        if len(juris):
+        if self.n_juris == 1:  # fast path: no grouping needed
+            self.series[name][self.step, 0] += len(juris) if weights is None else weights.sum()
+        elif len(juris):
             self.series[name][self.step] += np.bincount(juris, weights, minlength=self.n_juris)
+
+    def step_total(self, name: str, juris: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """Set a stock variable to the count (or ``weights`` total) per jurisdiction."""
+        self.series[name][self.step] = 0.0
+        self.add_by(name, juris, weights)
 
     def set(self, name: str, values: np.ndarray) -> None:
         """Set a stock variable for all jurisdictions in the current step."""

@@ -202,6 +202,12 @@ class ScamModel(mesa.Model):
             )
         return self._sites
 
+    def juris_of(self, compounds: np.ndarray) -> np.ndarray:
+        """Jurisdiction index of each compound id (a free zero view when there is one jurisdiction)."""
+        if len(self.juris_names) == 1:
+            return np.broadcast_to(np.intp(0), np.shape(compounds))
+        return self.sites().juris[compounds]
+
     def held_by_compound(self) -> np.ndarray:
         """Workers held in each compound, indexed by compound id."""
         return np.bincount(self.workers.compound, minlength=len(self.compounds))
@@ -274,7 +280,7 @@ class ScamModel(mesa.Model):
         self.ledger.set("workers_held", np.bincount(s.juris, held, minlength=n_j))
         w = self.workers
         meets = w.perf >= s.quota[w.compound]
-        self.ledger.set("quota_met", np.bincount(s.juris[w.compound], meets, minlength=n_j))
+        self.ledger.step_total("quota_met", self.juris_of(w.compound), meets)
         start, end = facts.AMNESTY_WINDOW
         if start <= self.clock.date(self.steps - 1) <= end:
             focal = self.juris_names.index(self.p.focal)

@@ -128,7 +128,7 @@ class PoliceParams:
     """Police units, one per jurisdiction: raids, corruption and rescue practice."""
 
     raid_rate: float = param(
-        0.3,
+        0.5,
         "1/year",
         "Planned raids per compound per year (before targeting bias)",
         "calibrated (AM7, AM10)",
@@ -136,7 +136,7 @@ class PoliceParams:
         365.0,
     )
     corruption: float = param(
-        0.7,
+        0.6,
         "probability",
         "Chance a planned raid is leaked, a help request is passed to the boss, a bribe is accepted",
         "calibrated (AM7, AM9, EN4)",
@@ -168,7 +168,7 @@ class PoliceParams:
         1.0,
     )
     closure_prob: float = param(
-        0.3,
+        0.5,
         "probability",
         "Chance an un-leaked raid shuts the compound down",
         "calibrated (AM7)",
@@ -230,7 +230,7 @@ class RecruitmentParams:
         1000,
     )
     ad_reach: float = param(
-        90000.0,
+        120000.0,
         "people/year",
         "Recruits all recruiters together can deliver per year with zero awareness, split among source "
         "countries by their weight",
@@ -398,7 +398,7 @@ class WorkerParams:
         INF,
     )
     escape_rate: float = param(
-        2.0,
+        1.0,
         "1/year",
         "Escape attempts per worker per year (before security)",
         "AM6; assumption",
@@ -406,7 +406,7 @@ class WorkerParams:
         INF,
     )
     desperation: float = param(
-        0.5,
+        0.2,
         "-",
         "Relative rise of help requests and escapes per punishment level",
         "IN4; assumption",
@@ -453,7 +453,7 @@ class TargetParams:
     """Targets of the scams: grooming, investing, losses."""
 
     groom_rate: float = param(
-        0.5,
+        0.1,
         "targets/worker/month",
         "Targets a worker of unit productivity starts grooming",
         "IN2, TG5 (free)",
@@ -472,7 +472,7 @@ class TargetParams:
         1.0, "1/month", "Rate a groomed target breaks off before investing", "assumption", 0.0, INF
     )
     invest_dropout: float = param(
-        0.5,
+        0.3,
         "1/month",
         "Rate an investing target of susceptibility 0 stops paying",
         "assumption",
@@ -480,7 +480,7 @@ class TargetParams:
         INF,
     )
     wealth_median: float = param(
-        80000.0,
+        120000.0,
         "USD",
         "Median wealth a target could be drained of",
         "TG1 (calibrated)",
@@ -489,7 +489,12 @@ class TargetParams:
         lo_open=True,
     )
     wealth_sigma: float = param(
-        1.48, "-", "Log-normal spread of target wealth (mean/median = 2.98 in TG1)", "TG1", 0.0, 5.0
+        1.25,
+        "-",
+        "Log-normal spread of target wealth (losses inherit the heavy tail: TG1 mean/median = 3)",
+        "calibrated (TG1)",
+        0.0,
+        5.0,
     )
     susceptibility_a: float = param(
         2.0, "-", "Beta(a, b) susceptibility of targets: a", "assumption", 0.0, 100.0, lo_open=True

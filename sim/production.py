@@ -48,6 +48,30 @@ def _work_intensity(model: ScamModel) -> np.ndarray:
     return w.skill * effort * s.productivity[w.compound]
 
 
+def pick_by_weight(rng: np.random.Generator, weights: np.ndarray, total: float, k: int) -> np.ndarray:
+    """``k`` indices drawn with replacement in proportion to ``weights`` (sorted).
+
+    Rejection sampling (propose uniformly, accept with weight / max) costs O(k * max / mean) and
+    avoids a pass over all weights; when the weights are very uneven, inversion of the cumulative
+    sum is cheaper. Both are exact.
+    """
+    n = len(weights)
+    top = float(weights.max())
+    ratio = top * n / total
+    if ratio > 16:
+        cumulative = np.cumsum(weights, dtype=np.float64)
+        keys = np.sort(rng.random(k)) * cumulative[-1]
+        return np.minimum(np.searchsorted(cumulative, keys, side="right"), n - 1)
+    picked: list[np.ndarray] = []
+    needed = k
+    while needed > 0:
+        proposed = rng.integers(0, n, int(needed * ratio * 1.2) + 16)
+        accepted = proposed[rng.random(len(proposed)) * top < weights[proposed]]
+        picked.append(accepted[:needed])
+        needed -= len(picked[-1])
+    return np.sort(np.concatenate(picked))
+
+
 def _groom_new_targets(model: ScamModel) -> None:
     """Start grooming a Poisson number of targets, split among workers by their work intensity."""
     w = model.workers
@@ -55,17 +79,13 @@ def _groom_new_targets(model: ScamModel) -> None:
         return
     tp = model.p.targets
     rng = model.streams["grooming"]
-    cumulative = np.cumsum(_work_intensity(model), dtype=np.float64)
-    total = float(cumulative[-1])
+    intensity = _work_intensity(model)
+    total = float(intensity.sum(dtype=np.float64))
     n_new = int(rng.poisson(tp.groom_rate * model.clock.dt_months * total))
     if n_new == 0:
         return
-    # Sorted uniform keys (from cumulated exponentials) make the search cache-friendly.
-    gaps = rng.standard_exponential(n_new + 1)
-    keys = np.cumsum(gaps)[:n_new] * (total / gaps.sum())
-    owners = np.minimum(np.searchsorted(cumulative, keys, side="right"), w.n - 1)
-    juris = model.sites().juris[w.compound[owners]]
-    model.ledger.add_by("targets_groomed", juris)
+    owners = pick_by_weight(rng, intensity, total, n_new)
+    model.ledger.add_by("targets_groomed", model.juris_of(w.compound[owners]))
 
     # Event times, drawn once: grooming starts at a uniform time in this step; then investing or
     # breaking off after an exponential time with the summed hazard.
@@ -109,9 +129,8 @@ def _drain_targets(model: ScamModel) -> tuple[np.ndarray, np.ndarray]:
     t.state[:] = np.where(tau > 0, INVESTING, GROOMED)
 
     # Money: what targets lose, compounds take in.
-    juris = model.sites().juris
     model.credit(t.compound, deposit, scam=True)
-    model.ledger.add_by("target_losses", juris[t.compound], deposit)
+    model.ledger.add_by("target_losses", model.juris_of(t.compound), deposit)
     credited = (t.worker.copy(), deposit)
 
     # Targets leave once they have stopped paying or been drained.
@@ -125,11 +144,10 @@ def _drain_targets(model: ScamModel) -> tuple[np.ndarray, np.ndarray]:
 def _finish(model: ScamModel, done: np.ndarray, drained: np.ndarray) -> None:
     """Tally targets leaving (masks over target rows): the defrauded (lost money) and the drained."""
     t = model.targets
-    juris = model.sites().juris
     defrauded = done & (t.paid > 0)
     model.ledger.record_losses(t.paid[defrauded])
-    model.ledger.add_by("targets_defrauded", juris[t.compound[defrauded]])
-    model.ledger.add_by("targets_drained", juris[t.compound[drained]])
+    model.ledger.add_by("targets_defrauded", model.juris_of(t.compound[defrauded]))
+    model.ledger.add_by("targets_drained", model.juris_of(t.compound[drained]))
 
 
 def abandon_targets(model: ScamModel, cid: int) -> None:

@@ -67,6 +67,7 @@ def test_targets_who_never_quit_are_drained_of_drain_share_of_their_wealth():
         targets__wealth_sigma=sigma,
         targets__wealth_median=median,
         targets__drain_share=share,
+        targets__groom_rate=1.0,
     )
     model = run(p, seed=14)
     n = model.ledger.loss_counts.sum()

@@ -140,3 +140,19 @@ def test_failed_write_leaves_nothing_half_written_and_keeps_old_results(tmp_path
 def test_load_results_rejects_other_directories(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a scamsim results directory"):
         load_results(tmp_path)
+
+
+# ------------------------------------------------------------------------------ weighted picking
+@pytest.mark.parametrize("spread", [0.3, 3.0])  # even weights: rejection; uneven: inversion
+def test_pick_by_weight_draws_in_proportion_to_weight(spread):
+    from sim.production import pick_by_weight
+
+    rng = np.random.default_rng(3)
+    weights = rng.lognormal(0, spread, 50).astype(np.float32)
+    k = 200_000
+    picks = pick_by_weight(rng, weights, float(weights.sum(dtype=np.float64)), k)
+    assert len(picks) == k and (np.diff(picks) >= 0).all()
+    expected = k * weights / weights.sum()
+    counts = np.bincount(picks, minlength=50)
+    # Each count is binomial: within 4 standard errors (50 checks at once).
+    assert (np.abs(counts - expected) <= 4 * np.sqrt(expected)).all()
