@@ -54,3 +54,14 @@ def test_common_random_numbers_scenarios_agree_until_their_mechanisms_differ():
             total(low, name)[:first_raid], total(high, name)[:first_raid], err_msg=name
         )
     assert not np.array_equal(total(low, "workers_held"), total(high, "workers_held"))
+
+
+def test_public_api_run_matches_the_runner():
+    import sim
+
+    config = sim.load_config(["n_seeds=2", "n_jobs=1", "scale=0.05", "time.end=2021-12-31"])
+    results = sim.run(config)
+    direct = run_replicates(config, 2, config.seed, 1)
+    pd.testing.assert_frame_equal(results.metrics, direct.metrics)
+    assert results.metadata["config"]["scale"] == 0.05
+    assert len(results.metadata["config_hash"]) == 12
