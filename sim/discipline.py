@@ -55,10 +55,13 @@ def enforce_quotas(model: ScamModel) -> None:
     meets = w.perf >= s.quota[w.compound]
     liable = w.recruited_day <= model.day - cp.grace_months * DAYS_PER_MONTH
     u = model.streams["discipline"].random(w.n, dtype=np.float32)
-    # One uniform per worker: the rise applies to those missing quota, the fall to those meeting it.
-    up = np.where(~meets & liable, poisson_counts(u, cp.punish_rate * dt), 0).astype(np.int16)
-    down = np.where(meets, poisson_counts(u, cp.punish_decay * dt), 0).astype(np.int16)
-    level = w.level.astype(np.int16)
-    new = np.clip(level + up - down, 0, MAX_LEVEL)
-    w.level[:] = new
-    model.ledger.add_by("punishments", model.juris_of(w.compound), np.maximum(new - level, 0))
+    # One uniform per worker: the rise applies to those missing quota, the fall to those meeting it
+    # (few, so handled as a subset).
+    up = poisson_counts(u, cp.punish_rate * dt)
+    up *= ~meets & liable
+    up = np.minimum(up, MAX_LEVEL - w.level)  # no int8 overflow past the cap
+    w.level[:] += up
+    model.ledger.add_by("punishments", model.juris_of(w.compound), up)
+    relieved = np.flatnonzero(meets)
+    down = poisson_counts(u[relieved], cp.punish_decay * dt)
+    w.level[relieved] = np.maximum(w.level[relieved] - down, 0)

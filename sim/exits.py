@@ -112,6 +112,8 @@ def remove(model: ScamModel, by_route: dict[str, np.ndarray]) -> None:
         by_route: Row indices of leaving workers for each route in :data:`sim.ledger.EXIT_ROUTES`.
     """
     w = model.workers
+    if not any(len(rows) for rows in by_route.values()):
+        return
     keep = np.ones(w.n, dtype=bool)
     for route, rows in by_route.items():
         juris = model.juris_of(w.compound[rows])

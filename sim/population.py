@@ -90,8 +90,9 @@ class ArrayTable:
             arr[holes] = arr[tail]
         self.n = k
         self._last_move = (mask, holes, tail, k)
-        if self.capacity > 4096 and self.n < self.capacity // 4:
-            self._resize(self.n * 2)
+        # Shrink after large removals, so allocated memory stays within 2x of the live rows.
+        if self.capacity > 4096 and self.n < self.capacity // 2:
+            self._resize(self.n * 5 // 4)
 
     def remap(self, rows: np.ndarray) -> np.ndarray:
         """Translate row indices taken before the last :meth:`keep` into current ones (-1 if removed).
