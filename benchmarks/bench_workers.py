@@ -341,9 +341,7 @@ def bench_rss(n_runs: int) -> dict[str, Any]:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     rss = out["rss_mb"]
     first, last = rss[str(min(map(int, rss)))], rss[str(max(map(int, rss)))]
-    out.update(
-        runs=n_runs, scale=RSS_SCALE, growth_mb=last - first, growth_share=(last - first) / first
-    )
+    out.update(runs=n_runs, scale=RSS_SCALE, growth_mb=last - first, growth_share=(last - first) / first)
     return out
 
 
@@ -454,8 +452,7 @@ def report(results: dict[str, Any]) -> str:
         else:
             ref_cells = "- | - | - | -"
         lines.append(
-            f"| {fmt_n(pop['n_target'])} | {vec['worker_steps_per_s']:.3g} | {cpu:.2f} "
-            f"| {ref_cells} |"
+            f"| {fmt_n(pop['n_target'])} | {vec['worker_steps_per_s']:.3g} | {cpu:.2f} | {ref_cells} |"
         )
     checks = [p for p in results["populations"] if "same_rules_check" in p]
     if checks:

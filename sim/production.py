@@ -58,7 +58,7 @@ def pick_by_weight(rng: np.random.Generator, weights: np.ndarray, total: float, 
     n = len(weights)
     top = float(weights.max())
     ratio = top * n / total
-    if ratio > 16:
+    if k * ratio > n / 4:  # rejection would touch more than a quarter of the weights: invert instead
         cumulative = np.cumsum(weights, dtype=np.float64)
         keys = np.sort(rng.random(k)) * cumulative[-1]
         return np.minimum(np.searchsorted(cumulative, keys, side="right"), n - 1)
@@ -168,6 +168,6 @@ def _update_performance(model: ScamModel, credited: tuple[np.ndarray, np.ndarray
     dt = model.clock.dt_months
     memory = np.exp(-dt)
     rows, amounts = credited
-    # Shift rows by one so that targets whose worker has left (row -1) fall into a discarded bin.
-    revenue = np.bincount(rows + 1, amounts, minlength=w.n + 1)[1:]
-    w.perf[:] = w.perf * np.float32(memory) + (revenue * ((1 - memory) / dt)).astype(np.float32)
+    np.multiply(w.perf, np.float32(memory), out=w.perf)
+    paid = (rows >= 0) & (amounts > 0)  # a worker who has left (row -1) no longer has a quota
+    np.add.at(w.perf, rows[paid], (amounts[paid] * ((1 - memory) / dt)).astype(np.float32))

@@ -39,3 +39,16 @@ def test_halving_the_step_keeps_headline_outputs(weekly_and_half_weekly, metric)
     se = np.sqrt(weekly.var(ddof=1) / len(weekly) + half.var(ddof=1) / len(half))
     diff = abs(weekly.mean() - half.mean())
     assert diff <= 3 * se + 0.03 * abs(weekly.mean()), (metric, weekly.mean(), half.mean(), se)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step_days", [1.0, 14.0])
+def test_daily_and_fortnightly_steps_match_weekly(step_days):
+    """The stricter version: 30 seeds, daily and fortnightly against weekly steps."""
+    n = 30
+    weekly = run_replicates(params(time__step_days=7.0), n_seeds=n, seed=300, n_jobs=2).metrics
+    other = run_replicates(params(time__step_days=step_days), n_seeds=n, seed=400, n_jobs=2).metrics
+    for metric in HEADLINE:
+        a, b = weekly[metric].to_numpy(float), other[metric].to_numpy(float)
+        se = np.sqrt(a.var(ddof=1) / n + b.var(ddof=1) / n)
+        assert abs(a.mean() - b.mean()) <= 3 * se + 0.03 * abs(a.mean()), (metric, a.mean(), b.mean())
