@@ -41,6 +41,18 @@ def _footer(fig: Figure, metadata: dict[str, Any]) -> None:
     fig.text(0.01, 0.005, text, fontsize=6.5, color="0.4", ha="left", va="bottom")
 
 
+def _finish(fig: Figure, ax: Any, ylabel: str, title: str, legend: str, metadata: dict[str, Any]) -> None:
+    """Axis labels, legend, grid and the provenance footer shared by all time plots."""
+    ax.set_xlabel("date")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.set_ylim(bottom=0)
+    ax.legend(title=legend, fontsize=8)
+    ax.grid(alpha=0.3)
+    _footer(fig, metadata)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+
+
 def band_plot(
     timeseries: pd.DataFrame,
     variable: str,
@@ -66,15 +78,8 @@ def band_plot(
         q = _quantiles(part, variable)
         ax.fill_between(q.index, q["lo"], q["hi"], alpha=0.25, linewidth=0)
         ax.plot(q.index, q["median"], label=str(name))
-    ax.set_xlabel("date")
     label = variable.replace("_", " ") + (" (cumulative)" if cumulative else "")
-    ax.set_ylabel(f"{label} [{var.unit}]")
-    ax.set_title(title)
-    ax.set_ylim(bottom=0)
-    ax.legend(title="jurisdiction", fontsize=8)
-    ax.grid(alpha=0.3)
-    _footer(fig, metadata)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    _finish(fig, ax, f"{label} [{var.unit}]", title, "jurisdiction", metadata)
     return fig
 
 
@@ -91,14 +96,8 @@ def exits_by_route(timeseries: pd.DataFrame, metadata: dict[str, Any]) -> Figure
         ax.fill_between(q.index, q["lo"], q["hi"], alpha=0.2, linewidth=0)
         label = column.removeprefix("exits_") + (" (sold on, still held)" if column == "resales" else "")
         ax.plot(q.index, q["median"], style, label=label)
-    ax.set_xlabel("date")
-    ax.set_ylabel("people, cumulative [people]")
-    ax.set_title("Ways out of the compounds (all jurisdictions)")
-    ax.set_ylim(bottom=0)
-    ax.legend(title="route", fontsize=8)
-    ax.grid(alpha=0.3)
-    _footer(fig, metadata)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    title = "Ways out of the compounds (all jurisdictions)"
+    _finish(fig, ax, "people, cumulative [people]", title, "route", metadata)
     return fig
 
 
