@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.synced
 UV_VERSION := 0.13.8
 
-.PHONY: setup run test test-slow lint bench docs clean
+.PHONY: setup run test browser test-slow lint bench docs clean
 
 $(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -18,9 +18,12 @@ setup: $(STAMP)
 run: $(STAMP)  ## the main job: the baseline over 20 seeds -> results/baseline/
 	$(VENV)/bin/scamsim run
 
-test: $(STAMP)  ## lint, then the default test suite (slow statistical checks excluded)
+test: $(STAMP) browser  ## lint, then the default test suite (slow statistical checks excluded)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n 2 -m "not slow"
+
+browser:  ## Debian's Chromium, for the browser-app test (tests/test_app.py)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 test-slow: $(STAMP)  ## the slow statistical checks
 	$(VENV)/bin/pytest -n 2 -m slow
