@@ -17,10 +17,12 @@ leaves a half-written results directory behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,28 +52,41 @@ class Results:
     def write(self, path: str | Path, figures: dict[str, Any] | None = None) -> Path:
         """Write all tables, JSON files and figures to ``path`` atomically (replacing it)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are meant to be shared
-        try:
+        with atomic_dir(path) as tmp:
             for name in TABLES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
-            _write_json(tmp / "summary.json", self.summary)
-            _write_json(tmp / "metadata.json", self.metadata)
+            write_json(tmp / "summary.json", self.summary)
+            write_json(tmp / "metadata.json", self.metadata)
             if figures:
-                (tmp / "figures").mkdir()
-                for name, fig in figures.items():
-                    fig.savefig(tmp / "figures" / f"{name}.png", dpi=120, metadata={"Software": None})
-            _replace_dir(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+                save_figures(tmp / "figures", figures)
         return path
 
 
-def _write_json(path: Path, obj: Any) -> None:
+@contextlib.contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling directory that replaces ``path`` only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are meant to be shared
+    try:
+        yield tmp
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save_figures(folder: Path, figures: dict[str, Any]) -> None:
+    """Save matplotlib figures as PNG (no software/date metadata, so reruns are byte-identical)."""
+    folder.mkdir()
+    for name, fig in figures.items():
+        fig.savefig(folder / f"{name}.png", dpi=120, metadata={"Software": None})
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as sorted, indented JSON."""
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
@@ -140,7 +155,8 @@ def raids(model: ScamModel) -> pd.DataFrame:
         "outcome",
     ]
     df = pd.DataFrame(model.ledger.raids, columns=columns)
-    df["date"] = np.datetime64(model.clock.start, "D") + df["day"].astype("timedelta64[D]")
+    # int64 first: with no raids the empty columns are of object type, which has no timedelta cast.
+    df["date"] = np.datetime64(model.clock.start, "D") + df["day"].astype("int64").astype("timedelta64[D]")
     df["jurisdiction"] = pd.Categorical.from_codes(df.pop("juris").astype(int), model.juris_names)
     df["workers_found"] = df["workers_found"] / model.p.scale
     return df

@@ -91,23 +91,3 @@ def test_help_and_unknown_command():
     assert proc.returncode == 2 and "unknown command" in proc.stderr
     proc = scamsim()
     assert proc.returncode == 2 and "usage: scamsim COMMAND" in proc.stdout
-
-
-def test_multirun_writes_one_results_directory_per_job_quietly(tmp_path):
-    proc = scamsim(
-        "run",
-        "-m",
-        "police.raid_rate=0.1,1.0",
-        "n_seeds=1",
-        "n_jobs=1",
-        "scale=0.05",
-        "time.end=2021-06-30",
-        f"hydra.sweep.dir={tmp_path}",
-    )
-    assert proc.returncode == 0, proc.stderr
-    raid_rates = []
-    for job in ("0", "1"):
-        metadata = json.loads((tmp_path / job / "metadata.json").read_text())
-        raid_rates.append(metadata["config"]["police"]["raid_rate"])
-    assert raid_rates == [0.1, 1.0]
-    assert "Step 1 at time" not in proc.stdout + proc.stderr  # Mesa's per-step log stays quiet

@@ -1,0 +1,223 @@
+"""The raid-rate x corruption phase diagram: heatmaps and cuts from a collected sweep.
+
+``scamsim phase [DIR]`` reads the sweep in ``DIR`` (default ``results/multirun/phase``, written by
+``scamsim run experiment=phase``), and writes to ``results/phase/``:
+
+* ``am7_share.png``, ``workers_held.png``, ``target_losses.png``: the median over replicates of each
+  grid cell, with the two-thirds contour of the AM7 share (Amnesty: "more than two-thirds") and the
+  baseline point;
+* ``cuts.png``: the AM7 share and workers held along rows and columns of the grid, median and 90% band
+  (5th-95th percentile over replicates);
+* ``summary.csv``: median and 90% interval of the plotted metrics per cell.
+
+Raid rates are not evenly spaced, so the heatmaps use one column per grid value (labelled with the
+value) rather than a linear axis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim import provenance
+from sim.collect import collect
+from sim.params import ModelParams
+from sim.plots import BAND, _footer
+
+RATE, CORRUPTION = "police.raid_rate", "police.corruption"
+RATE_LABEL = "raid rate [raids per compound per year]"
+CORRUPTION_LABEL = "corruption [probability a raid is leaked / bribe accepted]"
+TWO_THIRDS = 2 / 3
+# Metric -> (figure file, title, colour-bar label, scale divisor).
+HEATMAPS: dict[str, tuple[str, str, str, float]] = {
+    "am7_share": (
+        "am7_share",
+        "Compounds never investigated or still operating at the end of the Amnesty window (AM7)",
+        "AM7 share of compounds",
+        1.0,
+    ),
+    "workers_held_end": (
+        "workers_held",
+        "Trafficked workers held at the end of the Amnesty window (30 Jun 2025)",
+        "workers held [thousand people]",
+        1e3,
+    ),
+    "target_losses": (
+        "target_losses",
+        "Money taken from targets, 2020 - Jun 2025",
+        "target losses [USD bn]",
+        1e9,
+    ),
+}
+CUT_RATES = (0.5, 1.0, 2.0, 6.0)
+CUT_CORRUPTIONS = (0.0, 0.3, 0.6, 1.0)
+
+
+def cell_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Median and 90% interval of the plotted metrics per (raid rate, corruption) cell (successful runs)."""
+    ok = runs[runs["status"] == "ok"]
+    grouped = ok.groupby([RATE, CORRUPTION])
+    parts = {"n_runs": grouped.size()}
+    for metric in HEATMAPS:
+        parts[f"{metric}_median"] = grouped[metric].median()
+        parts[f"{metric}_q05"] = grouped[metric].quantile(BAND[0])
+        parts[f"{metric}_q95"] = grouped[metric].quantile(BAND[1])
+    return pd.DataFrame(parts).reset_index()
+
+
+def baseline_point() -> tuple[float, float]:
+    """Raid rate and corruption of the default parameters (the calibrated point, until issue 3 lands)."""
+    police = ModelParams().police
+    return police.raid_rate, police.corruption
+
+
+def _position(values: np.ndarray, x: float) -> float:
+    """Position of ``x`` on an axis with one unit per grid value (linear between grid values)."""
+    return float(np.interp(x, values, np.arange(len(values))))
+
+
+def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Figure:
+    """Median of ``metric`` per cell, with the AM7 two-thirds contour and the baseline point."""
+    _, title, label, divisor = HEATMAPS[metric]
+    grid = summary.pivot(index=CORRUPTION, columns=RATE, values=f"{metric}_median") / divisor
+    share = summary.pivot(index=CORRUPTION, columns=RATE, values="am7_share_median")
+    rates, corruptions = grid.columns.to_numpy(float), grid.index.to_numpy(float)
+    fig, ax = plt.subplots(figsize=(7.5, 5.6))
+    mesh = ax.pcolormesh(grid.to_numpy(), cmap="viridis", shading="flat")
+    fig.colorbar(mesh, ax=ax, label=f"{label} (median)")
+    centres_x, centres_y = np.arange(len(rates)) + 0.5, np.arange(len(corruptions)) + 0.5
+    values = share.to_numpy()
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() < TWO_THIRDS < finite.max():  # else there is no contour to draw
+        contour = ax.contour(centres_x, centres_y, values, levels=[TWO_THIRDS], colors="white")
+        ax.clabel(contour, fmt={TWO_THIRDS: "2/3"}, fontsize=8)
+    ax.plot(
+        [], [], color="white", markeredgecolor="0.3", label="AM7 share = 2/3 (Amnesty: more than two-thirds)"
+    )
+    rate, corruption = baseline_point()
+    ax.plot(
+        _position(rates, rate) + 0.5,
+        _position(corruptions, corruption) + 0.5,
+        marker="*",
+        markersize=16,
+        color="red",
+        markeredgecolor="white",
+        linestyle="none",
+        label="baseline (default parameters; calibrated posterior pending)",
+    )
+    ax.set_xticks(centres_x, [f"{r:g}" for r in rates])
+    ax.set_yticks(centres_y, [f"{c:g}" for c in corruptions])
+    ax.set_xlabel(RATE_LABEL + " (grid values, unevenly spaced)")
+    ax.set_ylabel(CORRUPTION_LABEL)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncols=2, facecolor="0.75")
+    _footer(fig, metadata)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def _cut(
+    ax: Any, summary: pd.DataFrame, metric: str, along: str, fixed: str, levels: tuple[float, ...]
+) -> None:
+    _, _, label, divisor = HEATMAPS[metric]
+    grid = np.unique(summary[fixed])
+    # The preferred cut levels that are on the grid; otherwise (another sweep) up to 4 of its values.
+    levels = tuple(v for v in levels if np.isclose(grid, v).any()) or tuple(grid[:: -(-len(grid) // 4)])
+    for level in levels:
+        part = summary[np.isclose(summary[fixed], level)].sort_values(along)
+        x = part[along]
+        ax.fill_between(x, part[f"{metric}_q05"] / divisor, part[f"{metric}_q95"] / divisor, alpha=0.2, lw=0)
+        name = "raid rate" if fixed == RATE else "corruption"
+        ax.plot(x, part[f"{metric}_median"] / divisor, marker="o", ms=3, label=f"{name} {level:g}")
+    if metric == "am7_share":
+        ax.axhline(TWO_THIRDS, color="0.3", ls="--", lw=1, label="2/3 (Amnesty)")
+        ax.set_ylim(0, 1.02)
+    ax.set_xlabel(RATE_LABEL if along == RATE else CORRUPTION_LABEL, fontsize=8)
+    ax.set_ylabel(label, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def cuts(summary: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
+    """The AM7 share and workers held along the raid-rate and corruption axes, median and 90% band."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for row, metric in enumerate(("am7_share", "workers_held_end")):
+        _cut(axes[row, 0], summary, metric, RATE, CORRUPTION, CUT_CORRUPTIONS)
+        _cut(axes[row, 1], summary, metric, CORRUPTION, RATE, CUT_RATES)
+    axes[0, 0].set_title("along raid rate, at fixed corruption", fontsize=10)
+    axes[0, 1].set_title("along corruption, at fixed raid rate", fontsize=10)
+    fig.suptitle("Cuts through the phase diagram: median and 90% band over replicates", fontsize=11)
+    _footer(fig, metadata)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def sweep_metadata(runs: pd.DataFrame, chunks: pd.DataFrame) -> dict[str, Any]:
+    """Provenance for the figure footers: code version, a hash of the chunk configurations, seeds."""
+    hashes = ",".join(sorted(chunks.get("config_hash", pd.Series(dtype=str)).astype(str)))
+    return {
+        "git": provenance.git_commit(),
+        "versions": provenance.versions(),
+        "config_hash": hashlib.sha256(hashes.encode()).hexdigest()[:12],
+        "seeds": {
+            "base_seed": ",".join(map(str, sorted(runs["seed"].unique()))),
+            "n_seeds": runs["replicate"].nunique(),
+        },
+    }
+
+
+def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
+    """Write the phase-diagram figures and the per-cell summary of a sweep.
+
+    Raises:
+        ValueError: If the sweep did not vary both the raid rate and corruption, or has no finished runs.
+    """
+    collected = collect(sweep_dir)
+    for line in collected.warnings():
+        print(f"scamsim phase: warning: {line}", file=sys.stderr)
+    missing = [c for c in (RATE, CORRUPTION) if c not in collected.swept]
+    if missing:
+        raise ValueError(f"{sweep_dir} does not sweep {' and '.join(missing)}")
+    summary = cell_summary(collected.runs)
+    if summary.empty:
+        raise ValueError(f"{sweep_dir} has no successful runs")
+    metadata = sweep_metadata(collected.runs, collected.chunks)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures = {name: heatmap(summary, metric, metadata) for metric, (name, *_) in HEATMAPS.items()}
+    figures["cuts"] = cuts(summary, metadata)
+    written = []
+    for name, fig in figures.items():
+        path = out_dir / f"{name}.png"
+        fig.savefig(path, dpi=120, metadata={"Software": None})
+        plt.close(fig)
+        written.append(path)
+    summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
+    return [*written, out_dir / "summary.csv"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``scamsim phase [DIR] [--out OUT]``."""
+    parser = argparse.ArgumentParser(
+        prog="scamsim phase",
+        description="Draw the raid-rate x corruption phase diagram of a sweep (see experiment=phase).",
+    )
+    parser.add_argument("sweep_dir", nargs="?", type=Path, default=Path("results/multirun/phase"))
+    parser.add_argument("--out", type=Path, default=Path("results/phase"), help="figure directory")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        written = draw(args.sweep_dir, args.out)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.exit(2, f"scamsim phase: error: {exc}\n")
+    print("\n".join(str(p) for p in written))

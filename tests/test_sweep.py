@@ -1,0 +1,180 @@
+"""Sweeps: chunks per Hydra job, collect, resume after a kill, failures recorded, serial == parallel."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.collect import collect
+from sim.metrics import METRICS
+from sim.sweep import chunk_key, expand
+
+SCAMSIM = [str(Path(sys.executable).parent / "scamsim")]
+TINY = ["scale=0.05", "time.end=2021-06-30", "n_seeds=2"]
+GRID = ["police.raid_rate=0.1,1.0", "police.corruption=0.2,0.8"]
+
+
+def scamsim(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*SCAMSIM, *args], capture_output=True, text=True, timeout=300)
+
+
+def sweep(sweep_dir: Path, *extra: str, grid: list[str] = GRID) -> subprocess.CompletedProcess:
+    proc = scamsim("run", "-m", *grid, *TINY, *extra, f"hydra.sweep.dir={sweep_dir}")
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture(scope="module")
+def parallel(tmp_path_factory):
+    """The grid run with the default launcher for -m (joblib, 2 jobs at a time)."""
+    path = tmp_path_factory.mktemp("parallel")
+    return path, sweep(path)
+
+
+def test_multirun_writes_one_chunk_per_job_and_collect_makes_one_row_per_run(parallel):
+    path, proc = parallel
+    chunks = sorted(p.name for p in (path / "chunks").iterdir())
+    assert len(chunks) == 4
+    assert (
+        "n_seeds=2,police.corruption=0.2,police.raid_rate=0.1,scale=0.05,time.end=2021-06-30.parquet"
+        in chunks
+    )
+    assert [p.name for p in path.iterdir() if p.is_dir()] == ["chunks"]  # no per-job directories left
+    assert "4/4 [" in proc.stderr  # the progress line
+    assert "Step 1 at time" not in proc.stdout + proc.stderr  # Mesa's per-step log stays quiet
+
+    done = scamsim("collect", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stderr
+    runs = pd.read_parquet(path / "runs.parquet")
+    assert len(runs) == 8
+    swept = ["police.raid_rate", "police.corruption", "scale", "time.end", "n_seeds"]
+    assert list(runs.columns[:9]) == [*swept, "seed", "draw", "replicate", "status"]
+    assert set(METRICS) <= set(runs.columns)
+    assert runs["police.raid_rate"].tolist() == [0.1] * 4 + [1.0] * 4
+    assert runs["police.corruption"].tolist() == [0.2, 0.2, 0.8, 0.8] * 2
+    assert (runs["status"] == "ok").all() and (runs["draw"] == 0).all()
+    assert runs["replicate"].tolist() == [0, 1] * 4
+    assert runs["compounds_in_window"].notna().all()
+
+
+def test_serial_and_parallel_sweeps_give_identical_tables(parallel, tmp_path):
+    sweep(tmp_path, "hydra/launcher=basic")
+    pd.testing.assert_frame_equal(collect(tmp_path).runs, collect(parallel[0]).runs)
+
+
+def test_rerun_skips_completed_chunks(parallel):
+    path, _ = parallel
+    before = {p.name: p.stat().st_mtime_ns for p in (path / "chunks").iterdir()}
+    proc = sweep(path, "hydra/launcher=basic")
+    assert proc.stderr.count("chunk skipped") == 4
+    assert {p.name: p.stat().st_mtime_ns for p in (path / "chunks").iterdir()} == before
+
+
+def test_killed_sweep_keeps_its_chunks_collects_partially_and_resumes(parallel, tmp_path):
+    cmd = [*SCAMSIM, "run", "-m", *GRID, *TINY, "hydra/launcher=basic", f"hydra.sweep.dir={tmp_path}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    chunks = tmp_path / "chunks"
+    try:
+        deadline = time.monotonic() + 120
+        while not list(chunks.glob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    survivors = {p.name: p.stat().st_mtime_ns for p in chunks.glob("[!.]*.parquet")}
+    assert 1 <= len(survivors) < 4
+    # A chunk being written when the sweep died is a hidden temporary, which collect never reads.
+    (chunks / ".half-written.parquet.123.tmp").write_bytes(b"PAR1 truncated")
+
+    partial = scamsim("collect", str(tmp_path))
+    assert partial.returncode == 0, partial.stderr
+    assert f"{4 - len(survivors)} chunk(s) missing" in partial.stderr
+    assert len(pd.read_parquet(tmp_path / "runs.parquet")) == 2 * len(survivors)
+
+    resumed = sweep(tmp_path, "hydra/launcher=basic")
+    assert resumed.stderr.count("chunk skipped") == len(survivors)
+    assert {
+        n: t for n, t in ((p.name, p.stat().st_mtime_ns) for p in chunks.iterdir()) if n in survivors
+    } == survivors
+    pd.testing.assert_frame_equal(collect(tmp_path).runs, collect(parallel[0]).runs)
+
+
+def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path):
+    # Without a posterior there is no draw 1: those runs raise. Corruption 1.5 is out of range: that
+    # whole chunk fails. Neither stops the other runs.
+    proc = sweep(
+        tmp_path, "n_draws=2", "posterior=null", "hydra/launcher=basic", grid=["police.corruption=0.5,1.5"]
+    )
+    assert "chunk failed" in proc.stderr
+    collected = collect(tmp_path)
+    runs = collected.runs
+    assert len(runs) == 4
+    assert runs.loc[runs["draw"] == 0, "status"].eq("ok").all()
+    errors = runs[runs["draw"] == 1]
+    assert errors["status"].eq("error").all()
+    assert errors["error"].str.startswith("LookupError: posterior draw 1 needs a posterior").all()
+    assert errors["am7_share"].isna().all()
+    [(key, error)] = collected.failed.items()
+    assert key == chunk_key(
+        ["police.corruption=1.5", "n_draws=2", "posterior=null", *TINY]
+    )  # hydra.* overrides are not part of it
+    assert "police.corruption=1.5 is outside the allowed range [0, 1]" in error
+    warnings = scamsim("collect", str(tmp_path)).stderr
+    assert "police.corruption=1.5 is outside the allowed range [0, 1]" in warnings
+    assert "2 run(s) failed" in warnings
+
+
+def test_expand_matches_hydra_basic_sweeper_cells():
+    cells = expand(["police.raid_rate=0,1", "police.corruption=0.5", "n_seeds=3"])
+    assert cells == [
+        ["police.raid_rate=0", "police.corruption=0.5", "n_seeds=3"],
+        ["police.raid_rate=1", "police.corruption=0.5", "n_seeds=3"],
+    ]
+    assert chunk_key(["b=1", "a=x/y"]) == "a=x%2Fy,b=1"
+
+
+def test_collect_on_a_directory_that_is_not_a_sweep_exits_2(tmp_path):
+    proc = scamsim("collect", str(tmp_path / "nothing"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("scamsim collect: error:") and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow  # submitit polls its jobs every few seconds: about a minute on a busy 2-core machine
+def test_submitit_launcher_config_runs_the_sweep_with_submitits_local_executor(parallel, tmp_path):
+    sweep(tmp_path, "hydra/launcher=submitit")
+    assert (tmp_path / ".submitit").is_dir()  # job logs, ignored by collect
+    pd.testing.assert_frame_equal(collect(tmp_path).runs, collect(parallel[0]).runs)
+
+
+def test_dask_sweep_on_a_local_cluster_gives_the_same_table(parallel, tmp_path):
+    from distributed import LocalCluster
+
+    from sim import dask_sweep
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        counts = dask_sweep.run([*GRID, *TINY, f"hydra.sweep.dir={tmp_path}"], cluster.scheduler_address)
+    assert counts == {"done": 4, "skipped": 0, "failed": 0}
+    done = collect(tmp_path)
+    assert not done.missing
+    pd.testing.assert_frame_equal(done.runs, collect(parallel[0]).runs)
+
+
+def test_phase_draws_heatmaps_cuts_and_a_summary(parallel, tmp_path):
+    from sim import phase
+
+    written = phase.draw(parallel[0], tmp_path)
+    names = {p.name for p in written}
+    assert names == {"am7_share.png", "workers_held.png", "target_losses.png", "cuts.png", "summary.csv"}
+    for path in written[:-1]:
+        assert path.stat().st_size > 10_000  # a PNG with content
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    assert len(summary) == 4 and (summary["n_runs"] == 2).all()
+    assert (summary["workers_held_end_q05"] <= summary["workers_held_end_median"]).all()
