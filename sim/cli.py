@@ -17,14 +17,15 @@ from typing import NoReturn
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sim import plots, provenance
-from sim.config import CONFIG_DIR, RunConfig, as_dict, one_line, register, to_run_config
+from sim import collect, dask_sweep, multirun, phase, plots, posterior, provenance
+from sim.config import CONFIG_DIR, RunConfig, as_dict, one_line, overridden_keys, register, to_run_config
 from sim.params import ConfigError
 from sim.results import Results
 from sim.runner import run_replicates
@@ -48,8 +49,11 @@ def run_and_write(config: RunConfig, out_dir: Path, command: str = "scamsim run"
             config.seed,
             config.n_jobs,
             progress=lambda done, total: bar.update(task, completed=done),
+            draws=posterior.for_run(config),
         )
     results.metadata = provenance.describe(as_dict(config), config.seed, config.n_seeds, command)
+    if config.posterior:
+        results.metadata["posterior"] = posterior.provenance(config.posterior)
     figures = plots.run_figures(results.timeseries, results.metadata)
     results.write(out_dir, figures)
     return results
@@ -87,13 +91,22 @@ def fail(message: str) -> NoReturn:
 def _config(cfg: DictConfig) -> RunConfig:
     # SystemExit (not an Exception) passes through Hydra's job runner without its error banner.
     try:
-        return to_run_config(cfg)
+        config = to_run_config(cfg)
     except ConfigError as exc:
         fail(str(exc))
+    # What the user set on the command line wins over posterior draws.
+    config.fixed = sorted(set(config.fixed) | overridden_keys(HydraConfig.get().overrides.task))
+    return config
 
 
 def _run(cfg: DictConfig) -> None:
     out_dir = Path(HydraConfig.get().runtime.output_dir)
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        # A sweep: each job writes one compact chunk of runs, not a full results directory.
+        multirun.job(cfg)
+        with contextlib.suppress(OSError):
+            out_dir.rmdir()
+        return
     try:
         config = _config(cfg)
         results = run_and_write(config, out_dir)
@@ -106,11 +119,35 @@ def _run(cfg: DictConfig) -> None:
     out.print(f"results written to {out_dir}")
 
 
+def _app() -> None:
+    from sim.app import main  # imported on use: Mesa's browser stack takes seconds to import
+
+    main()
+
+
+def _calibrate() -> None:
+    from sim.calibration_cli import app  # imported on use: pyabc takes seconds to import
+
+    app()
+
+
+def _validate() -> None:
+    from sim.calibration_cli import validate_app
+
+    validate_app()
+
+
 COMMANDS: dict[str, tuple[str, Callable[[], None]]] = {
     "run": (
         "run the model over n_seeds replicates and write results/<name>/",
         hydra.main(config_path=CONFIG_DIR, config_name="run", version_base="1.3")(_run),
     ),
+    "app": ("start the interactive browser app (Mesa SolaraViz) on 127.0.0.1", _app),
+    "calibrate": ("fit the free parameters with ABC-SMC; write results/calibration/<name>/", _calibrate),
+    "validate": ("report the validate targets out of sample against the calibrated posterior", _validate),
+    "collect": ("gather a sweep's chunks into DIR/runs.parquet (one row per run)", collect.main),
+    "phase": ("draw the raid-rate x corruption phase diagram of a sweep -> results/phase/", phase.main),
+    "sweep": ("run a sweep's chunks on a Dask cluster (--scheduler ADDRESS; default local)", dask_sweep.main),
 }
 
 

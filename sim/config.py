@@ -35,7 +35,30 @@ class RunConfig(ModelParams):
         2**63 - 1,
     )
     n_seeds: int = param(20, "-", "Replicates (independent random streams)", "-", 1, 100000)
+    n_draws: int = param(
+        1,
+        "-",
+        "Posterior draws per sweep cell, each run over n_seeds replicates (sweeps only; until the "
+        "calibrated posterior exists only draw 0, the default parameters, is available)",
+        "-",
+        1,
+        100000,
+    )
     n_jobs: int = param(2, "-", "Parallel worker processes (1 = serial; results are identical)", "-", 1, 1024)
+    posterior: str | None = param(
+        "calibrated",
+        "-",
+        "Calibrated posterior (configs/posterior_draws/<name>.csv or a path) giving each replicate its own "
+        "parameter draw; null runs every replicate with the parameters as configured",
+        "calibrated (issue 3)",
+    )
+    fixed: list[str] = param(
+        [],
+        "-",
+        "Parameters kept as configured instead of drawn from the posterior (the CLI adds every key "
+        "overridden on the command line)",
+        "-",
+    )
     # Jurisdictions come from the `jurisdictions` config group (a dict cannot lose keys when merged).
     jurisdictions: dict[str, JurisdictionParams] = field(
         default_factory=dict,
@@ -84,6 +107,25 @@ def load_config(overrides: list[str] | None = None, config_name: str = "run") ->
     except Exception as exc:
         raise ConfigError(one_line(exc)) from None
     return to_run_config(cfg)
+
+
+def overridden_keys(overrides: list[str]) -> set[str]:
+    """Config keys set by command-line overrides (``police.raid_rate=2`` gives ``police.raid_rate``)."""
+    return {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+
+
+def load_overrides(config: ModelParams, overrides: list[str]) -> ModelParams:
+    """A validated copy of ``config`` with Hydra-style ``key=value`` overrides applied.
+
+    Raises:
+        ConfigError: On an unknown key or invalid value (one-line message).
+    """
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(config), OmegaConf.from_dotlist(list(overrides)))
+        out = OmegaConf.to_object(merged)
+    except Exception as exc:
+        raise ConfigError(one_line(exc)) from None
+    return validate(out)
 
 
 def one_line(exc: BaseException) -> str:

@@ -29,6 +29,7 @@ METRICS: dict[str, tuple[str, str]] = {
     ),
     "am7_not_investigated_or_operating": ("compounds", "AM7 numerator"),
     "am7_closed": ("compounds", "AM7: of those, number shut down by the end of the window"),
+    "am7_investigated": ("compounds", "Of those, number raided at least once by window end (AM10)"),
     "compounds_active_mid2025": (
         "compounds",
         "Compounds operating in the focal jurisdiction, 30 Jun 2025",
@@ -77,7 +78,8 @@ def am7(compounds: pd.DataFrame, start: dt.date) -> dict[str, float]:
         start: The run's start date.
 
     Returns:
-        ``compounds_in_window``, ``am7_not_investigated_or_operating``, ``am7_share``, ``am7_closed``.
+        ``compounds_in_window``, ``am7_not_investigated_or_operating``, ``am7_share``, ``am7_closed``,
+        ``am7_investigated``.
     """
     end = _days(facts.AMNESTY_WINDOW[1], start)
     seen = compounds[compounds["in_window"]]
@@ -90,6 +92,7 @@ def am7(compounds: pd.DataFrame, start: dt.date) -> dict[str, float]:
         "am7_not_investigated_or_operating": numerator,
         "am7_share": numerator / n if n else np.nan,
         "am7_closed": int(closed.sum()),
+        "am7_investigated": int(investigated.sum()),
     }
 
 

@@ -43,7 +43,7 @@ from sim.metrics import METRICS
 ODD_PATH = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
 
 # Run settings: fields of RunConfig that control a run rather than describe the simulated world.
-RUN_SETTINGS = ("name", "seed", "n_seeds", "n_jobs")
+RUN_SETTINGS = ("name", "seed", "n_seeds", "n_draws", "n_jobs", "fixed")
 
 # Cross-field rules checked by sim.params.validate (not expressible as a per-field range). Keep in
 # step with validate(); tests/test_odd.py checks that each rule is enforced.

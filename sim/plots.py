@@ -29,14 +29,14 @@ def _quantiles(table: pd.DataFrame, column: str) -> pd.DataFrame:
     )
 
 
-def _footer(fig: Figure, metadata: dict[str, Any]) -> None:
+def _footer(fig: Figure, metadata: dict[str, Any], note: str = "median and 90% band over replicates") -> None:
     git = metadata.get("git", {})
     commit = (git.get("commit") or "unknown")[:10] + ("+dirty" if git.get("dirty") else "")
     seeds = metadata.get("seeds", {})
     text = (
         f"scamsim {metadata.get('versions', {}).get('scamsim', '?')} | commit {commit} | "
         f"config {metadata.get('config_hash', '?')} | seed {seeds.get('base_seed', '?')} x "
-        f"{seeds.get('n_seeds', '?')} replicates | median and 90% band over replicates"
+        f"{seeds.get('n_seeds', '?')} replicates | {note}"
     )
     fig.text(0.01, 0.005, text, fontsize=6.5, color="0.4", ha="left", va="bottom")
 

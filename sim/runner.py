@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim import metrics, results
+from sim import metrics, posterior, results
 from sim.model import ScamModel
 from sim.params import ModelParams, parse_date
 from sim.streams import replicate_seeds
@@ -58,6 +58,7 @@ def run_replicates(
     seed: int,
     n_jobs: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    draws: list[dict[str, float]] | None = None,
 ) -> results.Results:
     """Run ``n_seeds`` replicates and combine them.
 
@@ -67,22 +68,28 @@ def run_replicates(
         seed: Base seed.
         n_jobs: Worker processes (1 runs in this process).
         progress: Called as ``progress(done, total)`` after each replicate.
+        draws: Posterior draws (parameter values), one per replicate: replicate ``i`` runs with
+            ``draws[i]`` applied to ``params``, so the spread over replicates includes parameter
+            uncertainty. None runs every replicate with ``params`` as they are.
 
     Returns:
         Results without metadata (the caller adds provenance).
     """
     seeds = replicate_seeds(seed, n_seeds)
+    if draws is not None and len(draws) < n_seeds:
+        raise ValueError(f"{len(draws)} posterior draws for {n_seeds} replicates")
+    per_replicate = [params if draws is None else posterior.apply(params, draws[i]) for i in range(n_seeds)]
     outputs: list[ReplicateOutput | None] = [None] * n_seeds
     if n_jobs <= 1 or n_seeds == 1:
         for i, s in enumerate(seeds):
-            outputs[i] = run_replicate(params, s, i)
+            outputs[i] = run_replicate(per_replicate[i], s, i)
             if progress:
                 progress(i + 1, n_seeds)
     else:
         # fork: workers inherit the imported modules, so start-up costs milliseconds, not seconds.
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(n_jobs, n_seeds), mp_context=context) as pool:
-            futures = {pool.submit(run_replicate, params, s, i): i for i, s in enumerate(seeds)}
+            futures = {pool.submit(run_replicate, per_replicate[i], s, i): i for i, s in enumerate(seeds)}
             for done, future in enumerate(as_completed(futures), start=1):
                 outputs[futures[future]] = future.result()
                 if progress:

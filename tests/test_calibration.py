@@ -1,0 +1,209 @@
+"""Calibration: target discrepancies, the registry, configuration errors, parameter recovery, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import metrics
+from sim.calibration import (
+    CalibrateConfig,
+    CalibrationSettings,
+    Dist,
+    Prior,
+    calibrate,
+    check,
+    statistics,
+    with_values,
+)
+from sim.config import load_overrides
+from sim.params import ConfigError, ModelParams
+from sim.targets import Kind, Target, Use, coverage, distance
+
+pytestmark = [
+    # pyabc's transition kernel warns about near-singular covariances with tiny populations, and its
+    # database layer about SQLAlchemy idioms; neither affects the results checked here.
+    pytest.mark.filterwarnings("ignore::RuntimeWarning:pyabc"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+]
+
+
+# ------------------------------------------------------------------------------- discrepancies
+def test_interval_costs_nothing_inside_and_grows_outside():
+    t = Target(statistic="x", kind=Kind.interval, low=50, high=100)
+    assert t.discrepancy({"x": 75}) == 0
+    assert t.discrepancy({"x": 150}) == pytest.approx(1.0)  # one interval width above
+    assert t.discrepancy({"x": 25}) == pytest.approx(0.25)
+
+
+def test_at_least_k_of_n_is_censored():
+    t = Target(statistic="share", kind=Kind.binomial_at_least, observed=36, n=53)
+    assert t.discrepancy({"share": 0.95}) < 1e-3  # any high share makes ">= 36" near certain
+    assert t.discrepancy({"share": 0.5}) > 5  # 36 of 53 is unlikely at p = 0.5
+
+
+def test_k_of_n_is_a_likelihood_ratio_zero_at_k_over_n():
+    t = Target(statistic="k", denominator="n", kind=Kind.binomial, observed=2, n=53)
+    assert t.discrepancy({"k": 2, "n": 53}) == pytest.approx(0, abs=1e-9)
+    assert t.discrepancy({"k": 20, "n": 53}) > t.discrepancy({"k": 5, "n": 53}) > 0
+
+
+def test_lognormal_is_squared_log_error_in_sd_units():
+    t = Target(statistic="x", kind=Kind.lognormal, observed=100, sd_log=0.5)
+    assert t.discrepancy({"x": 100 * math.e**0.5}) == pytest.approx(1.0)
+
+
+def test_validate_targets_never_enter_the_distance():
+    fit = Target(statistic="x", kind=Kind.lognormal, observed=100, sd_log=1.0)
+    held_out = Target(statistic="y", kind=Kind.lognormal, observed=1, sd_log=0.01, use=Use.validate)
+    stats = {"x": 100 * math.e, "y": 1e6}
+    assert distance({"a": fit, "b": held_out}, stats) == pytest.approx(1.0)
+
+
+def test_coverage_of_intervals_and_points():
+    draws = np.linspace(90, 110, 101)
+    assert coverage(Target(kind=Kind.lognormal, observed=100, sd_log=0.1), draws)["covered"]
+    assert not coverage(Target(kind=Kind.lognormal, observed=200, sd_log=0.1), draws)["covered"]
+    assert coverage(Target(kind=Kind.interval, low=105, high=300), draws)["covered"]
+
+
+# ---------------------------------------------------------------------------------- registry
+def registry() -> CalibrateConfig:
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from sim.calibration_cli import register, to_calibrate_config
+    from sim.config import CONFIG_DIR
+
+    register()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="calibrate")
+    assert OmegaConf.select(cfg, "calibration.targets.AM1.statistic") == "compounds_in_window"
+    return to_calibrate_config(cfg)
+
+
+def test_registry_targets_are_complete_with_a_validate_target():
+    config = registry()
+    targets = config.calibration.targets
+    assert {t.id for t in targets.values()} >= {"AM1", "AM7", "SC1", "TG1", "AM13"}
+    assert any(t.use is Use.validate for t in targets.values())
+    assert targets["AM13"].weight < targets["SC1"].weight  # W grade weighs little
+    assert targets["AM7_share"].kind is Kind.binomial_at_least  # "at least 36 of 53", not 0.67
+    for t in targets.values():
+        assert t.statistic in metrics.METRICS and t.definition and t.window
+
+
+def test_every_prior_names_a_parameter_and_a_source():
+    config = registry()
+    for key, prior in config.calibration.priors.items():
+        assert prior.source
+        with_values(config, {key: prior.high})  # a valid value for that parameter
+
+
+@pytest.mark.parametrize(
+    ("priors", "message"),
+    [
+        ({"police.nope": Prior()}, "unknown parameter 'police.nope'"),
+        ({"police.raid_rate": Prior(low=2.0, high=1.0)}, "need low < high"),
+        ({}, "calibration.priors is empty"),
+    ],
+)
+def test_bad_priors_are_one_line_errors(priors, message):
+    settings = CalibrationSettings(priors=priors, targets=registry().calibration.targets)
+    with pytest.raises(ConfigError, match=message):
+        check(settings, ModelParams())
+
+
+# ---------------------------------------------------------------------------------- recovery
+def test_calibration_recovers_known_parameters():
+    """Simulate from known parameters, calibrate on those synthetic targets, find the truth again."""
+    base = load_overrides(ModelParams(), ["scale=0.05", "time.end=2023-09-30"])
+    truth = {"police.raid_rate": 0.8, "recruitment.ad_reach": 100_000.0}
+    synthetic = statistics(with_values(base, truth), seed=999, n_seeds=2)
+    targets = {
+        "held": Target(
+            statistic="workers_held_aug2023",
+            kind=Kind.lognormal,
+            observed=synthetic["workers_held_aug2023"],
+            sd_log=0.1,
+        ),
+        "raids": Target(statistic="raids", kind=Kind.lognormal, observed=synthetic["raids"], sd_log=0.15),
+    }
+    priors = {
+        "police.raid_rate": Prior(dist=Dist.loguniform, low=0.1, high=5.0),
+        "recruitment.ad_reach": Prior(dist=Dist.loguniform, low=30_000.0, high=300_000.0),
+    }
+    config = CalibrateConfig(seed=7)
+    config.calibration = CalibrationSettings(
+        population_size=24,
+        generations=3,
+        seeds_per_particle=1,
+        min_epsilon=0.0,
+        n_procs=1,
+        priors=priors,
+        targets=targets,
+    )
+    posterior = calibrate(config, base)
+    p = posterior.particles
+    assert len(posterior.diagnostics) == 3
+    assert (np.diff(posterior.diagnostics["epsilon"]) < 0).all()  # ABC-SMC tightens each generation
+    for key, true in truth.items():
+        order = np.argsort(p[key].to_numpy())
+        cdf = np.cumsum(p["weight"].to_numpy()[order])
+        lo, hi = p[key].to_numpy()[order][np.searchsorted(cdf, [0.025, 0.975])]
+        assert lo <= true <= hi, (key, lo, true, hi)
+        prior = priors[key]
+        assert math.log(hi / lo) < 0.6 * math.log(prior.high / prior.low), f"{key}: no contraction"
+
+
+# ------------------------------------------------------------------------------------- CLI
+def test_quick_calibration_through_the_cli(tmp_path):
+    scamsim = str(Path(sys.executable).parent / "scamsim")
+    out = tmp_path / "cal"
+    proc = subprocess.run(
+        [
+            scamsim,
+            "calibrate",
+            "calibration=quick",
+            "calibration.population_size=8",
+            "calibration.predictive_draws=4",
+            'calibration.model_overrides=["scale=0.05","time.end=2024-12-31"]',
+            f"hydra.run.dir={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "generation 2/2" in proc.stderr and "epsilon" in proc.stderr and "ETA" in proc.stderr
+    posterior = pd.read_parquet(out / "posterior.parquet")
+    assert posterior["weight"].sum() == pytest.approx(1.0)
+    assert set(registry().calibration.priors) <= set(posterior.columns)
+    diagnostics = pd.read_parquet(out / "diagnostics.parquet")
+    assert {"epsilon", "acceptance_rate", "ess"} <= set(diagnostics.columns)
+    fit = pd.read_csv(out / "fit.csv")
+    assert set(fit["use"]) == {"fit"} and set(pd.read_csv(out / "validation.csv")["use"]) == {"validate"}
+    for name in ("marginals", "pairs", "fit"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
+    assert json.loads((out / "metadata.json").read_text())["command"] == "scamsim calibrate"
+
+
+def test_calibrate_rejects_bad_settings_in_one_line(tmp_path):
+    scamsim = str(Path(sys.executable).parent / "scamsim")
+    proc = subprocess.run(
+        [scamsim, "calibrate", "calibration.population_size=0", f"hydra.run.dir={tmp_path / 'x'}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "calibration.population_size=0 is outside the allowed range" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "x").exists()

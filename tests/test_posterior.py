@@ -1,0 +1,82 @@
+"""Posterior draws as parameters of runs: deterministic, weighted, and overridable."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import params
+
+from sim import posterior
+from sim.params import ConfigError
+from sim.runner import run_replicates
+
+
+@pytest.fixture
+def particles_csv(tmp_path) -> Path:
+    path = tmp_path / "toy.csv"
+    pd.DataFrame(
+        {
+            "police.raid_rate": [0.2, 3.0],
+            "recruitment.ad_reach": [50_000.0, 200_000.0],
+            "weight": [0.9, 0.1],
+        }
+    ).to_csv(path, index=False)
+    return path
+
+
+def test_draws_are_weighted_and_fixed_by_the_seed(particles_csv):
+    a = posterior.draws(str(particles_csv), 2000, seed=1)
+    assert a == posterior.draws(str(particles_csv), 2000, seed=1)
+    assert a != posterior.draws(str(particles_csv), 2000, seed=2)
+    share = np.mean([d["police.raid_rate"] == 0.2 for d in a])
+    assert abs(share - 0.9) <= 3 * np.sqrt(0.9 * 0.1 / 2000)  # binomial, 3 SE
+
+
+def test_fixed_parameters_are_not_drawn(particles_csv):
+    draws = posterior.draws(str(particles_csv), 5, seed=1, fixed=["police.raid_rate"])
+    assert all(set(d) == {"recruitment.ad_reach"} for d in draws)
+
+
+def test_unknown_posterior_is_a_one_line_error():
+    with pytest.raises(ConfigError, match="posterior='nope' not found"):
+        posterior.draws("nope", 1, seed=1)
+
+
+def test_each_replicate_runs_with_its_own_draw(particles_csv):
+    p = params(time__end="2021-12-31")
+    draws = [{"police.raid_rate": 0.0}, {"police.raid_rate": 6.0}]
+    out = run_replicates(p, n_seeds=2, seed=3, draws=draws)
+    raids = out.metrics.set_index("replicate")["raids"]
+    assert raids[0] == 0 and raids[1] > 10
+    parallel = run_replicates(p, n_seeds=2, seed=3, n_jobs=2, draws=draws)
+    pd.testing.assert_frame_equal(out.metrics, parallel.metrics)
+
+
+def test_cli_overrides_win_over_posterior_draws(particles_csv, tmp_path):
+    scamsim = str(Path(sys.executable).parent / "scamsim")
+    out = tmp_path / "run"
+    proc = subprocess.run(
+        [
+            scamsim,
+            "run",
+            f"posterior={particles_csv}",
+            "police.raid_rate=0",
+            "n_seeds=2",
+            "scale=0.05",
+            "time.end=2021-06-30",
+            f"hydra.run.dir={out}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert "police.raid_rate" in metadata["config"]["fixed"]
+    assert (pd.read_parquet(out / "metrics.parquet")["raids"] == 0).all()
