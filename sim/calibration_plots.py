@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from sim.calibration import Dist, Posterior, Prior
-from sim.plots import _footer
+from sim.plots import footer
 
 NOTE = "ABC-SMC posterior, last generation (weighted particles)"
 
@@ -46,7 +46,7 @@ def marginals(posterior: Posterior, priors: dict[str, Prior], metadata: dict[str
     for ax in list(axes.flat)[len(keys) :]:
         ax.set_visible(False)
     fig.suptitle("Marginal posteriors (x-axis spans the prior range)")
-    _footer(fig, metadata, NOTE)
+    footer(fig, metadata, NOTE)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
@@ -81,7 +81,7 @@ def pairs(posterior: Posterior, priors: dict[str, Prior], metadata: dict[str, An
             if j == 0:
                 ax.set_ylabel(yi, fontsize=6)
     fig.suptitle("Posterior pair plot")
-    _footer(fig, metadata, NOTE)
+    footer(fig, metadata, NOTE)
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     return fig
 
@@ -120,6 +120,6 @@ def fit(report: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     ax.axvline(1, color="0.8", lw=0.8, zorder=0)
     ax.set_title("Fit: posterior predictive 90% intervals (blue: meets the target, red: misses)")
     ax.invert_yaxis()
-    _footer(fig, metadata, "posterior predictive: one fresh replicate per posterior draw")
+    footer(fig, metadata, "posterior predictive: one fresh replicate per posterior draw")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

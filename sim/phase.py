@@ -34,7 +34,7 @@ from matplotlib.figure import Figure
 from sim import provenance
 from sim.collect import collect
 from sim.params import ModelParams
-from sim.plots import BAND, _footer
+from sim.plots import BAND, footer
 
 RATE, CORRUPTION = "police.raid_rate", "police.corruption"
 RATE_LABEL = "raid rate [raids per compound per year]"
@@ -123,7 +123,7 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
     ax.set_ylabel(CORRUPTION_LABEL)
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncols=2, facecolor="0.75")
-    _footer(fig, metadata)
+    footer(fig, metadata)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
@@ -159,7 +159,7 @@ def cuts(summary: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     axes[0, 0].set_title("along raid rate, at fixed corruption", fontsize=10)
     axes[0, 1].set_title("along corruption, at fixed raid rate", fontsize=10)
     fig.suptitle("Cuts through the phase diagram: median and 90% band over replicates", fontsize=11)
-    _footer(fig, metadata)
+    footer(fig, metadata)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 

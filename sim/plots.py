@@ -29,7 +29,8 @@ def _quantiles(table: pd.DataFrame, column: str) -> pd.DataFrame:
     )
 
 
-def _footer(fig: Figure, metadata: dict[str, Any], note: str = "median and 90% band over replicates") -> None:
+def footer(fig: Figure, metadata: dict[str, Any], note: str = "median and 90% band over replicates") -> None:
+    """Write the run's provenance (version, commit, config hash, seeds) and ``note`` under a figure."""
     git = metadata.get("git", {})
     commit = (git.get("commit") or "unknown")[:10] + ("+dirty" if git.get("dirty") else "")
     seeds = metadata.get("seeds", {})
@@ -49,7 +50,7 @@ def _finish(fig: Figure, ax: Any, ylabel: str, title: str, legend: str, metadata
     ax.set_ylim(bottom=0)
     ax.legend(title=legend, fontsize=8)
     ax.grid(alpha=0.3)
-    _footer(fig, metadata)
+    footer(fig, metadata)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
 
 
