@@ -23,7 +23,7 @@ from rich.table import Table
 
 from sim import calibration, calibration_plots, posterior, provenance
 from sim.calibration import CalibrateConfig
-from sim.config import CONFIG_DIR, load_overrides, one_line
+from sim.config import CONFIG_DIR, load_overrides, to_run_config
 from sim.params import ConfigError
 from sim.results import atomic_dir, save_figures, write_json
 from sim.targets import Use
@@ -38,12 +38,7 @@ def register() -> None:
 
 def to_calibrate_config(cfg: DictConfig) -> CalibrateConfig:
     """Validated calibration configuration (one-line ConfigError on bad input)."""
-    try:
-        plain = OmegaConf.to_container(cfg, resolve=True)
-        plain.pop("hydra", None)
-        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(CalibrateConfig), plain))
-    except Exception as exc:
-        raise ConfigError(one_line(exc)) from None
+    config = to_run_config(cfg, CalibrateConfig)
     calibration.check(config.calibration, config)
     return config
 

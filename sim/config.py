@@ -72,8 +72,8 @@ def register() -> None:
     cs.store(name="run_schema", node=RunConfig)
 
 
-def to_run_config(cfg: DictConfig) -> RunConfig:
-    """Turn a composed configuration into validated :class:`RunConfig` parameters.
+def to_run_config(cfg: DictConfig, schema: type[RunConfig] = RunConfig) -> RunConfig:
+    """Turn a composed configuration into validated parameters of ``schema`` (a RunConfig).
 
     Raises:
         ConfigError: With a one-line message naming the key, its value and the allowed range.
@@ -81,7 +81,7 @@ def to_run_config(cfg: DictConfig) -> RunConfig:
     try:
         plain = OmegaConf.to_container(cfg, resolve=True)
         plain.pop("hydra", None)
-        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(RunConfig), plain))
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), plain))
     except Exception as exc:
         raise ConfigError(one_line(exc)) from None
     return validate(config)
