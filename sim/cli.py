@@ -159,6 +159,21 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+# Hydra's run modes, of which a command line may name one (Hydra itself raises a traceback otherwise).
+_MODE_FLAGS = {
+    "-m": "--multirun",
+    "--multirun": "--multirun",
+    "-c": "--cfg",
+    "--cfg": "--cfg",
+    "-i": "--info",
+    "--info": "--info",
+    "-r": "--run",
+    "--run": "--run",
+    "-sc": "--shell-completion",
+    "--shell-completion": "--shell-completion",
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``scamsim`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -176,6 +191,9 @@ def main(argv: list[str] | None = None) -> None:
     # Let configuration errors reach us instead of Hydra's multi-line report, to print one line.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     sys.argv = [f"scamsim {command}", *argv[1:]]
+    modes = sorted({_MODE_FLAGS[a] for a in argv[1:] if a in _MODE_FLAGS})
+    if len(modes) > 1:
+        fail(f"{' and '.join(modes)} cannot be combined; use one of them (e.g. --cfg job without -m)")
     try:
         COMMANDS[command][1]()
     except (ConfigError, HydraException, OmegaConfBaseException) as exc:

@@ -84,6 +84,16 @@ def test_cfg_job_prints_the_composed_config_without_running(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_two_run_modes_give_one_line_not_a_traceback(tmp_path):
+    proc = scamsim("run", "-m", "police.raid_rate=1,2", "--cfg", "hydra", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "scamsim run: error: --cfg and --multirun cannot be combined; "
+        "use one of them (e.g. --cfg job without -m)"
+    )
+    assert not (tmp_path / "results").exists()
+
+
 def test_help_and_unknown_command():
     proc = scamsim("run", "--help")
     assert proc.returncode == 0 and "scamsim run" in proc.stdout
