@@ -48,7 +48,7 @@ class Compound(mesa.Agent):
         self.cid = len(model.compounds)
         model.compounds.append(self)
         self.boss = boss
-        boss.compounds.append(self)
+        boss.books.append(self)
         self.juris = juris
         self.town = town
         self.capacity = capacity
@@ -79,29 +79,27 @@ class Compound(mesa.Agent):
 class Boss(mesa.Agent):
     """A compound boss (syndicate head) running one or more compounds.
 
-    Each step the boss books each compound's money, closes compounds that keep losing money and, while
-    the business is profitable, opens new ones (AM11).
+    Each step the boss orders recruits for the free places of its compounds (:mod:`sim.recruitment`
+    works out all bosses' orders at once), books each compound's money, closes compounds that keep losing
+    money and, while the business is profitable, opens new ones (AM11).
 
     Attributes:
         elite: Elite-linked: police steer raids away from this boss's compounds (EN2, EN4).
-        compounds: Every compound this boss has run, open or closed.
+        books: Compounds whose money the boss still books: those it runs, and closed ones until the
+            step after closure (money from workers sold on as a compound closes arrives late).
         wealth: Cumulative profit (USD, scaled population).
     """
 
     def __init__(self, model: ScamModel, elite: bool):
         super().__init__(model)
         self.elite = elite
-        self.compounds: list[Compound] = []
+        self.books: list[Compound] = []
         self.wealth = 0.0
 
     @property
     def operating(self) -> list[Compound]:
         """Compounds this boss runs now."""
-        return [c for c in self.compounds if c.active]
-
-    def orders(self, held: np.ndarray) -> dict[int, int]:
-        """Workers wanted per compound id: free places in each operating compound."""
-        return {c.cid: int(c.capacity - held[c.cid]) for c in self.operating if held[c.cid] < c.capacity}
+        return [c for c in self.books if c.active]
 
     def manage(self) -> None:
         """Book this step's money, close loss-makers and expand while profitable."""
@@ -111,7 +109,7 @@ class Boss(mesa.Agent):
         memory = np.exp(-clock.dt_months / p.profit_months)
         rng = model.streams["bosses"]
         total_profit = 0.0
-        for c in self.compounds:
+        for c in self.books:
             step_profit = c.revenue - c.costs
             self.wealth += step_profit
             c.revenue = c.costs = 0.0
@@ -122,6 +120,8 @@ class Boss(mesa.Agent):
             settled = model.day - c.opened_day > p.profit_months * DAYS_PER_MONTH
             if settled and c.profit < 0 and rng.random() < clock.p_year(p.close_rate):
                 sites.close(c, reason="unprofitable")
+        # A compound closed before today has booked its last money: keep the books short.
+        self.books = [c for c in self.books if c.active or c.closed_day >= model.day]
         if total_profit > 0 and rng.random() < clock.p_year(p.expansion_rate):
             home = self.operating[0].juris if self.operating else None
             sites.open_compound(model, self, near=home)
@@ -129,6 +129,9 @@ class Boss(mesa.Agent):
 
 class Recruiter(mesa.Agent):
     """A recruiter running deceptive job ads in one source country (RC1-RC4).
+
+    Recruiters are many and follow one rule, so :func:`sim.recruitment.recruit` draws all their
+    deliveries at once from per-source arrays; each recruiter keeps its own tally.
 
     Attributes:
         source: Index of the source country.
@@ -141,30 +144,6 @@ class Recruiter(mesa.Agent):
         self.source = source
         self.delivered = 0
         self.earnings = 0.0
-
-    def response(self) -> float:
-        """Recruits per unit of ad reach: deceived jobseekers answer less where awareness is high."""
-        model = self.model
-        rp = model.p.recruitment
-        awareness = model.source_awareness[self.source]
-        deceived = rp.deceived_share * (1 - awareness)
-        covid = rp.covid_multiplier if model.in_covid_period() else 1.0
-        return covid * (deceived + (1 - rp.deceived_share))
-
-    def deceived_share(self) -> float:
-        """Share of this recruiter's recruits who were deceived rather than joining knowingly."""
-        rp = self.model.p.recruitment
-        deceived = rp.deceived_share * (1 - self.model.source_awareness[self.source])
-        knowing = 1 - rp.deceived_share
-        return deceived / (deceived + knowing) if deceived + knowing > 0 else 0.0
-
-    def supply(self) -> int:
-        """People this recruiter can deliver in this step."""
-        model = self.model
-        rp = model.p.recruitment
-        reach = rp.ad_reach * model.source_weights[self.source] / rp.recruiters_per_source
-        mean = reach * model.p.scale * self.response() * model.clock.dt_years
-        return int(model.streams["recruitment"].poisson(mean))
 
 
 class Police(mesa.Agent):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.agents import Boss, Recruiter
+from sim.agents import Recruiter
 
 if TYPE_CHECKING:
     from sim.model import ScamModel
@@ -25,45 +25,58 @@ if TYPE_CHECKING:
 def recruit(model: ScamModel) -> None:
     """Fill this step's orders from recruiters' and captives' supply and add the recruits."""
     held = model.held_by_compound()
-    orders: dict[int, int] = {}
-    for boss in model.agents_by_type[Boss]:
-        orders.update(boss.orders(held))
+    s = model.sites()
+    # Every boss orders enough people to fill the free places of its operating compounds; the orders
+    # of all bosses are worked out at once from the per-site arrays.
+    ordering = np.flatnonzero(s.active & (held < s.capacity))
     recruiters = list(model.agents_by_type[Recruiter])
-    supply = [r.supply() for r in recruiters]
+    recruiter_source = np.fromiter((r.source for r in recruiters), np.intp, len(recruiters))
     rng = model.streams["recruitment"]
+    supply = rng.poisson(supply_means(model, recruiter_source))
     captive_supply = int(
         rng.poisson(model.p.recruitment.captive_recruit_rate * model.workers.n * model.clock.dt_years)
     )
-    if not orders:
+    if not len(ordering):
         return
-    wanted = np.fromiter(orders.values(), np.int64)
-    slots = np.array([*supply, captive_supply], dtype=np.int64)
+    wanted = (s.capacity[ordering] - held[ordering]).astype(np.int64)
+    slots = np.append(supply, captive_supply)
     n = int(min(slots.sum(), wanted.sum()))
     if n == 0:
         return
     from_slot = rng.multivariate_hypergeometric(slots, n)
-    to_compound = np.repeat(np.fromiter(orders.keys(), np.int64), rng.multivariate_hypergeometric(wanted, n))
+    to_compound = np.repeat(ordering, rng.multivariate_hypergeometric(wanted, n))
     rng.shuffle(to_compound)
 
     price = model.p.recruitment.price
-    sources, deceived_p = [], []
-    for recruiter, k in zip(recruiters, from_slot[:-1], strict=True):
-        if k:
-            recruiter.delivered += int(k)
-            recruiter.earnings += k * price
-            sources.append(np.full(k, recruiter.source))
-            deceived_p.append(np.full(k, recruiter.deceived_share()))
+    for recruiter, k in zip(recruiters, from_slot[:-1].tolist(), strict=True):
+        recruiter.delivered += k
+        recruiter.earnings += k * price
     n_captive = int(from_slot[-1])
-    captive_sources = rng.choice(len(model.source_weights), n_captive, p=model.source_weights)
-    sources.append(captive_sources)
-    deceived_p.append(model.source_deceived_share[captive_sources])
-    source = np.concatenate(sources).astype(np.int8)
-    deceived = rng.random(n) < np.concatenate(deceived_p)
+    # Captives recruit among their own networks: source countries in proportion to their weight.
+    by_captives = rng.multinomial(n_captive, model.source_weights)
+    source = np.concatenate(
+        [np.repeat(recruiter_source, from_slot[:-1]), np.repeat(np.arange(len(by_captives)), by_captives)]
+    )
+    deceived = rng.random(n) < model.source_deceived_share[source]
+    source = source.astype(np.int8)
     paid = np.zeros(n)
     paid[: n - n_captive] = price  # captives' recruits cost no fee
     model.charge(to_compound, paid)
     model.add_workers(to_compound, source, deceived, debt=np.full(n, price))
-    juris = model.sites().juris[to_compound]
+    juris = s.juris[to_compound]
     model.ledger.add_by("recruited", juris)
     model.ledger.add_by("recruited_deceived", juris[deceived])
     model.ledger.add_by("recruit_fees", juris, paid)
+
+
+def supply_means(model: ScamModel, recruiter_source: np.ndarray) -> np.ndarray:
+    """Mean number of people each recruiter can deliver this step.
+
+    Args:
+        model: The model.
+        recruiter_source: Source country of each recruiter.
+    """
+    rp = model.p.recruitment
+    covid = rp.covid_multiplier if model.in_covid_period() else 1.0
+    reach = rp.ad_reach * model.source_weights[recruiter_source] / rp.recruiters_per_source
+    return reach * model.p.scale * covid * model.source_response[recruiter_source] * model.clock.dt_years
