@@ -21,8 +21,8 @@ class ArrayTable:
     """A growable struct of arrays with compaction.
 
     Subclasses list their columns and dtypes in ``COLUMNS``; ``table.<column>`` is a view of the live
-    rows. Capacity grows geometrically on append and shrinks after large removals, so memory per live
-    row stays within a small factor of the row size.
+    rows (write into it, never assign to it). Capacity grows geometrically on append and shrinks after
+    large removals, so memory per live row stays within a small factor of the row size.
     """
 
     COLUMNS: ClassVar[dict[str, str]] = {}
@@ -31,12 +31,13 @@ class ArrayTable:
         self.n = 0
         self._last_move: tuple = ()
         self._cols = {name: np.zeros(capacity, dtype) for name, dtype in self.COLUMNS.items()}
+        self._refresh_views()
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        cols = self.__dict__.get("_cols")
-        if cols is None or name not in cols:
-            raise AttributeError(name)
-        return cols[name][: self.n]
+    def _refresh_views(self) -> None:
+        # Plain attributes, re-made whenever the live rows change: column reads happen ~60 times a step,
+        # and a computed attribute costs more than the arithmetic on small tables.
+        for name, arr in self._cols.items():
+            setattr(self, name, arr[: self.n])
 
     def __len__(self) -> int:
         return self.n
@@ -56,6 +57,7 @@ class ArrayTable:
             new = np.zeros(capacity, arr.dtype)
             new[: self.n] = arr[: self.n]
             self._cols[name] = new
+        self._refresh_views()
 
     def append(self, **values: np.ndarray) -> slice:
         """Append rows; every column must be given, each as an array of the same length.
@@ -73,6 +75,7 @@ class ArrayTable:
         for name, v in values.items():
             self._cols[name][rows] = v
         self.n += k
+        self._refresh_views()
         return rows
 
     def keep(self, mask: np.ndarray) -> None:
@@ -93,6 +96,8 @@ class ArrayTable:
         # Shrink after large removals, so allocated memory stays within 2x of the live rows.
         if self.capacity > 4096 and self.n < self.capacity // 2:
             self._resize(self.n * 5 // 4)
+        else:
+            self._refresh_views()
 
     def remap(self, rows: np.ndarray) -> np.ndarray:
         """Translate row indices taken before the last :meth:`keep` into current ones (-1 if removed).
