@@ -7,7 +7,7 @@
   grid cell, with the two-thirds contour of the AM7 share (Amnesty: "more than two-thirds") and the
   baseline point;
 * ``cuts.png``: the AM7 share and workers held along rows and columns of the grid, median and 90% band
-  (5th-95th percentile over replicates);
+  (5th-95th percentile over a cell's runs: posterior draws x seeds);
 * ``summary.csv``: median and 90% interval of the plotted metrics per cell.
 
 Raid rates are not evenly spaced, so the heatmaps use one column per grid value (labelled with the
@@ -31,9 +31,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim import provenance
+from sim import posterior, provenance
 from sim.collect import collect
-from sim.params import ModelParams
 from sim.plots import BAND, footer
 
 RATE, CORRUPTION = "police.raid_rate", "police.corruption"
@@ -61,6 +60,7 @@ HEATMAPS: dict[str, tuple[str, str, str, float]] = {
         1e9,
     ),
 }
+RUNS_NOTE = "median and 90% band over a cell's runs (posterior draws x seeds)"
 CUT_RATES = (0.5, 1.0, 2.0, 6.0)
 CUT_CORRUPTIONS = (0.0, 0.3, 0.6, 1.0)
 
@@ -77,10 +77,14 @@ def cell_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(parts).reset_index()
 
 
-def baseline_point() -> tuple[float, float]:
-    """Raid rate and corruption of the default parameters (the calibrated point, until issue 3 lands)."""
-    police = ModelParams().police
-    return police.raid_rate, police.corruption
+def baseline_point(name: str = "calibrated") -> dict[str, tuple[float, float, float]]:
+    """Raid rate and corruption of the calibrated baseline: posterior median and 90% interval.
+
+    Returns:
+        For each of the two swept keys: (median, 5th percentile, 95th percentile).
+    """
+    sample = pd.DataFrame(posterior.draws(name, 4000, seed=0))
+    return {key: tuple(float(v) for v in sample[key].quantile([0.5, *BAND])) for key in (RATE, CORRUPTION)}
 
 
 def _position(values: np.ndarray, x: float) -> float:
@@ -106,16 +110,22 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
     ax.plot(
         [], [], color="white", markeredgecolor="0.3", label="AM7 share = 2/3 (Amnesty: more than two-thirds)"
     )
-    rate, corruption = baseline_point()
-    ax.plot(
-        _position(rates, rate) + 0.5,
-        _position(corruptions, corruption) + 0.5,
+    point = baseline_point()
+    x = [_position(rates, v) + 0.5 for v in point[RATE]]
+    y = [_position(corruptions, v) + 0.5 for v in point[CORRUPTION]]
+    ax.errorbar(
+        x[0],
+        y[0],
+        xerr=[[x[0] - x[1]], [x[2] - x[0]]],
+        yerr=[[y[0] - y[1]], [y[2] - y[0]]],
         marker="*",
         markersize=16,
         color="red",
         markeredgecolor="white",
+        ecolor="red",
+        capsize=3,
         linestyle="none",
-        label="baseline (default parameters; calibrated posterior pending)",
+        label="calibrated baseline (posterior median, 90% interval)",
     )
     ax.set_xticks(centres_x, [f"{r:g}" for r in rates])
     ax.set_yticks(centres_y, [f"{c:g}" for c in corruptions])
@@ -123,7 +133,7 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
     ax.set_ylabel(CORRUPTION_LABEL)
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncols=2, facecolor="0.75")
-    footer(fig, metadata)
+    footer(fig, metadata, RUNS_NOTE)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
@@ -159,7 +169,7 @@ def cuts(summary: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     axes[0, 0].set_title("along raid rate, at fixed corruption", fontsize=10)
     axes[0, 1].set_title("along corruption, at fixed raid rate", fontsize=10)
     fig.suptitle("Cuts through the phase diagram: median and 90% band over replicates", fontsize=11)
-    footer(fig, metadata)
+    footer(fig, metadata, RUNS_NOTE)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
 
@@ -173,7 +183,8 @@ def sweep_metadata(runs: pd.DataFrame, chunks: pd.DataFrame) -> dict[str, Any]:
         "config_hash": hashlib.sha256(hashes.encode()).hexdigest()[:12],
         "seeds": {
             "base_seed": ",".join(map(str, sorted(runs["seed"].unique()))),
-            "n_seeds": runs["replicate"].nunique(),
+            # Runs per cell: each (posterior draw, seed) pair has its own random stream.
+            "n_seeds": len(runs[["draw", "replicate"]].drop_duplicates()),
         },
     }
 

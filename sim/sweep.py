@@ -17,9 +17,10 @@ Chunks are what makes a sweep resumable:
 * a run that raises becomes a row with ``status="error"`` and the exception text, and the chunk goes on;
   a chunk whose configuration is invalid leaves ``<key>.failed.json`` instead, and the sweep goes on.
 
-Replicate ``i`` of every chunk uses ``SeedSequence(seed).spawn(n_seeds)[i]``, so all cells of a sweep
-share their random streams (common random numbers), and a sweep gives the same table whichever
-launcher, process or order runs its chunks.
+Run ``(draw d, replicate r)`` of every chunk uses ``SeedSequence(seed).spawn(n_draws * n_seeds)[d *
+n_seeds + r]``: every run of a cell has its own stream; all cells of a sweep share their streams (common
+random numbers); with ``n_seeds=1`` draw ``d`` runs exactly as replicate ``d`` of ``scamsim run``; and a
+sweep gives the same table whichever launcher, process or order runs its chunks.
 """
 
 from __future__ import annotations
@@ -154,11 +155,12 @@ def run_chunk(chunk: Chunk) -> tuple[pd.DataFrame, float]:
     """
     config = chunk.config
     swept = recorded_values(config, chunk.overrides)
-    seeds = replicate_seeds(config.seed, config.n_seeds)
+    seeds = replicate_seeds(config.seed, config.n_draws * config.n_seeds)
     rows = []
     tic = time.perf_counter()
     for draw in range(config.n_draws):
-        for replicate, seed_seq in enumerate(seeds):
+        for replicate in range(config.n_seeds):
+            seed_seq = seeds[draw * config.n_seeds + replicate]
             row: dict[str, Any] = {**swept, "seed": config.seed, "draw": draw, "replicate": replicate}
             try:
                 metrics = run_replicate(draw_params(config, draw), seed_seq, replicate).metrics
