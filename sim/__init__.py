@@ -6,23 +6,30 @@ Public API (used by the command line and by notebooks)::
     config = sim.load_config(["police.raid_rate=1.0", "n_seeds=5"])
     results = sim.run(config)                      # in memory: DataFrames + summary
     results = sim.load_results("results/baseline") # what `scamsim run` wrote
+    sweep = sim.load_sweep("results/phase")        # a sweep's runs (one row each) + provenance
+    fitted = sim.load_calibration("results/calibration/default")  # posterior, fit, validation
 
 See ``docs/ODD.md`` for the model and every parameter.
 """
 
+from sim.collect import Sweep, load_sweep
 from sim.config import RunConfig, load_config
 from sim.model import ScamModel
 from sim.params import ConfigError, ModelParams
-from sim.results import Results, load_results
+from sim.results import CalibrationResults, Results, load_calibration, load_results
 
 __all__ = [
+    "CalibrationResults",
     "ConfigError",
     "ModelParams",
     "Results",
     "RunConfig",
     "ScamModel",
+    "Sweep",
+    "load_calibration",
     "load_config",
     "load_results",
+    "load_sweep",
     "run",
 ]
 

@@ -10,6 +10,7 @@ or that contain failed runs.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
@@ -18,8 +19,12 @@ from typing import Any
 
 import pandas as pd
 
+from sim import provenance
 from sim.metrics import METRICS
+from sim.results import write_json
 from sim.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, atomic_write, chunk_info, expected_keys
+
+RUNS_FILE, METADATA_FILE = "runs.parquet", "metadata.json"
 
 
 @dataclass
@@ -82,6 +87,61 @@ def collect(sweep_dir: str | Path) -> Collected:
     return Collected(runs, swept, missing, failed, pd.DataFrame(infos))
 
 
+def provenance_of(runs: pd.DataFrame, chunks: pd.DataFrame) -> dict[str, Any]:
+    """Provenance of a sweep for figure footers: code version, a hash of the chunk configurations, seeds."""
+    hashes = ",".join(sorted(chunks.get("config_hash", pd.Series(dtype=str)).astype(str)))
+    return {
+        "git": provenance.git_commit(),
+        "versions": provenance.versions(),
+        "config_hash": hashlib.sha256(hashes.encode()).hexdigest()[:12],
+        "seeds": {
+            "base_seed": ",".join(map(str, sorted(runs["seed"].unique()))),
+            # Runs per cell: each (posterior draw, seed) pair has its own random stream.
+            "n_seeds": len(runs[["draw", "replicate"]].drop_duplicates()),
+        },
+    }
+
+
+@dataclass
+class Sweep:
+    """A sweep's runs with their provenance, as notebooks and ``scamsim phase`` read them.
+
+    Attributes:
+        runs: One row per run: the swept parameters (one column each, named by config key), ``seed``
+            (base seed), ``draw`` (posterior draw), ``replicate``, ``status`` ("ok" or "error"),
+            ``error``, and every metric of :data:`sim.metrics.METRICS` (units in docs/ODD.md).
+        metadata: Commit, versions, configuration hash and seeds (figure footers).
+    """
+
+    runs: pd.DataFrame
+    metadata: dict[str, Any]
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """Save as ``runs.parquet`` + ``metadata.json`` (read back by :func:`load_sweep`)."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        runs = atomic_write(out_dir / RUNS_FILE, lambda tmp: self.runs.to_parquet(tmp, index=False))
+        meta = atomic_write(out_dir / METADATA_FILE, lambda tmp: write_json(tmp, self.metadata))
+        return [runs, meta]
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """A sweep's runs, from a sweep directory or a saved sweep.
+
+    A sweep directory is read through its finished chunks (problems are warned about on stderr); a saved
+    sweep is a directory with ``runs.parquet`` and ``metadata.json``, such as ``results/phase``.
+
+    Raises:
+        FileNotFoundError: If ``path`` is neither.
+    """
+    path = Path(path)
+    if (path / RUNS_FILE).exists() and (path / METADATA_FILE).exists():
+        return Sweep(pd.read_parquet(path / RUNS_FILE), json.loads((path / METADATA_FILE).read_text()))
+    collected = collect(path)
+    for line in collected.warnings():
+        print(f"warning: {line}", file=sys.stderr)
+    return Sweep(collected.runs, provenance_of(collected.runs, collected.chunks))
+
+
 def timing(chunks: pd.DataFrame) -> dict[str, float]:
     """Compute time summed over chunks and the wall-clock span from the first start to the last finish."""
     if chunks.empty or "compute_seconds" not in chunks:
@@ -94,8 +154,7 @@ def timing(chunks: pd.DataFrame) -> dict[str, float]:
 
 def write(collected: Collected, path: Path) -> Path:
     """Write the runs table atomically."""
-    atomic_write(path, lambda tmp: collected.runs.to_parquet(tmp, index=False))
-    return path
+    return atomic_write(path, lambda tmp: collected.runs.to_parquet(tmp, index=False))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -115,7 +174,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"scamsim collect: error: {exc}\n")
     for line in collected.warnings():
         print(f"scamsim collect: warning: {line}", file=sys.stderr)
-    out = write(collected, args.out or args.sweep_dir / "runs.parquet")
+    out = write(collected, args.out or args.sweep_dir / RUNS_FILE)
     n_ok = int((collected.runs["status"] == "ok").sum())
     stats: dict[str, Any] = timing(collected.chunks)
     text = f"{len(collected.runs)} runs ({n_ok} ok) from {len(collected.chunks)} chunks -> {out}"

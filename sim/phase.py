@@ -8,7 +8,9 @@
   baseline point;
 * ``cuts.png``: the AM7 share and workers held along rows and columns of the grid, median and 90% band
   (5th-95th percentile over a cell's runs: posterior draws x seeds);
-* ``summary.csv``: median and 90% interval of the plotted metrics per cell.
+* ``summary.csv``: median and 90% interval of the plotted metrics per cell;
+* ``runs.parquet`` and ``metadata.json``: the sweep's runs and provenance (``sim.load_sweep``), so the
+  figures can be redrawn (``scamsim phase results/phase``) and explored without the sweep directory.
 
 Raid rates are not evenly spaced, so the heatmaps use one column per grid value (labelled with the
 value) rather than a linear axis.
@@ -17,7 +19,6 @@ value) rather than a linear axis.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim import posterior, provenance
-from sim.collect import collect
+from sim import posterior
+from sim.collect import load_sweep
 from sim.plots import BAND, footer
 
 RATE, CORRUPTION = "police.raid_rate", "police.corruption"
@@ -174,40 +175,26 @@ def cuts(summary: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     return fig
 
 
-def sweep_metadata(runs: pd.DataFrame, chunks: pd.DataFrame) -> dict[str, Any]:
-    """Provenance for the figure footers: code version, a hash of the chunk configurations, seeds."""
-    hashes = ",".join(sorted(chunks.get("config_hash", pd.Series(dtype=str)).astype(str)))
-    return {
-        "git": provenance.git_commit(),
-        "versions": provenance.versions(),
-        "config_hash": hashlib.sha256(hashes.encode()).hexdigest()[:12],
-        "seeds": {
-            "base_seed": ",".join(map(str, sorted(runs["seed"].unique()))),
-            # Runs per cell: each (posterior draw, seed) pair has its own random stream.
-            "n_seeds": len(runs[["draw", "replicate"]].drop_duplicates()),
-        },
-    }
-
-
 def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
-    """Write the phase-diagram figures and the per-cell summary of a sweep.
+    """Write the phase-diagram figures, the per-cell summary and the sweep's runs (with provenance).
+
+    Args:
+        sweep_dir: A sweep directory, or a directory saved by this function (to redraw).
+        out_dir: Where the figures, ``summary.csv``, ``runs.parquet`` and ``metadata.json`` go.
 
     Raises:
         ValueError: If the sweep did not vary both the raid rate and corruption, or has no finished runs.
     """
-    collected = collect(sweep_dir)
-    for line in collected.warnings():
-        print(f"scamsim phase: warning: {line}", file=sys.stderr)
-    missing = [c for c in (RATE, CORRUPTION) if c not in collected.swept]
+    sweep = load_sweep(sweep_dir)
+    missing = [c for c in (RATE, CORRUPTION) if c not in sweep.runs.columns]
     if missing:
         raise ValueError(f"{sweep_dir} does not sweep {' and '.join(missing)}")
-    summary = cell_summary(collected.runs)
+    summary = cell_summary(sweep.runs)
     if summary.empty:
         raise ValueError(f"{sweep_dir} has no successful runs")
-    metadata = sweep_metadata(collected.runs, collected.chunks)
+    figures = {name: heatmap(summary, metric, sweep.metadata) for metric, (name, *_) in HEATMAPS.items()}
+    figures["cuts"] = cuts(summary, sweep.metadata)
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures = {name: heatmap(summary, metric, metadata) for metric, (name, *_) in HEATMAPS.items()}
-    figures["cuts"] = cuts(summary, metadata)
     written = []
     for name, fig in figures.items():
         path = out_dir / f"{name}.png"
@@ -215,6 +202,8 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         plt.close(fig)
         written.append(path)
     summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
+    if Path(sweep_dir).resolve() != out_dir.resolve():
+        written += sweep.write(out_dir)
     return [*written, out_dir / "summary.csv"]
 
 

@@ -62,6 +62,48 @@ class Results:
         return path
 
 
+@dataclass
+class CalibrationResults:
+    """What ``scamsim calibrate`` wrote to ``results/calibration/<name>/``.
+
+    Attributes:
+        posterior: Weighted particles of the last ABC-SMC generation: one column per free parameter
+            (named by config key, in the parameter's unit, see docs/ODD.md) and ``weight`` (sums to 1).
+        diagnostics: One row per generation: ``generation``, ``epsilon`` (distance threshold),
+            ``simulations`` (model runs), ``acceptance_rate``, ``ess`` (effective sample size),
+            ``seconds``.
+        predictive: The posterior predictive: one row per re-simulated posterior draw, with its
+            parameters and every metric of :data:`sim.metrics.METRICS`.
+        fit: One row per fit target: its definition, observed value or range, kind, grade, and the
+            predictive's ``q05``, ``median``, ``q95`` and whether the 90% interval meets it (``covered``).
+        validation: The same for the validate targets (never used in fitting).
+        metadata: Provenance (commit, versions, configuration, seeds, ``seconds``).
+    """
+
+    posterior: pd.DataFrame
+    diagnostics: pd.DataFrame
+    predictive: pd.DataFrame
+    fit: pd.DataFrame
+    validation: pd.DataFrame
+    metadata: dict[str, Any]
+
+
+def load_calibration(path: str | Path) -> CalibrationResults:
+    """Read a calibration results directory (e.g. ``results/calibration/default``)."""
+    path = Path(path)
+    if not (path / "posterior.parquet").exists():
+        raise FileNotFoundError(f"{path} is not a calibration results directory (no posterior.parquet)")
+    return CalibrationResults(
+        **{
+            name: pd.read_parquet(path / f"{name}.parquet")
+            for name in ("posterior", "diagnostics", "predictive")
+        },
+        fit=pd.read_csv(path / "fit.csv"),
+        validation=pd.read_csv(path / "validation.csv"),
+        metadata=json.loads((path / "metadata.json").read_text()),
+    )
+
+
 @contextlib.contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling directory that replaces ``path`` only if the block succeeds."""

@@ -172,8 +172,12 @@ def run_chunk(chunk: Chunk) -> tuple[pd.DataFrame, float]:
     return pd.DataFrame(rows), time.perf_counter() - tic
 
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Write via ``write(tmp_path)`` to a hidden temporary in the same directory, then rename."""
+def atomic_write(path: Path, write: Any) -> Path:
+    """Write via ``write(tmp_path)`` to a hidden temporary in the same directory, then rename.
+
+    Returns:
+        ``path``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -182,6 +186,7 @@ def atomic_write(path: Path, write: Any) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return path
 
 
 def write_chunk(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import sim
 from sim.collect import collect
 from sim.metrics import METRICS
 from sim.sweep import chunk_key, expand
@@ -172,9 +173,18 @@ def test_phase_draws_heatmaps_cuts_and_a_summary(parallel, tmp_path):
 
     written = phase.draw(parallel[0], tmp_path)
     names = {p.name for p in written}
-    assert names == {"am7_share.png", "workers_held.png", "target_losses.png", "cuts.png", "summary.csv"}
-    for path in written[:-1]:
-        assert path.stat().st_size > 10_000  # a PNG with content
+    figures = {"am7_share.png", "workers_held.png", "target_losses.png", "cuts.png"}
+    assert names == figures | {"summary.csv", "runs.parquet", "metadata.json"}
+    for name in figures:
+        assert (tmp_path / name).stat().st_size > 10_000  # a PNG with content
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert len(summary) == 4 and (summary["n_runs"] == 2).all()
     assert (summary["workers_held_end_q05"] <= summary["workers_held_end_median"]).all()
+
+    # The saved sweep reads back as the same runs and redraws the same summary without the chunks.
+    saved = sim.load_sweep(tmp_path)
+    pd.testing.assert_frame_equal(saved.runs, collect(parallel[0]).runs)
+    assert saved.metadata["seeds"]["n_seeds"] == 2
+    redrawn = tmp_path / "redrawn"
+    phase.draw(tmp_path, redrawn)
+    pd.testing.assert_frame_equal(pd.read_csv(redrawn / "summary.csv"), summary)
