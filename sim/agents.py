@@ -37,8 +37,6 @@ class Compound(mesa.Agent):
         raids, tipoffs, relocations: Counts so far.
         first_raid_day: Day of its first police intervention (None if never raided).
         in_window: Whether it operated in the focal jurisdiction during the Amnesty window (AM4, AM7).
-        revenue, costs: Money in and out during the current step (USD, scaled population).
-        scam_income: Money taken from targets since opening (USD, scaled population).
         profit: The boss's trailing estimate of its monthly profit (USD/month).
     """
 
@@ -64,9 +62,7 @@ class Compound(mesa.Agent):
         self.relocations = 0
         self.first_raid_day: int | None = None
         self.in_window = False
-        self.revenue = 0.0
-        self.scam_income = 0.0
-        self.costs = 0.0
+        model.accounts.open(self.cid + 1)  # its money: revenue, costs, scam income (model.accounts)
         self.profit = 0.0
         model.sites_changed()
 
@@ -108,11 +104,12 @@ class Boss(mesa.Agent):
         clock = model.clock
         memory = np.exp(-clock.dt_months / p.profit_months)
         rng = model.streams["bosses"]
+        revenue, costs = model.accounts.revenue, model.accounts.costs
         total_profit = 0.0
         for c in self.books:
-            step_profit = c.revenue - c.costs
+            step_profit = float(revenue[c.cid] - costs[c.cid])
             self.wealth += step_profit
-            c.revenue = c.costs = 0.0
+            revenue[c.cid] = costs[c.cid] = 0.0
             if not c.active:  # money that reached it as it closed (workers sold on) is booked too
                 continue
             c.profit = memory * c.profit + (1 - memory) * step_profit / clock.dt_months

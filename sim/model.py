@@ -35,6 +35,34 @@ from sim.sites import offer_protection
 from sim.streams import Streams
 
 
+class Accounts:
+    """The money of every compound, as arrays indexed by compound id (USD, scaled population).
+
+    Money moves to and from about a hundred compounds several times a step, so it is kept in arrays
+    rather than in attributes of each :class:`Compound`.
+
+    Attributes:
+        revenue, costs: Money in and out during the current step, until the boss books it.
+        scam_income: Money taken from targets since opening.
+    """
+
+    def __init__(self) -> None:
+        self.revenue = np.zeros(0)
+        self.costs = np.zeros(0)
+        self.scam_income = np.zeros(0)
+
+    def open(self, n: int) -> None:
+        """Make room for ``n`` compounds (grows geometrically)."""
+        if n <= len(self.revenue):
+            return
+        size = max(n, 2 * len(self.revenue), 64)
+        for name in ("revenue", "costs", "scam_income"):
+            old = getattr(self, name)
+            new = np.zeros(size)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+
 @dataclass
 class SiteArrays:
     """Per-compound values as arrays indexed by compound id, for the vectorised mechanisms."""
@@ -76,6 +104,7 @@ class ScamModel(mesa.Model):
         self.workers = Workers()
         self.targets = Targets()
         self.compounds: list[Compound] = []
+        self.accounts = Accounts()
         self._next_uid = 0
         self._sites: SiteArrays | None = None
 
@@ -218,19 +247,16 @@ class ScamModel(mesa.Model):
     def credit(self, cids: np.ndarray, amounts: np.ndarray, scam: bool = False) -> None:
         """Add money to compounds' revenue this step (``scam``: money taken from targets)."""
         totals = np.bincount(cids, amounts, minlength=len(self.compounds))
-        for cid in np.flatnonzero(totals):
-            compound = self.compounds[cid]
-            compound.revenue += totals[cid]
-            if scam:
-                compound.scam_income += totals[cid]
+        self.accounts.revenue[: len(totals)] += totals
+        if scam:
+            self.accounts.scam_income[: len(totals)] += totals
         if scam and len(cids):
             self.ledger.add_by("scam_revenue", self.sites().juris, totals)
 
     def charge(self, cids: np.ndarray, amounts: np.ndarray) -> None:
         """Add money to compounds' costs this step."""
         totals = np.bincount(cids, amounts, minlength=len(self.compounds))
-        for cid in np.flatnonzero(totals):
-            self.compounds[cid].costs += totals[cid]
+        self.accounts.costs[: len(totals)] += totals
 
     def in_covid_period(self) -> bool:
         """Whether the current step falls in the COVID recruitment boom (FACTS §7)."""

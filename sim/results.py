@@ -222,7 +222,7 @@ def compounds(model: ScamModel) -> pd.DataFrame:
             "relocations": c.relocations,
             "protected": c.protected,
             "in_window": c.in_window,
-            "scam_income": c.scam_income / model.p.scale,
+            "scam_income": model.accounts.scam_income[c.cid] / model.p.scale,
         }
         for c in model.compounds
     ]
