@@ -8,11 +8,13 @@ Public API (used by the command line and by notebooks)::
     results = sim.load_results("results/baseline") # what `scamsim run` wrote
     sweep = sim.load_sweep("results/phase")        # a sweep's runs (one row each) + provenance
     fitted = sim.load_calibration("results/calibration/default")  # posterior, fit, validation
+    comparison = sim.compare(["raid_surge"], ["scale=0.2"], n_seeds=5)  # paired scenario runs
 
 See ``docs/ODD.md`` for the model and every parameter.
 """
 
 from sim.collect import Sweep, load_sweep
+from sim.compare import Comparison, compare, load_comparison
 from sim.config import RunConfig, load_config
 from sim.model import ScamModel
 from sim.params import ConfigError, ModelParams
@@ -20,13 +22,16 @@ from sim.results import CalibrationResults, Results, load_calibration, load_resu
 
 __all__ = [
     "CalibrationResults",
+    "Comparison",
     "ConfigError",
     "ModelParams",
     "Results",
     "RunConfig",
     "ScamModel",
     "Sweep",
+    "compare",
     "load_calibration",
+    "load_comparison",
     "load_config",
     "load_results",
     "load_sweep",

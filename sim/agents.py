@@ -147,7 +147,9 @@ class Police(mesa.Agent):
     """The police of one jurisdiction: raids, leaks and bribes (AM7-AM10, EN1-EN4).
 
     One corruption level governs the three corrupt acts the reports describe: a planned raid is leaked
-    to the compound, a worker's help request is passed back to the boss, a bribe buys protection.
+    to the compound, a worker's help request is passed back to the boss, a bribe buys protection. The
+    last two are scaled by ``police.help_leak_factor`` and ``police.bribe_factor`` (1 in the baseline),
+    the levers of victim protection and kingpin removal (:mod:`sim.policy`).
 
     Attributes:
         juris: Index of the jurisdiction.
@@ -165,7 +167,8 @@ class Police(mesa.Agent):
 
     def accepts_bribe(self) -> bool:
         """Whether a boss's offer of protection money is accepted."""
-        return bool(self.model.streams["bribes"].random() < self.corruption)
+        bribe_factor = self.model.p.police.bribe_factor
+        return bool(self.model.streams["bribes"].random() < self.corruption * bribe_factor)
 
     def patrol(self) -> None:
         """Plan this step's raids on compounds in the jurisdiction and carry them out."""

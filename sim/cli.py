@@ -25,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim import collect, dask_sweep, multirun, phase, plots, posterior, provenance
+from sim.compare import main as compare_main
 from sim.config import CONFIG_DIR, RunConfig, as_dict, one_line, overridden_keys, register, to_run_config
 from sim.params import ConfigError
 from sim.results import Results
@@ -137,6 +138,12 @@ def _validate() -> None:
     validate_app()
 
 
+def _brief() -> None:
+    from sim.brief import main  # imported on use: jinja2 and the brief's figures
+
+    main()
+
+
 COMMANDS: dict[str, tuple[str, Callable[[], None]]] = {
     "run": (
         "run the model over n_seeds replicates and write results/<name>/",
@@ -148,6 +155,11 @@ COMMANDS: dict[str, tuple[str, Callable[[], None]]] = {
     "collect": ("gather a sweep's chunks into DIR/runs.parquet (one row per run)", collect.main),
     "phase": ("draw the raid-rate x corruption phase diagram of a sweep -> results/phase/", phase.main),
     "sweep": ("run a sweep's chunks on a Dask cluster (--scheduler ADDRESS; default local)", dask_sweep.main),
+    "compare": (
+        "scenarios vs baseline, paired by common random numbers -> results/compare/<name>/",
+        compare_main,
+    ),
+    "brief": ("a scenario's policy brief (HTML + PDF) -> results/briefs/<scenario>/", _brief),
 }
 
 

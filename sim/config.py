@@ -38,8 +38,8 @@ class RunConfig(ModelParams):
     n_draws: int = param(
         1,
         "-",
-        "Posterior draws per sweep cell, each run over n_seeds replicates (sweeps only; until the "
-        "calibrated posterior exists only draw 0, the default parameters, is available)",
+        "Posterior draws per sweep cell, each run over n_seeds replicates (sweeps only; with "
+        "posterior=null only draw 0, the configured parameters, is available)",
         "-",
         1,
         100000,
@@ -58,6 +58,15 @@ class RunConfig(ModelParams):
         "Parameters kept as configured instead of drawn from the posterior (the CLI adds every key "
         "overridden on the command line)",
         "-",
+    )
+    scenario: str = param(
+        "baseline",
+        "-",
+        "Scenario: configs/scenario/<name>.yaml (its interventions go into `policies`); baseline: none",
+        "-",
+    )
+    description: str = param(
+        "The calibrated baseline: no interventions", "-", "One-line description of the scenario", "-"
     )
     # Jurisdictions come from the `jurisdictions` config group (a dict cannot lose keys when merged).
     jurisdictions: dict[str, JurisdictionParams] = field(
@@ -87,12 +96,15 @@ def to_run_config(cfg: DictConfig, schema: type[RunConfig] = RunConfig) -> RunCo
     return validate(config)
 
 
-def load_config(overrides: list[str] | None = None, config_name: str = "run") -> RunConfig:
+def load_config(
+    overrides: list[str] | None = None, config_name: str = "run", schema: type[RunConfig] = RunConfig
+) -> RunConfig:
     """Compose a configuration from ``configs/`` with Hydra overrides, as the CLI would.
 
     Args:
         overrides: Hydra overrides, e.g. ``["police.raid_rate=1.0", "jurisdictions=mekong"]``.
         config_name: Primary config file (without ``.yaml``).
+        schema: The RunConfig subclass the file composes (registered in Hydra's ConfigStore).
 
     Returns:
         Validated parameters.
@@ -106,7 +118,7 @@ def load_config(overrides: list[str] | None = None, config_name: str = "run") ->
             cfg = compose(config_name=config_name, overrides=list(overrides or []))
     except Exception as exc:
         raise ConfigError(one_line(exc)) from None
-    return to_run_config(cfg)
+    return to_run_config(cfg, schema)
 
 
 def overridden_keys(overrides: list[str]) -> set[str]:

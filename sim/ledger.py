@@ -63,6 +63,8 @@ VARIABLES: dict[str, Variable] = {
     "bribes": Variable("USD", "Protection paid to police", "flow", True),
     "recruit_fees": Variable("USD", "Fees paid to recruiters", "flow", True),
     "operating_costs": Variable("USD", "Running and fixed costs of compounds", "flow", True),
+    "revenue_seized": Variable("USD", "Scam takings seized by financial authorities", "flow", True),
+    "laundering_costs": Variable("USD", "Scam takings spent on laundering them", "flow", True),
 }
 
 # Routes out of captivity; each has its own "exits_<route>" variable.

@@ -2,6 +2,8 @@
 
 Order of one step (explicit, as in Mesa's examples):
 
+0. interventions (:mod:`sim.policy`) whose window contains the step's start date apply their changes;
+   one whose window has just closed restores what it changed;
 1. recruitment: bosses order workers, recruiters and captives deliver them (:mod:`sim.recruitment`);
 2. scam work: targets are drained and new ones groomed (:mod:`sim.production`);
 3. quotas: punishment escalates for those below quota (:mod:`sim.discipline`);
@@ -16,12 +18,13 @@ and leaves its record in :attr:`ScamModel.ledger`.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import mesa
 import numpy as np
 
-from sim import facts
+from sim import facts, policy
 from sim.agents import Boss, Compound, Police, Recruiter
 from sim.clock import Clock
 from sim.discipline import enforce_quotas
@@ -90,7 +93,9 @@ class ScamModel(mesa.Model):
         validate(params)
         self.streams = Streams(seed)
         super().__init__(rng=self.streams["mesa"])
-        self.p = params
+        # A copy: interventions change the model's parameters mid-run, never the caller's.
+        self.p = copy.deepcopy(params) if params.policies else params
+        self.interventions = policy.build(self.p)
         self.clock = Clock(
             parse_date("time.start", params.time.start),
             parse_date("time.end", params.time.end),
@@ -116,6 +121,8 @@ class ScamModel(mesa.Model):
                 Recruiter(self, source)
         self._create_initial_compounds()
         self.initial_workers = self.workers.n
+        for intervention in self.interventions:
+            intervention.initialise(self)
 
     # ---------------------------------------------------------------------------------------------
     # Set-up
@@ -213,6 +220,22 @@ class ScamModel(mesa.Model):
         """Mark the per-compound arrays stale (a compound opened, closed, moved or changed)."""
         self._sites = None
 
+    def parameters_changed(self) -> None:
+        """Re-derive everything the model caches from its parameters (after an intervention).
+
+        Police raid rates and corruption, the jurisdictions' openness and towns, the source
+        countries' awareness and the per-compound arrays. Security and quota are copied to a compound
+        from the parameters when it opens and nothing else changes them, so they are reset on every
+        compound.
+        """
+        for police in self.police:
+            police.raid_rate, police.corruption = self.p.police_for(police.name)
+        self._setup_geography()
+        self._setup_sources()
+        for c in self.compounds:
+            c.security, c.quota = self.p.compounds.security, self.p.compounds.quota
+        self.sites_changed()
+
     def sites(self) -> SiteArrays:
         """Per-compound values as arrays indexed by compound id (rebuilt only after changes)."""
         if self._sites is None:
@@ -226,7 +249,7 @@ class ScamModel(mesa.Model):
                 security=np.array([c.security for c in cs]),
                 quota=np.array([c.quota for c in cs], dtype=np.float32),
                 productivity=np.array([c.productivity for c in cs], dtype=np.float32),
-                leak=corruption[juris] if len(cs) else np.zeros(0),
+                leak=corruption[juris] * self.p.police.help_leak_factor if len(cs) else np.zeros(0),
                 escape_hazard=np.array(
                     [self.p.workers.escape_rate * (1 - c.security) for c in cs], dtype=np.float32
                 ),
@@ -251,7 +274,14 @@ class ScamModel(mesa.Model):
         if scam:
             self.accounts.scam_income[: len(totals)] += totals
         if scam and len(cids):
-            self.ledger.add_by("scam_revenue", self.sites().juris, totals)
+            juris = self.sites().juris
+            self.ledger.add_by("scam_revenue", juris, totals)
+            cp = self.p.compounds
+            if cp.seizure_share or cp.laundering_cost:  # financial disruption (sim.policy)
+                seized, laundering = totals * cp.seizure_share, totals * cp.laundering_cost
+                self.charge(np.arange(len(totals)), seized + laundering)
+                self.ledger.add_by("revenue_seized", juris, seized)
+                self.ledger.add_by("laundering_costs", juris, laundering)
 
     def charge(self, cids: np.ndarray, amounts: np.ndarray) -> None:
         """Add money to compounds' costs this step."""
@@ -272,6 +302,8 @@ class ScamModel(mesa.Model):
         index = self.steps - 1  # Mesa counts steps from 1 inside step()
         self.day = int(np.floor(index * self.clock.step_days))
         self.ledger.step = index
+        for intervention in self.interventions:
+            intervention.step(self)
         recruit(self)
         scam_work(self)
         enforce_quotas(self)

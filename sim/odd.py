@@ -43,7 +43,7 @@ from sim.metrics import METRICS
 ODD_PATH = Path(__file__).resolve().parent.parent / "docs" / "ODD.md"
 
 # Run settings: fields of RunConfig that control a run rather than describe the simulated world.
-RUN_SETTINGS = ("name", "seed", "n_seeds", "n_draws", "n_jobs", "fixed")
+RUN_SETTINGS = ("name", "seed", "n_seeds", "n_draws", "n_jobs", "fixed", "scenario", "description")
 
 # Cross-field rules checked by sim.params.validate (not expressible as a per-field range). Keep in
 # step with validate(); tests/test_odd.py checks that each rule is enforced.
@@ -389,9 +389,56 @@ def _pub_number(x: float) -> str:
     return format_number(x, group=True) if float(x).is_integer() else f"{x:.3g}"
 
 
+def policies_markdown() -> str:
+    """The content of the POLICIES region: intervention kinds, their settings, presets and scenarios."""
+    from sim import policy  # imported here: the intervention classes import sim.params
+
+    parts = [
+        "Settings of each intervention kind (`policies.<name>.kind`), with the class defaults; every "
+        "kind also has `start` and `end` (dates, null: the start or end of the run)."
+    ]
+    window = ("name", "start", "end")
+    body = []
+    for kind, cls in policy.KINDS.items():
+        for row in _walk(cls, cls(), f"policies.{kind}."):  # the prefix keeps top-level rules out
+            setting = row.key.removeprefix(f"policies.{kind}.")
+            if setting not in window:
+                body.append(
+                    [
+                        f"`{kind}`",
+                        f"`{setting}`",
+                        "-" if row.default == "``" else row.default,
+                        _cell(row.unit),
+                        _cell(row.range),
+                        _cell(row.source),
+                        _cell(row.doc),
+                    ]
+                )
+        if all(f.name in window for f in dataclasses.fields(cls)):
+            body.append([f"`{kind}`", "-", "-", "-", "-", "-", _cell(cls.__doc__.strip().splitlines()[0])])
+    header = ["kind", "setting", "default", "unit", "allowed", "source", "meaning"]
+    parts.append(_table(header, body, "llrllll"))
+    presets = []
+    for path in sorted((Path(CONFIG_DIR) / "policy").glob("*.yaml")):
+        conf = OmegaConf.to_container(OmegaConf.load(path)) or {}
+        settings = ", ".join(f"`{k}={'null' if v is None else v}`" for k, v in conf.items() if k != "kind")
+        presets.append([f"`{path.stem}`", f"`{conf.get('kind')}`", _cell(settings)])
+    parts.append("#### Presets (`configs/policy/`)\n\nValues and their sources are commented in each file.")
+    parts.append(_table(["preset", "kind", "settings"], presets))
+    scenarios = []
+    for path in sorted((Path(CONFIG_DIR) / "scenario").glob("*.yaml")):
+        conf = OmegaConf.load(path)
+        used = [str(item).split("@")[0].removeprefix("/policy/") for item in conf.get("defaults", [])]
+        scenarios.append([f"`{path.stem}`", ", ".join(f"`{u}`" for u in used), _cell(conf.description)])
+    parts.append("#### Scenarios (`configs/scenario/`)\n\nSelected with `scenario=<name>`.")
+    parts.append(_table(["scenario", "interventions", "description"], scenarios))
+    return "\n\n".join(parts)
+
+
 # Region name -> generator of its content, in the order they appear in docs/ODD.md.
 REGIONS: dict[str, Callable[[], str]] = {
     "PUBLISHED": published_markdown,
+    "POLICIES": policies_markdown,
     "PARAMETERS": parameters_markdown,
     "VARIABLES": variables_markdown,
     "METRICS": metrics_markdown,

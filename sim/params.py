@@ -215,6 +215,24 @@ class PoliceParams:
         0.0,
         1.0,
     )
+    help_leak_factor: float = param(
+        1.0,
+        "-",
+        "Chance a help request is passed back to the boss, relative to the corruption probability "
+        "(1: requests go through the local police; lowered by victim protection)",
+        "AM9; assumption",
+        0.0,
+        1.0,
+    )
+    bribe_factor: float = param(
+        1.0,
+        "-",
+        "Chance a bribe for protection is accepted, relative to the corruption probability (0: "
+        "protection is not for sale, e.g. after kingpin removal)",
+        "EN4; assumption",
+        0.0,
+        1.0,
+    )
 
 
 @dataclass
@@ -361,6 +379,24 @@ class CompoundParams:
         "assumption",
         0.0,
         INF,
+    )
+    seizure_share: float = param(
+        0.0,
+        "share",
+        "Share of scam takings seized by financial authorities (0 in the baseline; raised by "
+        "financial disruption)",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    laundering_cost: float = param(
+        0.0,
+        "share",
+        "Share of scam takings spent on laundering them, on top of running costs (0 in the baseline, "
+        "where it is part of running costs; raised by financial disruption)",
+        "assumption",
+        0.0,
+        1.0,
     )
     expansion_rate: float = param(
         0.6, "1/year", "Rate a profitable boss opens a new compound", "AM11; calibrated", 0.0, INF
@@ -580,6 +616,15 @@ class ModelParams:
     compounds: CompoundParams = group(CompoundParams)
     workers: WorkerParams = group(WorkerParams)
     targets: TargetParams = group(TargetParams)
+    policies: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "doc": "Interventions in force, by name: each has a `kind` (sim.policy.KINDS), a window "
+            "(`start`, `end`) and its settings; usually set by `scenario=<name>`",
+            "unit": "-",
+            "source": "assumption (policy levers; configs/policy/)",
+        },
+    )
 
     def police_for(self, name: str) -> tuple[float, float]:
         """Raid rate and corruption in force in jurisdiction ``name`` (local override or global)."""
@@ -636,6 +681,24 @@ def parse_date(key: str, value: str) -> dt.date:
         raise ConfigError(f"{key}={value!r} is not a date; expected YYYY-MM-DD") from None
 
 
+def check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
+    """Check ``value`` of ``key`` against the range in field metadata ``meta`` (see :func:`param`).
+
+    Raises:
+        ConfigError: If it is outside the range (one line naming key, value and range).
+    """
+    _check_value(key, value, meta)
+
+
+def check_ranges(obj: Any, prefix: str = "") -> None:
+    """Check every range-declared field of dataclass ``obj`` (keys ``<prefix><field>``).
+
+    Raises:
+        ConfigError: On the first value outside its range (one line naming key, value and range).
+    """
+    _walk(obj, prefix)
+
+
 def validate(params: ModelParams) -> ModelParams:
     """Check every value against its declared range and the cross-field rules.
 
@@ -663,4 +726,7 @@ def validate(params: ModelParams) -> ModelParams:
         raise ConfigError("sources must have at least one country with weight > 0")
     if sum(j.initial_compounds for j in params.jurisdictions.values()) == 0:
         raise ConfigError("jurisdictions.*.initial_compounds are all 0; at least one compound needed")
+    from sim.policy import build  # imported here: interventions are declared with this module's param()
+
+    build(params)
     return params

@@ -60,19 +60,21 @@ def band_plot(
     metadata: dict[str, Any],
     title: str,
     cumulative: bool = False,
+    by: str = "jurisdiction",
 ) -> Figure:
-    """One line per jurisdiction: median over replicates with the 90% band.
+    """One line per jurisdiction (or per value of ``by``): median over replicates with the 90% band.
 
     Args:
-        timeseries: Tidy time series (columns replicate, date, jurisdiction, variables).
+        timeseries: Tidy time series (columns replicate, date, ``by``, variables).
         variable: Column to plot.
         metadata: Run provenance, shown in the footer.
         title: Figure title.
         cumulative: Plot the running total of a flow variable.
+        by: Column whose values get a line each, e.g. ``scenario`` in a comparison.
     """
     var = VARIABLES[variable]
     fig, ax = plt.subplots(figsize=(8, 4.2))
-    for name, part in timeseries.groupby("jurisdiction", observed=True):
+    for name, part in timeseries.groupby(by, observed=True):
         part = part.sort_values("date")
         if cumulative:
             part = part.assign(**{variable: part.groupby("replicate")[variable].cumsum()})
@@ -80,7 +82,7 @@ def band_plot(
         ax.fill_between(q.index, q["lo"], q["hi"], alpha=0.25, linewidth=0)
         ax.plot(q.index, q["median"], label=str(name))
     label = variable.replace("_", " ") + (" (cumulative)" if cumulative else "")
-    _finish(fig, ax, f"{label} [{var.unit}]", title, "jurisdiction", metadata)
+    _finish(fig, ax, f"{label} [{var.unit}]", title, by, metadata)
     return fig
 
 

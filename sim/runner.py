@@ -8,7 +8,7 @@ base seed share their random streams replicate by replicate (common random numbe
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
@@ -79,22 +79,53 @@ def run_replicates(
     if draws is not None and len(draws) < n_seeds:
         raise ValueError(f"{len(draws)} posterior draws for {n_seeds} replicates")
     per_replicate = [params if draws is None else posterior.apply(params, draws[i]) for i in range(n_seeds)]
-    outputs: list[ReplicateOutput | None] = [None] * n_seeds
-    if n_jobs <= 1 or n_seeds == 1:
-        for i, s in enumerate(seeds):
-            outputs[i] = run_replicate(per_replicate[i], s, i)
+    tasks = [(per_replicate[i], s, i) for i, s in enumerate(seeds)]
+    return combine(parallel_map(_run_task, tasks, n_jobs, progress))
+
+
+def _run_task(task: tuple[ModelParams, np.random.SeedSequence, int]) -> ReplicateOutput:
+    return run_replicate(*task)
+
+
+def parallel_map[T, R](
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    n_jobs: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[R]:
+    """``[fn(item) for item in items]``, over ``n_jobs`` worker processes; results in item order.
+
+    The executor shared by replicates, sensitivity analyses and anything else that maps a picklable
+    function over independent tasks. Results do not depend on ``n_jobs``: each task carries its own
+    seed, never one drawn from a process-global stream.
+
+    Args:
+        fn: Picklable function of one task (a module-level function or a picklable callable object).
+        items: The tasks.
+        n_jobs: Worker processes (1 runs in this process).
+        progress: Called as ``progress(done, total)`` after each task.
+
+    Returns:
+        The results, in the order of ``items``.
+    """
+    total = len(items)
+    if n_jobs <= 1 or total <= 1:
+        outputs = []
+        for done, item in enumerate(items, start=1):
+            outputs.append(fn(item))
             if progress:
-                progress(i + 1, n_seeds)
-    else:
-        # fork: workers inherit the imported modules, so start-up costs milliseconds, not seconds.
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(n_jobs, n_seeds), mp_context=context) as pool:
-            futures = {pool.submit(run_replicate, per_replicate[i], s, i): i for i, s in enumerate(seeds)}
-            for done, future in enumerate(as_completed(futures), start=1):
-                outputs[futures[future]] = future.result()
-                if progress:
-                    progress(done, n_seeds)
-    return combine([o for o in outputs if o is not None])
+                progress(done, total)
+        return outputs
+    slots: list = [None] * total
+    # fork: workers inherit the imported modules, so start-up costs milliseconds, not seconds.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(n_jobs, total), mp_context=context) as pool:
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        for done, future in enumerate(as_completed(futures), start=1):
+            slots[futures[future]] = future.result()
+            if progress:
+                progress(done, total)
+    return slots
 
 
 def combine(outputs: list[ReplicateOutput]) -> results.Results:
