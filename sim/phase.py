@@ -3,7 +3,7 @@
 ``scamsim phase [DIR]`` reads the sweep in ``DIR`` (default ``results/multirun/phase``, written by
 ``scamsim run experiment=phase``), and writes to ``results/phase/``:
 
-* ``am7_share.png``, ``workers_held.png``, ``target_losses.png``: the median over replicates of each
+* ``am7_share.png``, ``workers_held.png``, ``target_losses.png``: the median over each
   grid cell, with the two-thirds contour of the AM7 share (Amnesty: "more than two-thirds") and the
   baseline point;
 * ``cuts.png``: the AM7 share and workers held along rows and columns of the grid, median and 90% band
@@ -61,7 +61,7 @@ HEATMAPS: dict[str, tuple[str, str, str, float]] = {
         1e9,
     ),
 }
-RUNS_NOTE = "median and 90% band over a cell's runs (posterior draws x seeds)"
+RUNS_NOTE = "median, 90% band: a cell's runs (posterior draws x seeds)"
 CUT_RATES = (0.5, 1.0, 2.0, 6.0)
 CUT_CORRUPTIONS = (0.0, 0.3, 0.6, 1.0)
 
@@ -169,7 +169,7 @@ def cuts(summary: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
         _cut(axes[row, 1], summary, metric, CORRUPTION, RATE, CUT_RATES)
     axes[0, 0].set_title("along raid rate, at fixed corruption", fontsize=10)
     axes[0, 1].set_title("along corruption, at fixed raid rate", fontsize=10)
-    fig.suptitle("Cuts through the phase diagram: median and 90% band over replicates", fontsize=11)
+    fig.suptitle("Cuts through the phase diagram: median and 90% band over each cell's runs", fontsize=11)
     footer(fig, metadata, RUNS_NOTE)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     return fig
