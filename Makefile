@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.synced
 UV_VERSION := 0.13.8
 
-.PHONY: setup run test browser test-slow lint bench docs clean
+.PHONY: setup run test browser test-slow lint bench bench-sweep docs strip-notebooks clean
 
 $(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -31,8 +31,14 @@ test-slow: $(STAMP)  ## the slow statistical checks
 bench: $(STAMP)  ## speed and memory benchmarks (figures quoted in the README)
 	$(VENV)/bin/python benchmarks/bench_workers.py
 
+bench-sweep: $(STAMP)  ## 1,000 runs at calibration scale through `scamsim run -m` (about 5 minutes)
+	$(VENV)/bin/python benchmarks/bench_sweep.py
+
 docs: $(STAMP)  ## regenerate the parameter table in docs/ODD.md from the schemas
 	$(VENV)/bin/python -m sim.odd
+
+strip-notebooks: $(STAMP)  ## remove outputs from the notebooks before committing (a test checks it)
+	$(VENV)/bin/nbstripout experiments/notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -9,16 +9,30 @@ Public API (used by the command line and by notebooks)::
     sweep = sim.load_sweep("results/phase")        # a sweep's runs (one row each) + provenance
     fitted = sim.load_calibration("results/calibration/default")  # posterior, fit, validation
     comparison = sim.compare(["raid_surge"], ["scale=0.2"], n_seeds=5)  # paired scenario runs
+    analysis = sim.sensitivity_analysis(["sensitivity.n=4"])  # Morris/Sobol indices: analysis.indices
+    saved = sim.load_sensitivity("results/sensitivity/morris")  # what `scamsim sensitivity` wrote
 
 See ``docs/ODD.md`` for the model and every parameter.
 """
+
+from typing import TYPE_CHECKING
 
 from sim.collect import Sweep, load_sweep
 from sim.compare import Comparison, compare, load_comparison
 from sim.config import RunConfig, load_config
 from sim.model import ScamModel
 from sim.params import ConfigError, ModelParams
-from sim.results import CalibrationResults, Results, load_calibration, load_results
+from sim.results import (
+    CalibrationResults,
+    Results,
+    SensitivityResults,
+    load_calibration,
+    load_results,
+    load_sensitivity,
+)
+
+if TYPE_CHECKING:
+    from sim.sensitivity import Analysis, SensitivityConfig
 
 __all__ = [
     "CalibrationResults",
@@ -28,14 +42,17 @@ __all__ = [
     "Results",
     "RunConfig",
     "ScamModel",
+    "SensitivityResults",
     "Sweep",
     "compare",
     "load_calibration",
     "load_comparison",
     "load_config",
     "load_results",
+    "load_sensitivity",
     "load_sweep",
     "run",
+    "sensitivity_analysis",
 ]
 
 
@@ -57,3 +74,22 @@ def run(config: RunConfig | None = None, overrides: list[str] | None = None) -> 
     results = run_replicates(config, config.n_seeds, config.seed, config.n_jobs)
     results.metadata = provenance.describe(as_dict(config), config.seed, config.n_seeds, "sim.run")
     return results
+
+
+def sensitivity_analysis(
+    overrides: list[str] | None = None, config: "SensitivityConfig | None" = None
+) -> "Analysis":
+    """Run the sensitivity analysis of ``configs/sensitivity.yaml``, as ``scamsim sensitivity`` does.
+
+    Args:
+        overrides: Hydra overrides, e.g. ``["sensitivity.method=sobol", "sensitivity.n=64"]``.
+        config: A configuration from :func:`sim.sensitivity.load`, used instead of ``overrides``.
+
+    Returns:
+        A :class:`sim.sensitivity.Analysis`: ``indices`` (Morris mu*, sigma or Sobol S1, ST with 95%
+        confidence half-widths, one row per output and parameter) and ``samples`` (each sample row and
+        its outputs). For any other function, use :func:`sim.sensitivity.analyse`.
+    """
+    from sim import sensitivity  # imported on use: SALib pulls in scipy's statistics
+
+    return sensitivity.run(config if config is not None else sensitivity.load(overrides))

@@ -138,6 +138,12 @@ def _validate() -> None:
     validate_app()
 
 
+def _sensitivity() -> None:
+    from sim.sensitivity_cli import app  # imported on use: SALib pulls in scipy's statistics
+
+    app()
+
+
 def _brief() -> None:
     from sim.brief import main  # imported on use: jinja2 and the brief's figures
 
@@ -155,6 +161,7 @@ COMMANDS: dict[str, tuple[str, Callable[[], None]]] = {
     "collect": ("gather a sweep's chunks into DIR/runs.parquet (one row per run)", collect.main),
     "phase": ("draw the raid-rate x corruption phase diagram of a sweep -> results/phase/", phase.main),
     "sweep": ("run a sweep's chunks on a Dask cluster (--scheduler ADDRESS; default local)", dask_sweep.main),
+    "sensitivity": ("Morris or Sobol indices (SALib) -> results/sensitivity/<name>/", _sensitivity),
     "compare": (
         "scenarios vs baseline, paired by common random numbers -> results/compare/<name>/",
         compare_main,

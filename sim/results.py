@@ -104,6 +104,39 @@ def load_calibration(path: str | Path) -> CalibrationResults:
     )
 
 
+@dataclass
+class SensitivityResults:
+    """What ``scamsim sensitivity`` wrote to ``results/sensitivity/<name>/``.
+
+    Attributes:
+        indices: One row per output and parameter. Morris: ``mu``, ``mu_star``, ``sigma`` (output units
+            per parameter range) and ``mu_star_conf``; Sobol: ``S1``, ``ST``, ``S1_conf``, ``ST_conf``.
+            A ``_conf`` column is the half-width of the 95% bootstrap interval; ``n_used`` counts the
+            trajectories or base samples with the output defined.
+        parameters: The ranges analysed: ``parameter``, ``dist``, ``low``, ``high``, ``source``.
+        samples: Every sample row (one column per parameter) and its outputs.
+        metadata: Provenance (commit, versions, configuration, seeds, ``seconds``, ``runs``).
+    """
+
+    indices: pd.DataFrame
+    parameters: pd.DataFrame
+    samples: pd.DataFrame
+    metadata: dict[str, Any]
+
+
+def load_sensitivity(path: str | Path) -> SensitivityResults:
+    """Read a sensitivity-analysis results directory (e.g. ``results/sensitivity/morris``)."""
+    path = Path(path)
+    if not (path / "indices.parquet").exists():
+        raise FileNotFoundError(f"{path} is not a sensitivity results directory (no indices.parquet)")
+    return SensitivityResults(
+        indices=pd.read_parquet(path / "indices.parquet"),
+        parameters=pd.read_csv(path / "parameters.csv"),
+        samples=pd.read_parquet(path / "samples.parquet"),
+        metadata=json.loads((path / "metadata.json").read_text()),
+    )
+
+
 @contextlib.contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling directory that replaces ``path`` only if the block succeeds."""
