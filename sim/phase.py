@@ -3,8 +3,8 @@
 ``scamsim phase [DIR]`` reads the sweep in ``DIR`` (default ``results/multirun/phase``, written by
 ``scamsim run experiment=phase``), and writes to ``results/phase/``:
 
-* ``am7_share.png``, ``workers_held.png``, ``target_losses.png``: the median over each
-  grid cell, with the two-thirds contour of the AM7 share (Amnesty: "more than two-thirds") and the
+* ``am7_share.png``, ``workers_held.png``, ``target_losses.png``: the median of each grid cell's
+  runs, with the two-thirds contour of the AM7 share (Amnesty: "more than two-thirds") and the
   baseline point;
 * ``cuts.png``: the AM7 share and workers held along rows and columns of the grid, median and 90% band
   (5th-95th percentile over a cell's runs: posterior draws x seeds);
