@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from pathlib import Path
@@ -16,14 +15,13 @@ from pathlib import Path
 import hydra
 import pandas as pd
 from hydra.core.config_store import ConfigStore
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
 from sim import calibration, calibration_plots, posterior, provenance
 from sim.calibration import CalibrateConfig
-from sim.config import CONFIG_DIR, load_overrides, to_run_config
+from sim.config import CONFIG_DIR, hydra_output_dir, load_overrides, to_run_config
 from sim.params import ConfigError
 from sim.results import atomic_dir, save_figures, write_json
 from sim.targets import Use
@@ -128,16 +126,12 @@ def report_table(frame, title: str) -> Table:
 def _calibrate(cfg: DictConfig) -> None:
     from sim.cli import fail
 
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
+    with hydra_output_dir() as out_dir:
         try:
             config = to_calibrate_config(cfg)
         except ConfigError as exc:
             fail(str(exc))
         out = calibrate_and_write(config, out_dir)
-    finally:
-        with contextlib.suppress(OSError):
-            out_dir.rmdir()
     terminal = Console()
     terminal.print(report_table(out["fit"], "Fit targets"))
     terminal.print(report_table(out["validation"], "Validate targets (out of sample)"))
@@ -154,8 +148,7 @@ def app() -> None:
 def _validate(cfg: DictConfig) -> None:
     from sim.cli import fail
 
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
+    with hydra_output_dir() as out_dir:
         try:
             config = to_calibrate_config(cfg)
             particles = posterior.load(config.posterior or "calibrated")
@@ -177,9 +170,6 @@ def _validate(cfg: DictConfig) -> None:
             predicted.to_parquet(tmp / "predictive.parquet", index=False)
             write_json(tmp / "metadata.json", metadata)
             save_figures(tmp / "figures", {"validation": calibration_plots.fit(report, metadata)})
-    finally:
-        with contextlib.suppress(OSError):
-            out_dir.rmdir()
     Console().print(report_table(report, "Validate targets (out of sample, calibrated posterior)"))
     Console().print(f"results written to {out_dir}")
 

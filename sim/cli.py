@@ -7,7 +7,6 @@ one-line message and exit code 2, never a traceback.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -26,7 +25,16 @@ from rich.table import Table
 
 from sim import collect, dask_sweep, multirun, phase, plots, posterior, provenance
 from sim.compare import main as compare_main
-from sim.config import CONFIG_DIR, RunConfig, as_dict, one_line, overridden_keys, register, to_run_config
+from sim.config import (
+    CONFIG_DIR,
+    RunConfig,
+    as_dict,
+    hydra_output_dir,
+    one_line,
+    overridden_keys,
+    register,
+    to_run_config,
+)
 from sim.params import ConfigError
 from sim.results import Results
 from sim.runner import run_replicates
@@ -101,20 +109,12 @@ def _config(cfg: DictConfig) -> RunConfig:
 
 
 def _run(cfg: DictConfig) -> None:
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
-        # A sweep: each job writes one compact chunk of runs, not a full results directory.
-        multirun.job(cfg)
-        with contextlib.suppress(OSError):
-            out_dir.rmdir()
-        return
-    try:
-        config = _config(cfg)
-        results = run_and_write(config, out_dir)
-    finally:
-        # Hydra creates the output directory up front; never leave it behind empty.
-        with contextlib.suppress(OSError):
-            out_dir.rmdir()
+    with hydra_output_dir() as out_dir:
+        if HydraConfig.get().mode == RunMode.MULTIRUN:
+            # A sweep: each job writes one compact chunk of runs, not a full results directory.
+            multirun.job(cfg)
+            return
+        results = run_and_write(_config(cfg), out_dir)
     out = Console()
     out.print(comparison_table(results))
     out.print(f"results written to {out_dir}")

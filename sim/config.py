@@ -7,13 +7,16 @@ checked when a configuration is composed; ranges and cross-field rules are check
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from sim.params import ConfigError, JurisdictionParams, ModelParams, param, validate
@@ -73,6 +76,21 @@ class RunConfig(ModelParams):
         default_factory=dict,
         metadata={"doc": "Jurisdictions by name", "unit": "-", "source": "AM1, AM3"},
     )
+
+
+@contextlib.contextmanager
+def hydra_output_dir() -> Iterator[Path]:
+    """The current Hydra job's output directory, removed again if the job leaves it empty.
+
+    Hydra creates the directory before the job runs, but results are written into it atomically or not
+    at all, so a failed job (or one that writes elsewhere) must not leave an empty directory behind.
+    """
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        yield out_dir
+    finally:
+        with contextlib.suppress(OSError):  # not empty: the job wrote its results there
+            out_dir.rmdir()
 
 
 def register() -> None:

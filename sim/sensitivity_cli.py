@@ -9,14 +9,12 @@ their sources), ``samples.parquet`` (every sample row and its outputs), ``metada
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from pathlib import Path
 
 import hydra
 import pandas as pd
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.progress import (
@@ -30,7 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 from sim import provenance, sensitivity, sensitivity_plots
-from sim.config import CONFIG_DIR, as_dict, to_run_config
+from sim.config import CONFIG_DIR, as_dict, hydra_output_dir, to_run_config
 from sim.params import ConfigError
 from sim.results import atomic_dir, save_figures, write_json
 
@@ -103,18 +101,13 @@ def ranking_table(analysis: sensitivity.Analysis, top: int = 5) -> Table:
 def _sensitivity(cfg: DictConfig) -> None:
     from sim.cli import fail
 
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
+    with hydra_output_dir() as out_dir:
         try:
             config = to_run_config(cfg, sensitivity.SensitivityConfig)
             sensitivity.check(config)
         except ConfigError as exc:
             fail(str(exc))
         analysis = run_and_write(config, out_dir)
-    finally:
-        # Hydra creates the output directory up front; never leave it behind empty.
-        with contextlib.suppress(OSError):
-            out_dir.rmdir()
     terminal = Console()
     terminal.print(ranking_table(analysis))
     terminal.print(f"results written to {out_dir}")
