@@ -49,7 +49,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sim import odd, plots, policy, posterior
 from sim.compare import BASELINE, Comparison, available_scenarios, compare, difference_figure
-from sim.config import CONFIG_DIR, RunConfig, register, to_run_config
+from sim.config import CONFIG_DIR, RunConfig, hydra_output_dir, register, to_run_config
 from sim.params import ConfigError
 from sim.results import atomic_dir
 from sim.targets import Target, Use
@@ -292,25 +292,16 @@ def _format_values(values: list[tuple[str, Any]]) -> str:
     return "; ".join(f"{label}: {one(value)}" for label, value in values)
 
 
-def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-    """Quantiles of weighted particles (the weighted CDF, interpolated between particle midpoints)."""
-    order = np.argsort(values)
-    v, w = values[order], weights[order] / weights.sum()
-    return np.interp(qs, np.cumsum(w) - w / 2, v)
-
-
 def assumptions(config: RunConfig) -> list[Assumption]:
     """Every model parameter of the schema with its value in the runs and its basis."""
-    particles = posterior.load(config.posterior) if config.posterior else None
-    drawn = set() if particles is None else set(particles.columns) - {"weight"} - set(config.fixed)
+    calibrated = posterior.quantiles(config.posterior, (0.05, 0.5, 0.95)) if config.posterior else None
+    drawn = set() if calibrated is None else set(calibrated.columns) - set(config.fixed)
     rows = []
     for row in odd.parameter_rows(type(config)):
         if row.key in NOT_MODEL_PARAMETERS or row.source == "-":
             continue
         if row.key in drawn:
-            q05, q50, q95 = weighted_quantiles(
-                particles[row.key].to_numpy(float), particles["weight"].to_numpy(float), (0.05, 0.5, 0.95)
-            )
+            q05, q50, q95 = calibrated[row.key]
             value = f"{_significant(q50)} [{_significant(q05)}, {_significant(q95)}]"
         else:
             value = _format_values(_values(config, row.key))
@@ -677,20 +668,19 @@ def _request(cfg: DictConfig) -> Request:
     """Check the composed configuration (unknown keys, ranges) and note what to run."""
     from sim.cli import fail
 
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    # Hydra creates the output directory up front; the brief replaces it atomically at the end.
-    with contextlib.suppress(OSError):
-        out_dir.rmdir()
-    try:
-        config = to_run_config(cfg)
-    except ConfigError as exc:
-        fail(str(exc))  # SystemExit passes Hydra's job runner without its multi-line banner
-    if config.scenario == BASELINE:  # no scenario= given (null keeps --help and --cfg working)
-        fail(
-            f"scenario= is required, e.g. scenario=raid_surge; available: {', '.join(available_scenarios())}"
-        )
-    # Every override but the scenario itself applies to the baseline and the scenario alike.
-    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("scenario=")]
+    # The brief is written atomically after Hydra returns (see main): the directory Hydra made goes now.
+    with hydra_output_dir() as out_dir:
+        try:
+            config = to_run_config(cfg)
+        except ConfigError as exc:
+            fail(str(exc))  # SystemExit passes Hydra's job runner without its multi-line banner
+        if config.scenario == BASELINE:  # no scenario= given (null keeps --help and --cfg working)
+            fail(
+                "scenario= is required, e.g. scenario=raid_surge; "
+                f"available: {', '.join(available_scenarios())}"
+            )
+        # Every override but the scenario itself applies to the baseline and the scenario alike.
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("scenario=")]
     return Request(config.scenario, overrides, out_dir)
 
 

@@ -84,8 +84,8 @@ def baseline_point(name: str = "calibrated") -> dict[str, tuple[float, float, fl
     Returns:
         For each of the two swept keys: (median, 5th percentile, 95th percentile).
     """
-    sample = pd.DataFrame(posterior.draws(name, 4000, seed=0))
-    return {key: tuple(float(v) for v in sample[key].quantile([0.5, *BAND])) for key in (RATE, CORRUPTION)}
+    calibrated = posterior.quantiles(name, (0.5, *BAND))
+    return {key: tuple(float(v) for v in calibrated[key]) for key in (RATE, CORRUPTION)}
 
 
 def _position(values: np.ndarray, x: float) -> float:

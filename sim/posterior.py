@@ -14,6 +14,7 @@ parameters as calibrated".
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,22 @@ def draws(name: str, n: int, seed: int, fixed: list[str] | tuple[str, ...] = ())
     rows = rng.choice(len(particles), size=n, p=weights / weights.sum())
     keep = [c for c in particles.columns if c not in set(fixed)]
     return [dict(zip(keep, particles.iloc[r][keep].astype(float), strict=True)) for r in rows]
+
+
+def weighted_quantiles(values: np.ndarray, weights: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """Quantiles of weighted particles (the weighted CDF, interpolated between particle midpoints)."""
+    order = np.argsort(values)
+    v, w = values[order], weights[order] / weights.sum()
+    return np.interp(qs, np.cumsum(w) - w / 2, v)
+
+
+def quantiles(name: str, qs: Sequence[float]) -> pd.DataFrame:
+    """Quantiles ``qs`` (rows) of every calibrated parameter (columns) of a posterior."""
+    particles = load(name)
+    weights = particles.pop("weight").to_numpy(float)
+    return pd.DataFrame(
+        {key: weighted_quantiles(particles[key].to_numpy(float), weights, qs) for key in particles}, index=qs
+    )
 
 
 def for_run(config: Any) -> list[dict[str, float]] | None:

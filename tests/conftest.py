@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -61,3 +63,38 @@ def baseline_run(seed: int = 1) -> ScamModel:
 @pytest.fixture
 def baseline() -> ScamModel:
     return baseline_run()
+
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # screenshots kept after a browser test
+CHROMIUM = "/usr/bin/chromium"  # Debian's package: no browser download (make test installs it)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def offline_chromium(
+    pw: Any, profile: Path, allowed: tuple[str, ...], outside: list[str], **options: Any
+) -> Any:
+    """Headless Chromium (a Playwright persistent context) that aborts, noting them in ``outside``,
+    all requests whose URL starts with none of ``allowed``."""
+    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium (make test does)"
+    browser = pw.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, **options
+    )
+
+    def local_only(route: Any) -> None:
+        if route.request.url.startswith(allowed):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    browser.route("**/*", local_only)
+    return browser

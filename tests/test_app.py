@@ -13,23 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ARTIFACTS, offline_chromium
 
 from sim import app
 from sim.params import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -163,31 +152,20 @@ def _image_sources(page) -> list[str]:
 @pytest.mark.browser
 def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium (make test does)"
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
     failed: list[str] = []
     outside: list[str] = []
-
-    def local_only(route):
-        url = route.request.url
-        if url.startswith(("http://127.0.0.1", "blob:", "data:")):
-            route.continue_()
-        else:
-            outside.append(url)
-            route.abort()
-
     with sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
+        browser = offline_chromium(
+            pw,
+            tmp_path / "chromium-profile",
+            ("http://127.0.0.1", "blob:", "data:"),
+            outside,
             viewport={"width": 1600, "height": 1320},  # tall enough for all five panels of page 0
         )
         try:
             browser.set_default_timeout(60_000)
-            browser.route("**/*", local_only)
             page = browser.new_page()
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)

@@ -13,21 +13,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from conftest import ARTIFACTS, offline_chromium
 
 from sim import brief, posterior
 from sim.compare import Comparison, compare
 from sim.params import ModelParams
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-]
 SCENARIO = "raid_surge"
 # Tiny runs: 2% of the population, to mid-2024 (the raid surge starts in January 2024), 3 pairs.
 TINY = ["scale=0.02", "time.end=2024-06-30", "n_seeds=3", "n_jobs=1"]
@@ -247,27 +238,12 @@ def _pdf_pages(pdf: bytes) -> int:
 def _open_in_chromium(path: Path, profile: Path, screenshot: Path | None = None) -> dict:
     """Load a brief from disk offline; report page errors, dialogs, outside requests and images."""
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium (make test does)"
     report: dict = {"errors": [], "dialogs": [], "outside": []}
-
-    def local_only(route):
-        url = route.request.url
-        if url.startswith(("file://", "data:")):
-            route.continue_()
-        else:
-            report["outside"].append(url)
-            route.abort()
-
     with sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1200, "height": 900},
+        browser = offline_chromium(
+            pw, profile, ("file://", "data:"), report["outside"], viewport={"width": 1200, "height": 900}
         )
         try:
-            browser.route("**/*", local_only)
             page = browser.new_page()
             page.on("pageerror", lambda exc: report["errors"].append(str(exc)))
             page.on("dialog", lambda dialog: (report["dialogs"].append(dialog.message), dialog.dismiss()))
