@@ -35,7 +35,7 @@ bench-sweep: $(STAMP)  ## 1,000 runs at calibration scale through `scamsim run -
 	$(VENV)/bin/python benchmarks/bench_sweep.py
 
 docs: $(STAMP)  ## regenerate the parameter table in docs/ODD.md from the schemas
-	$(VENV)/bin/python -m sim.odd
+	$(VENV)/bin/python -m sim.report.odd
 
 strip-notebooks: $(STAMP)  ## remove outputs from the notebooks before committing (a test checks it)
 	$(VENV)/bin/nbstripout experiments/notebooks/*.ipynb

@@ -1,10 +1,10 @@
 """Reference for the speed benchmark: the worker rules written as one Mesa ``Agent`` per worker.
 
-This is what the vectorised mechanisms (:mod:`sim.production`, :mod:`sim.discipline`,
-:mod:`sim.exits`) would look like in the usual Mesa style: a :class:`WorkerAgent` per trafficked
-worker holding the same state as a row of :class:`sim.population.Workers` (compound, source,
-deceived, recruited_day, skill, perf, level, debt, resales), whose :meth:`WorkerAgent.step` applies,
-with the same parameters and formulas,
+This is what the vectorised mechanisms (:mod:`sim.model.mechanisms.production`,
+:mod:`sim.model.mechanisms.discipline`, :mod:`sim.model.mechanisms.exits`) would look like in the usual Mesa
+style: a :class:`WorkerAgent` per trafficked worker holding the same state as a row of
+:class:`sim.model.population.Workers` (compound, source, deceived, recruited_day, skill, perf, level, debt,
+resales), whose :meth:`WorkerAgent.step` applies, with the same parameters and formulas,
 
 1. scam work: each of the worker's investing targets pays along the same Weibull deposit curve
    (credited to the compound that groomed it, and to the worker's revenue); the worker starts
@@ -13,17 +13,17 @@ with the same parameters and formulas,
    splits it in proportion to work intensity, which is the same distribution); each new target gets
    the same event-time draws (susceptibility, invest-or-break-off, start, invest day, stop time,
    wealth); then ``perf = perf * e^-dt + revenue * (1 - e^-dt) / dt``;
-2. the quota check of :func:`sim.discipline.enforce_quotas`: one uniform per worker, inverted into a
-   Poisson number of punishment levels added (missing quota, past the grace period) or removed
+2. the quota check of :func:`sim.model.mechanisms.discipline.enforce_quotas`: one uniform per worker,
+   inverted into a Poisson number of punishment levels added (missing quota, past the grace period) or removed
    (meeting it), the level kept within 0 and ``MAX_LEVEL``;
-3. the competing hazards of :func:`sim.exits.worker_events` (help request -> leaked with the local
-   corruption, then punished and possibly resold, or not leaked and possibly rescued; escape;
+3. the competing hazards of :func:`sim.model.mechanisms.exits.worker_events` (help request -> leaked with the
+   local corruption, then punished and possibly resold, or not leaked and possibly rescued; escape;
    ransom; resale): an event with probability ``1 - exp(-H dt)`` for total hazard ``H``, its route
    in proportion to the hazards (the vectorised code draws the same events by thinning), and resale
    to a compound drawn in proportion to its free places.
 
-Workers who leave are removed at the end of the step (as :func:`sim.exits.remove` does after all
-events are drawn); their targets keep paying the compound, as in the vectorised model.
+Workers who leave are removed at the end of the step (as :func:`sim.model.mechanisms.exits.remove` does after
+all events are drawn); their targets keep paying the compound, as in the vectorised model.
 
 Differences from the vectorised model, none of which changes the rules:
 
@@ -32,13 +32,13 @@ Differences from the vectorised model, none of which changes the rules:
   ``invest_day``).
 * Agents act one after the other in random order (``shuffle_do``), so a resale sees the free places
   left by the sales before it: sequential draws without replacement, the same multivariate
-  hypergeometric split the vectorised :func:`sim.exits.sell_on` draws at once. (A worker whose draw
-  falls on their own compound does not use up a free place here.)
+  hypergeometric split the vectorised :func:`sim.model.mechanisms.exits.sell_on` draws at once. (A worker
+  whose draw falls on their own compound does not use up a free place here.)
 * Targets are the real ones, not a simplified per-worker revenue draw.
 * Random numbers come from Mesa's ``model.random`` (:class:`random.Random`), scalar draws; tallies
-  go to plain per-jurisdiction lists instead of :class:`sim.ledger.Ledger`.
+  go to plain per-jurisdiction lists instead of :class:`sim.model.ledger.Ledger`.
 
-The model is built from the state of a :class:`sim.model.ScamModel` (workers, their targets, the
+The model is built from the state of a :class:`sim.model.model.ScamModel` (workers, their targets, the
 compounds), so both implementations can be timed from the same starting point.
 """
 
@@ -49,11 +49,11 @@ import math
 
 import mesa
 
-from sim.clock import DAYS_PER_MONTH
-from sim.exits import MAX_LEVEL
-from sim.ledger import LOSS_BINS
-from sim.model import ScamModel
-from sim.production import drain_time
+from sim.model.clock import DAYS_PER_MONTH
+from sim.model.ledger import LOSS_BINS
+from sim.model.mechanisms.exits import MAX_LEVEL
+from sim.model.mechanisms.production import drain_time
+from sim.model.model import ScamModel
 
 TALLIES = (
     "targets_groomed", "targets_defrauded", "targets_drained", "target_losses", "scam_revenue",
@@ -66,7 +66,8 @@ T_COMPOUND, T_WEALTH, T_INVEST_DAY, T_EXIT_TAU, T_PAID = range(5)
 
 
 def poisson_thresholds(mean: float) -> list[float]:
-    """Cumulative Poisson(mean) probabilities P(K <= k) as in :func:`sim.discipline.poisson_counts`.
+    """Cumulative Poisson(mean) probabilities P(K <= k) as in
+    :func:`sim.model.mechanisms.discipline.poisson_counts`.
 
     The count drawn from a uniform ``u`` is the number of thresholds below it
     (``bisect_left(thresholds, u)``).
@@ -84,7 +85,7 @@ def poisson_thresholds(mean: float) -> list[float]:
 
 
 class WorkerAgent(mesa.Agent):
-    """One trafficked worker (the state of one row of :class:`sim.population.Workers`)."""
+    """One trafficked worker (the state of one row of :class:`sim.model.population.Workers`)."""
 
     def __init__(
         self,
@@ -186,7 +187,7 @@ class WorkerAgent(mesa.Agent):
 
 
 class AgentPerWorkerModel(mesa.Model):
-    """The worker rules of :class:`sim.model.ScamModel` with one Mesa agent per worker.
+    """The worker rules of :class:`sim.model.model.ScamModel` with one Mesa agent per worker.
 
     Args:
         source: A model whose workers, targets and compounds are copied (it is not changed).

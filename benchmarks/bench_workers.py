@@ -3,9 +3,9 @@
 Run as ``.venv/bin/python benchmarks/bench_workers.py [--quick]``. Prints a Markdown table of goals,
 measured figures and pass/fail, and writes the same figures to ``benchmarks/results.json``:
 
-a. worker-steps per second of the vectorised worker rules (:func:`sim.production.scam_work`,
-   :func:`sim.discipline.enforce_quotas`, :func:`sim.exits.worker_events`) at 10k, 100k and 1M
-   workers, in one process;
+a. worker-steps per second of the vectorised worker rules (:func:`sim.model.mechanisms.production.scam_work`,
+   :func:`sim.model.mechanisms.discipline.enforce_quotas`, :func:`sim.model.mechanisms.exits.worker_events`)
+   at 10k, 100k and 1M workers, in one process;
 b. the same rules written as one Mesa agent per worker (:mod:`agent_per_worker`), timed in the same
    run from the same state over the same steps, the ratio of the two, and a check that both give the
    same event rates;
@@ -45,11 +45,11 @@ from typing import Any
 import numpy as np
 from agent_per_worker import TALLIES, AgentPerWorkerModel
 
-from sim.discipline import enforce_quotas
-from sim.exits import worker_events
-from sim.model import ScamModel
-from sim.params import ModelParams
-from sim.production import scam_work
+from sim.model.mechanisms.discipline import enforce_quotas
+from sim.model.mechanisms.exits import worker_events
+from sim.model.mechanisms.production import scam_work
+from sim.model.model import ScamModel
+from sim.model.schemas import ModelParams
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"

@@ -17,12 +17,12 @@ See ``docs/ODD.md`` for the model and every parameter.
 
 from typing import TYPE_CHECKING
 
-from sim.collect import Sweep, load_sweep
-from sim.compare import Comparison, compare, load_comparison
-from sim.config import RunConfig, load_config
-from sim.model import ScamModel
-from sim.params import ConfigError, ModelParams
-from sim.results import (
+from sim.analysis.compare import Comparison, compare, load_comparison
+from sim.model.model import ScamModel
+from sim.model.schemas import ConfigError, ModelParams
+from sim.run.collect import Sweep, load_sweep
+from sim.run.config import RunConfig, load_config
+from sim.run.results import (
     CalibrationResults,
     Results,
     SensitivityResults,
@@ -32,7 +32,7 @@ from sim.results import (
 )
 
 if TYPE_CHECKING:
-    from sim.sensitivity import Analysis, SensitivityConfig
+    from sim.analysis.sensitivity import Analysis, SensitivityConfig
 
 __all__ = [
     "CalibrationResults",
@@ -66,9 +66,9 @@ def run(config: RunConfig | None = None, overrides: list[str] | None = None) -> 
     Returns:
         Results with time series, raid events, compounds and per-replicate metrics as DataFrames.
     """
-    from sim import provenance
-    from sim.config import as_dict
-    from sim.runner import run_replicates
+    from sim.run import provenance
+    from sim.run.config import as_dict
+    from sim.run.runner import run_replicates
 
     config = config if config is not None else load_config(overrides)
     results = run_replicates(config, config.n_seeds, config.seed, config.n_jobs)
@@ -83,13 +83,13 @@ def sensitivity_analysis(
 
     Args:
         overrides: Hydra overrides, e.g. ``["sensitivity.method=sobol", "sensitivity.n=64"]``.
-        config: A configuration from :func:`sim.sensitivity.load`, used instead of ``overrides``.
+        config: A configuration from :func:`sim.analysis.sensitivity.load`, used instead of ``overrides``.
 
     Returns:
-        A :class:`sim.sensitivity.Analysis`: ``indices`` (Morris mu*, sigma or Sobol S1, ST with 95%
+        A :class:`sim.analysis.sensitivity.Analysis`: ``indices`` (Morris mu*, sigma or Sobol S1, ST with 95%
         confidence half-widths, one row per output and parameter) and ``samples`` (each sample row and
-        its outputs). For any other function, use :func:`sim.sensitivity.analyse`.
+        its outputs). For any other function, use :func:`sim.analysis.sensitivity.analyse`.
     """
-    from sim import sensitivity  # imported on use: SALib pulls in scipy's statistics
+    from sim.analysis import sensitivity  # imported on use: SALib pulls in scipy's statistics
 
     return sensitivity.run(config if config is not None else sensitivity.load(overrides))

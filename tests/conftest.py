@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sim.model import ScamModel
-from sim.params import ModelParams
+from sim.model.model import ScamModel
+from sim.model.schemas import ModelParams
 
 
 def params(**overrides: object) -> ModelParams:

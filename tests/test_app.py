@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from conftest import ARTIFACTS, offline_chromium
 
-from sim import app
-from sim.params import ConfigError
+from sim.model.schemas import ConfigError
+from sim.report import app
 
 ROOT = Path(__file__).resolve().parent.parent
 

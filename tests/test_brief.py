@@ -15,9 +15,10 @@ from types import SimpleNamespace
 import pytest
 from conftest import ARTIFACTS, offline_chromium
 
-from sim import brief, posterior
-from sim.compare import Comparison, compare
-from sim.params import ModelParams
+from sim.analysis.compare import Comparison, compare
+from sim.model.schemas import ModelParams
+from sim.report import brief
+from sim.run import posterior
 
 SCENARIO = "raid_surge"
 # Tiny runs: 2% of the population, to mid-2024 (the raid surge starts in January 2024), 3 pairs.
@@ -158,7 +159,7 @@ def test_harm_ledger_shows_both_groups_of_victims(rendered):
 
 
 def _schema_keys(cls: type, prefix: str = "") -> list[str]:
-    """Every parameter of a schema, walked independently of sim.odd and sim.brief."""
+    """Every parameter of a schema, walked independently of sim.report.odd and sim.report.brief."""
     keys = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):

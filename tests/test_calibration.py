@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import metrics
-from sim.calibration import (
+from sim.analysis.calibration import (
     CalibrateConfig,
     CalibrationSettings,
     Dist,
@@ -23,9 +22,10 @@ from sim.calibration import (
     statistics,
     with_values,
 )
-from sim.config import load_overrides
-from sim.params import ConfigError, ModelParams
-from sim.targets import Kind, Target, Use, coverage, distance
+from sim.analysis.observations import Kind, Target, Use, coverage, distance
+from sim.model.schemas import ConfigError, ModelParams
+from sim.run import metrics
+from sim.run.config import load_overrides
 
 pytestmark = [
     # pyabc's transition kernel warns about near-singular covariances with tiny populations, and its
@@ -80,8 +80,8 @@ def registry() -> CalibrateConfig:
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from sim.calibration_cli import register, to_calibrate_config
-    from sim.config import CONFIG_DIR
+    from sim.cli.calibrate import register, to_calibrate_config
+    from sim.run.config import CONFIG_DIR
 
     register()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

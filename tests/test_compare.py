@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.compare import (
+from sim.analysis.compare import (
     OUTCOMES,
     _check_same_world,
     compare,
@@ -24,7 +24,7 @@ from sim.compare import (
     paired_differences,
     scenario_config,
 )
-from sim.params import ConfigError
+from sim.model.schemas import ConfigError
 
 SCAMSIM = str(Path(sys.executable).parent / "scamsim")
 SMALL = ["scale=0.02", "time.end=2022-12-31"]

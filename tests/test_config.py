@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import CONFIG_DIR, RunConfig, load_config
-from sim.params import ConfigError, ModelParams, validate
+from sim.model.schemas import ConfigError, ModelParams, validate
+from sim.run.config import CONFIG_DIR, RunConfig, load_config
 
 GROUPS = sorted(p.stem for p in (Path(CONFIG_DIR) / "jurisdictions").glob("*.yaml"))
 

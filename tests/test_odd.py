@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from sim import odd
-from sim.config import RunConfig
-from sim.params import ConfigError, JurisdictionParams, SourceParams, validate
+from sim.model.schemas import ConfigError, JurisdictionParams, SourceParams, validate
+from sim.report import odd
+from sim.run.config import RunConfig
 
 # Ids in shared/reference/FACTS.md (section tables), and its numbered sections ("FACTS §7").
 FACTS_IDS = {
@@ -32,7 +32,7 @@ SOURCE_EXCEPTIONS: dict[str, str] = {}
 
 def test_generated_regions_are_current():
     text = odd.ODD_PATH.read_text(encoding="utf-8")
-    assert odd.render(text) == text, "docs/ODD.md is stale: run `python -m sim.odd` (or `make docs`)"
+    assert odd.render(text) == text, "docs/ODD.md is stale: run `python -m sim.report.odd` (or `make docs`)"
 
 
 def test_every_region_has_its_markers_once():

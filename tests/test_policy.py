@@ -20,11 +20,11 @@ import numpy as np
 import pytest
 from conftest import params, total
 
-from sim.agents import Boss
-from sim.config import CONFIG_DIR, load_config
-from sim.model import ScamModel
-from sim.params import ConfigError, ModelParams, validate
-from sim.policy import KINDS
+from sim.model.agents import Boss
+from sim.model.interventions import KINDS
+from sim.model.model import ScamModel
+from sim.model.schemas import ConfigError, ModelParams, validate
+from sim.run.config import CONFIG_DIR, load_config
 
 START = "2021-01-01"
 SEEDS = (1, 2, 3)

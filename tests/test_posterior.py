@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from conftest import params
 
-from sim import posterior
-from sim.params import ConfigError
-from sim.runner import run_replicates
+from sim.model.schemas import ConfigError
+from sim.run import posterior
+from sim.run.runner import run_replicates
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 from conftest import params, run, total
 
-from sim.runner import run_replicates
-from sim.streams import Streams, replicate_seeds
+from sim.model.streams import Streams, replicate_seeds
+from sim.run.runner import run_replicates
 
 
 def test_same_seed_same_run():

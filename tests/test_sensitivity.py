@@ -16,12 +16,12 @@ import pytest
 import yaml
 from SALib.test_functions import Ishigami
 
-from sim import sensitivity
-from sim.calibration import Dist, with_values
-from sim.config import CONFIG_DIR
-from sim.params import ConfigError, ModelParams
-from sim.runner import run_replicate
-from sim.streams import replicate_seeds
+from sim.analysis import sensitivity
+from sim.analysis.calibration import Dist, with_values
+from sim.model.schemas import ConfigError, ModelParams
+from sim.model.streams import replicate_seeds
+from sim.run.config import CONFIG_DIR
+from sim.run.runner import run_replicate
 
 SCAMSIM = str(Path(sys.executable).parent / "scamsim")
 # A run short and small enough for tests: 2% population, 15 months.

@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import metrics
-from sim.clock import Clock
-from sim.ledger import LOSS_BINS
-from sim.population import ArrayTable
-from sim.results import Results, load_results
+from sim.model.clock import Clock
+from sim.model.ledger import LOSS_BINS
+from sim.model.population import ArrayTable
+from sim.run import metrics
+from sim.run.results import Results, load_results
 
 
 # ------------------------------------------------------------------------------------------ clock
@@ -145,7 +145,7 @@ def test_load_results_rejects_other_directories(tmp_path):
 # ------------------------------------------------------------------------------ weighted picking
 @pytest.mark.parametrize("spread", [0.3, 3.0])  # even weights: rejection; uneven: inversion
 def test_pick_by_weight_draws_in_proportion_to_weight(spread):
-    from sim.production import pick_by_weight
+    from sim.model.mechanisms.production import pick_by_weight
 
     rng = np.random.default_rng(3)
     weights = rng.lognormal(0, spread, 50).astype(np.float32)

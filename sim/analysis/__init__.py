@@ -1,0 +1,4 @@
+"""Analyses built on runs: calibration against published figures, sensitivity, scenario comparisons.
+
+Imports :mod:`sim.run` and :mod:`sim.model` below it; draws no figures.
+"""

@@ -1,0 +1,347 @@
+"""ABC-SMC calibration of the free parameters against the target registry (pyabc).
+
+A particle is a set of values for the free parameters (``calibration.priors``). Its summary statistics
+are the end-of-run metrics (:mod:`sim.run.metrics`) **averaged over ``seeds_per_particle`` replicates**:
+the model is stochastic, and averaging a few replicates shrinks the noise in the distance so that the
+ABC threshold tracks the parameters rather than luck. (The alternative, an explicit noise model, needs
+a likelihood we do not have.) The seeds of a particle are derived from its parameter values, so the
+same particle always gets the same statistics. The distance is the weighted sum of the fit targets'
+discrepancies (:mod:`sim.analysis.observations`); validate targets are never read here.
+
+ABC-SMC itself is pyabc's (adaptive median epsilon, multivariate normal transitions); the sampler is
+pyabc's multicore sampler, or its Dask sampler when ``dask_scheduler`` is set.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import logging
+import re
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.analysis import observations
+from sim.analysis.observations import Target, Use
+from sim.model.schemas import ConfigError, ModelParams, validate
+from sim.run import metrics
+from sim.run.config import RunConfig
+from sim.run.runner import run_replicate
+
+
+class Dist(Enum):
+    """Prior distribution families."""
+
+    uniform = "uniform"
+    loguniform = "loguniform"
+
+
+@dataclass
+class Prior:
+    """Prior of one free parameter, with the reason for its range."""
+
+    dist: Dist = Dist.uniform
+    low: float = 0.0
+    high: float = 1.0
+    source: str = "assumption"
+
+
+@dataclass
+class CalibrationSettings:
+    """How to calibrate (see ``configs/calibration/default.yaml``)."""
+
+    population_size: int = 60
+    generations: int = 6
+    seeds_per_particle: int = 2
+    min_epsilon: float = 0.5
+    predictive_draws: int = 40
+    n_procs: int = 2
+    dask_scheduler: str | None = None
+    publish: str | None = None  # also save the posterior as configs/posterior_draws/<publish>.csv
+    model_overrides: list[str] = field(default_factory=list)
+    priors: dict[str, Prior] = field(default_factory=dict)
+    targets: dict[str, Target] = field(default_factory=dict)
+
+
+@dataclass
+class CalibrateConfig(RunConfig):
+    """Configuration of ``scamsim calibrate``: the model plus the calibration settings."""
+
+    calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
+
+
+def check(settings: CalibrationSettings, params: ModelParams) -> None:
+    """Validate priors and targets with one-line errors."""
+    if not settings.priors:
+        raise ConfigError("calibration.priors is empty: nothing to calibrate")
+    for key, prior in settings.priors.items():
+        get_value(params, key)  # raises on an unknown key
+        if not prior.low < prior.high or (prior.dist is Dist.loguniform and prior.low <= 0):
+            bounds = f"low={prior.low}, high={prior.high}"
+            raise ConfigError(f"calibration.priors.{key}: {bounds}; need low < high (and low > 0 if log)")
+    for name, target in settings.targets.items():
+        target.check(name)
+        if target.statistic not in metrics.METRICS:
+            raise ConfigError(f"calibration.targets.{name}.statistic={target.statistic!r} is not a metric")
+    if not any(t.use is Use.fit for t in settings.targets.values()):
+        raise ConfigError("calibration.targets has no fit target")
+    for name, value in (
+        ("population_size", settings.population_size),
+        ("generations", settings.generations),
+        ("seeds_per_particle", settings.seeds_per_particle),
+        ("n_procs", settings.n_procs),
+    ):
+        if value < 1:
+            raise ConfigError(f"calibration.{name}={value} is outside the allowed range [1, inf]")
+
+
+def _node(params: Any, key: str) -> tuple[Any, str]:
+    *path, name = key.split(".")
+    node = params
+    for part in path:
+        node = node[part] if isinstance(node, dict) else getattr(node, part, None)
+        if node is None:
+            raise ConfigError(f"calibration.priors: unknown parameter {key!r}")
+    if not (isinstance(node, dict) and name in node) and not hasattr(node, name):
+        raise ConfigError(f"calibration.priors: unknown parameter {key!r}")
+    return node, name
+
+
+def get_value(params: ModelParams, key: str) -> Any:
+    """Value of a dotted parameter key."""
+    node, name = _node(params, key)
+    return node[name] if isinstance(node, dict) else getattr(node, name)
+
+
+def with_values(params: ModelParams, values: dict[str, float]) -> ModelParams:
+    """A validated copy of ``params`` with dotted keys set to ``values`` (cast to the field's type)."""
+    out = copy.deepcopy(params)
+    for key, value in values.items():
+        node, name = _node(out, key)
+        current = getattr(node, name)
+        setattr(node, name, type(current)(round(value)) if isinstance(current, int) else float(value))
+    return validate(out)
+
+
+def particle_seed(values: dict[str, float], base_seed: int) -> int:
+    """A seed derived from a particle's values: the same particle always gets the same replicates."""
+    blob = json.dumps({k: float(v) for k, v in sorted(values.items())} | {"seed": base_seed}).encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little")
+
+
+def statistics(params: ModelParams, seed: int, n_seeds: int) -> dict[str, float]:
+    """End-of-run metrics averaged over ``n_seeds`` replicates (NaN-aware)."""
+    from sim.model.streams import replicate_seeds
+
+    rows = [run_replicate(params, s, i).metrics for i, s in enumerate(replicate_seeds(seed, n_seeds))]
+    return {
+        k: float(np.nanmean([r[k] for r in rows])) if any(np.isfinite(r[k]) for r in rows) else np.nan
+        for k in rows[0]
+    }
+
+
+class Simulator:
+    """The model as pyabc sees it: particle values in, summary statistics out (picklable)."""
+
+    def __init__(self, params: ModelParams, base_seed: int, n_seeds: int):
+        self.params = params
+        self.base_seed = base_seed
+        self.n_seeds = n_seeds
+
+    def __call__(self, particle: dict[str, float]) -> dict[str, float]:
+        """Simulate one particle."""
+        values = dict(particle)
+        params = with_values(self.params, values)
+        return statistics(params, particle_seed(values, self.base_seed), self.n_seeds)
+
+
+class Distance:
+    """Weighted discrepancy of the fit targets (picklable)."""
+
+    def __init__(self, registry: dict[str, Target]):
+        self.fit = {k: t for k, t in registry.items() if t.use is Use.fit}
+
+    def __call__(self, x: dict[str, float], x0: dict[str, float]) -> float:
+        """ABC distance; ``x0`` (pyabc's observed data) is unused: the targets hold the observations."""
+        return observations.distance(self.fit, x)
+
+
+def pyabc_prior(priors: dict[str, Prior]):
+    """The priors as a pyabc Distribution (scipy.stats distributions)."""
+    import pyabc
+
+    rvs = {}
+    for key, p in priors.items():
+        if p.dist is Dist.uniform:
+            rvs[key] = pyabc.RV("uniform", p.low, p.high - p.low)
+        else:
+            rvs[key] = pyabc.RV("loguniform", p.low, p.high)
+    return pyabc.Distribution(**rvs)
+
+
+@dataclass
+class Posterior:
+    """Weighted posterior particles and the run's diagnostics."""
+
+    particles: pd.DataFrame  # one column per parameter, plus "weight"
+    diagnostics: pd.DataFrame  # one row per generation: epsilon, acceptance rate, ESS, simulations
+
+    def resample(self, n: int, seed: int) -> pd.DataFrame:
+        """``n`` draws from the weighted particles (with replacement)."""
+        rng = np.random.default_rng(seed)
+        w = self.particles["weight"].to_numpy(float)
+        idx = rng.choice(len(w), size=n, p=w / w.sum())
+        return self.particles.drop(columns="weight").iloc[idx].reset_index(drop=True)
+
+
+class _GenerationLog(logging.Handler):
+    """Turns pyabc's per-generation log lines into progress rows (pyabc has no generation callback)."""
+
+    NUMBER = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|inf)"
+    START = re.compile(rf"t: (\d+), eps: {NUMBER}")
+    DONE = re.compile(rf"Accepted: (\d+) / (\d+) = {NUMBER}, ESS: {NUMBER}")
+
+    def __init__(self, on_generation: Callable[[dict[str, float]], None] | None):
+        super().__init__(level=logging.INFO)
+        self.on_generation = on_generation
+        self.current: dict[str, float] = {}
+        self.seconds: dict[int, float] = {}
+        self.started = time.perf_counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Collect the start (t, epsilon) and end (acceptance, ESS) of each generation."""
+        message = record.getMessage()
+        if match := self.START.search(message):
+            self.current = {"generation": int(match[1]), "epsilon": float(match[2])}
+            self.started = time.perf_counter()
+        elif (match := self.DONE.search(message)) and self.current:
+            seconds = time.perf_counter() - self.started
+            self.seconds[int(self.current["generation"])] = seconds
+            row = self.current | {
+                "acceptance_rate": float(match[3]),
+                "ess": float(match[4]),
+                "seconds": seconds,
+            }
+            if self.on_generation:
+                self.on_generation(row)
+            self.current = {}
+
+
+def calibrate(
+    config: CalibrateConfig,
+    model_params: ModelParams,
+    on_generation: Callable[[dict[str, float]], None] | None = None,
+) -> Posterior:
+    """Run ABC-SMC.
+
+    Args:
+        config: The calibration configuration (settings, seed).
+        model_params: The model as calibrated (``model_overrides`` already applied).
+        on_generation: Called after each generation with its diagnostics (for a progress display).
+
+    Returns:
+        The posterior of the last generation and the diagnostics of all generations.
+    """
+    import pyabc
+
+    settings = config.calibration
+    # Our progress display replaces pyabc's console log lines; its INFO records still reach our handler.
+    abc_log = logging.getLogger("ABC")
+    abc_log.setLevel(logging.INFO)
+    quieted = [(h, h.level) for h in abc_log.handlers]
+    for handler, _ in quieted:
+        handler.setLevel(logging.WARNING)
+    propagate, abc_log.propagate = abc_log.propagate, False
+    # pyabc draws its proposals from numpy's legacy global generator; seed it for repeatability.
+    np.random.seed(config.seed % 2**32)  # noqa: NPY002
+    if settings.dask_scheduler:
+        from distributed import Client
+
+        sampler = pyabc.sampler.DaskDistributedSampler(Client(settings.dask_scheduler))
+    elif settings.n_procs == 1:  # in one process the whole calibration is reproducible
+        sampler = pyabc.sampler.SingleCoreSampler()
+    else:
+        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=settings.n_procs)
+    abc = pyabc.ABCSMC(
+        Simulator(model_params, config.seed, settings.seeds_per_particle),
+        pyabc_prior(settings.priors),
+        Distance(settings.targets),
+        population_size=settings.population_size,
+        sampler=sampler,
+    )
+    progress = _GenerationLog(on_generation)
+    abc_log.addHandler(progress)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            abc.new(f"sqlite:///{Path(tmp) / 'abc.db'}", {"unused": 0.0})
+            history = abc.run(max_nr_populations=settings.generations, minimum_epsilon=settings.min_epsilon)
+            populations = history.get_all_populations()
+            rows = []
+            for t in range(history.max_t + 1):
+                _, weights = history.get_distribution(m=0, t=t)
+                pop = populations[populations["t"] == t].iloc[0]
+                rows.append(
+                    {
+                        "generation": t,
+                        "epsilon": float(pop["epsilon"]),
+                        "simulations": int(pop["samples"]),
+                        "acceptance_rate": settings.population_size / max(int(pop["samples"]), 1),
+                        "ess": float(weights.sum() ** 2 / (weights**2).sum()),
+                        "seconds": progress.seconds.get(t, np.nan),
+                    }
+                )
+            particles, weights = history.get_distribution(m=0, t=history.max_t)
+    finally:
+        abc_log.removeHandler(progress)
+        abc_log.propagate = propagate
+        for handler, level in quieted:
+            handler.setLevel(level)
+    particles = particles.reset_index(drop=True)
+    particles["weight"] = weights / weights.sum()
+    return Posterior(particles=particles, diagnostics=pd.DataFrame(rows))
+
+
+def predictive(
+    posterior: Posterior,
+    model_params: ModelParams,
+    n_draws: int,
+    seed: int,
+    n_jobs: int,
+) -> pd.DataFrame:
+    """Posterior predictive: one fresh replicate per posterior draw; one row of metrics per draw."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    draws = posterior.resample(n_draws, seed)
+    values = draws.to_dict(orient="records")
+    simulate = Simulator(model_params, seed + 1, 1)  # seeds differ from the calibration's
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("fork")) as pool:
+        rows = list(pool.map(simulate, values))
+    return pd.concat([draws, pd.DataFrame(rows)], axis=1)
+
+
+def fit_report(registry: dict[str, Target], predicted: pd.DataFrame, use: Use) -> pd.DataFrame:
+    """Each target of the given use beside its posterior predictive 90% interval."""
+    rows = []
+    for name, target in registry.items():
+        if target.use is not use:
+            continue
+        values = np.array([target.simulated(r) for r in predicted.to_dict(orient="records")])
+        rows.append(
+            {
+                "target": name,
+                **dataclasses.asdict(target) | {"kind": target.kind.value, "use": target.use.value},
+                **observations.coverage(target, values),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,143 @@
+"""Calibration targets: the published figures, how each is compared with the model, and its weight.
+
+The registry lives in ``configs/calibration/targets.yaml``; each entry names its FACTS.md id, the exact
+definition, the observation window, the model statistic (a metric of :mod:`sim.run.metrics`), the observed
+value with its denominator or range, how it enters the fit (its ``kind``), a weight from its grade, and
+whether it is used to **fit** or only to **validate** (calibration never reads validate targets).
+
+Each kind turns a simulated statistic into a non-negative discrepancy, zero at a perfect match and
+about 1 at "one standard error off", so that weighted discrepancies add up into the ABC distance:
+
+* ``interval``: inside [low, high] costs nothing; outside, the squared distance to the nearest bound in
+  units of the interval width (on a log scale if ``log``) — for ranges such as AM1 or SC2;
+* ``lognormal``: ``((log sim - log observed) / sd_log) ** 2`` — for a point figure with a relative
+  uncertainty, such as SC1 or TG1;
+* ``binomial_at_least``: "at least k of n" (AM7): ``-log P(K >= k)`` for ``K ~ Binomial(n, p)``, with
+  ``p`` the simulated share; censored, so any share that makes k likely costs almost nothing;
+* ``binomial``: "k of n" (AM7 closures, AM13): the log-likelihood ratio of ``Binomial(n, p)`` at k
+  against the best possible p = k / n.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+from scipy import stats
+
+from sim.model.schemas import ConfigError
+
+
+class Kind(Enum):
+    """How a target enters the fit."""
+
+    interval = "interval"
+    lognormal = "lognormal"
+    binomial_at_least = "binomial_at_least"
+    binomial = "binomial"
+
+
+class Use(Enum):
+    """Whether calibration reads the target."""
+
+    fit = "fit"
+    validate = "validate"
+
+
+# Weights by grade of evidence (FACTS.md): W-grade figures weigh little.
+GRADE_WEIGHT = {"V": 1.0, "S": 0.5, "W": 0.2}
+
+
+@dataclass
+class Target:
+    """One calibration target (a Hydra structured-config schema; see the module docstring)."""
+
+    id: str = "?"
+    definition: str = ""
+    window: list[str] = field(default_factory=list)
+    statistic: str = ""
+    denominator: str | None = None  # statistic giving n for binomial kinds (the observed n is `n`)
+    kind: Kind = Kind.interval
+    observed: float = 0.0
+    low: float | None = None
+    high: float | None = None
+    n: int | None = None
+    sd_log: float | None = None
+    log: bool = False
+    grade: str = "V"
+    use: Use = Use.fit
+
+    @property
+    def weight(self) -> float:
+        """Weight of the target in the ABC distance, from its grade."""
+        return GRADE_WEIGHT[self.grade]
+
+    def check(self, name: str) -> None:
+        """Raise a one-line ConfigError if the target is incompletely specified."""
+        need = {
+            Kind.interval: ("low", "high"),
+            Kind.lognormal: ("sd_log",),
+            Kind.binomial_at_least: ("n",),
+            Kind.binomial: ("n",),
+        }[self.kind]
+        for key in need:
+            if getattr(self, key) is None:
+                raise ConfigError(f"calibration.targets.{name}.{key} is required for kind {self.kind.value}")
+        if self.grade not in GRADE_WEIGHT:
+            raise ConfigError(
+                f"calibration.targets.{name}.grade={self.grade!r}; allowed: {sorted(GRADE_WEIGHT)}"
+            )
+
+    def simulated(self, stats_: dict[str, float]) -> float:
+        """The model's value of this target's statistic (a share for binomial kinds)."""
+        value = float(stats_[self.statistic])
+        if self.denominator is not None:
+            n = float(stats_[self.denominator])
+            value = value / n if n > 0 else math.nan
+        return value
+
+    def discrepancy(self, stats_: dict[str, float]) -> float:
+        """Non-negative discrepancy between model statistics and this target (see module docstring)."""
+        sim = self.simulated(stats_)
+        if not math.isfinite(sim):
+            return 100.0  # e.g. no compound in the window: as bad as 10 standard errors
+        if self.kind is Kind.interval:
+            lo, hi, x = self.low, self.high, sim
+            if self.log:
+                lo, hi, x = math.log(lo), math.log(hi), math.log(max(sim, 1e-12))
+            outside = max(lo - x, 0.0, x - hi)
+            return (outside / (hi - lo)) ** 2
+        if self.kind is Kind.lognormal:
+            return ((math.log(max(sim, 1e-12)) - math.log(self.observed)) / self.sd_log) ** 2
+        p = min(max(sim, 1e-6), 1 - 1e-6)
+        if self.kind is Kind.binomial_at_least:
+            return float(-stats.binom.logsf(self.observed - 1, self.n, p))
+        k, n = self.observed, self.n
+        best = min(max(k / n, 1e-6), 1 - 1e-6)
+        return float(stats.binom.logpmf(k, n, best) - stats.binom.logpmf(k, n, p))
+
+
+def distance(targets: dict[str, Target], stats_: dict[str, float]) -> float:
+    """Weighted sum of the fit targets' discrepancies (the ABC distance)."""
+    return float(sum(t.weight * t.discrepancy(stats_) for t in targets.values() if t.use is Use.fit))
+
+
+def coverage(target: Target, draws: np.ndarray) -> dict[str, float | bool]:
+    """Posterior predictive 90% interval of a target's statistic and whether it meets the published value.
+
+    For interval targets "meets" means the intervals overlap; for point and binomial targets it means
+    the 90% interval contains the observed value (as a share for binomial kinds).
+    """
+    values = np.asarray(draws, dtype=float)
+    values = values[np.isfinite(values)]
+    q05, q50, q95 = (float(np.quantile(values, q)) for q in (0.05, 0.5, 0.95))
+    if target.kind is Kind.interval:
+        covered = q05 <= target.high and q95 >= target.low
+    elif target.kind is Kind.binomial_at_least:
+        covered = q95 >= target.observed / target.n
+    else:
+        observed = target.observed / target.n if target.kind is Kind.binomial else target.observed
+        covered = q05 <= observed <= q95
+    return {"q05": q05, "median": q50, "q95": q95, "covered": bool(covered)}

@@ -1,0 +1,184 @@
+"""``scamsim calibrate``: run ABC-SMC, then write the posterior, diagnostics and figures.
+
+``results/calibration/<name>/`` receives ``posterior.parquet`` (weighted particles),
+``diagnostics.parquet`` (epsilon, acceptance rate, effective sample size per generation),
+``predictive.parquet`` (posterior predictive metrics, one row per draw), ``fit.csv`` (fit targets) and
+``validation.csv`` (validate targets, out of sample), ``metadata.json`` and ``figures/``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import hydra
+import pandas as pd
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from sim.analysis import calibration
+from sim.analysis.calibration import CalibrateConfig
+from sim.analysis.observations import Use
+from sim.model.schemas import ConfigError
+from sim.report import calibration_figures
+from sim.run import posterior, provenance
+from sim.run.config import CONFIG_DIR, hydra_output_dir, load_overrides, to_run_config
+from sim.run.results import atomic_dir, save_figures, write_json
+
+console = Console(stderr=True)
+
+
+def register() -> None:
+    """Register the calibration schema in Hydra's ConfigStore."""
+    ConfigStore.instance().store(name="calibrate_schema", node=CalibrateConfig)
+
+
+def to_calibrate_config(cfg: DictConfig) -> CalibrateConfig:
+    """Validated calibration configuration (one-line ConfigError on bad input)."""
+    config = to_run_config(cfg, CalibrateConfig)
+    calibration.check(config.calibration, config)
+    return config
+
+
+def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
+    """Calibrate, re-simulate the posterior predictive, and write everything to ``out_dir``."""
+    settings = config.calibration
+    model_params = load_overrides(config, settings.model_overrides)
+    calibration.check(settings, model_params)
+    started = time.perf_counter()
+
+    def show(row: dict) -> None:
+        elapsed = time.perf_counter() - started
+        done = int(row["generation"]) + 1
+        eta = elapsed / done * (settings.generations - done)
+        console.print(
+            f"generation {done}/{settings.generations}  epsilon {row['epsilon']:.3g}  "
+            f"acceptance {row['acceptance_rate']:.2f}  ESS {row['ess']:.0f}  "
+            f"{row['seconds']:.0f} s  ETA {eta:.0f} s"
+        )
+
+    fitted = calibration.calibrate(config, model_params, on_generation=show)
+    predicted = calibration.predictive(
+        fitted, model_params, settings.predictive_draws, config.seed, settings.n_procs
+    )
+    fit = calibration.fit_report(settings.targets, predicted, Use.fit)
+    validation = calibration.fit_report(settings.targets, predicted, Use.validate)
+    config_dict = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
+    metadata = provenance.describe(config_dict, config.seed, settings.predictive_draws, "scamsim calibrate")
+    metadata["seconds"] = time.perf_counter() - started
+
+    figures = {
+        "marginals": calibration_figures.marginals(fitted, settings.priors, metadata),
+        "pairs": calibration_figures.pairs(fitted, settings.priors, metadata),
+        "fit": calibration_figures.fit(pd.concat([fit, validation], ignore_index=True), metadata),
+    }
+    with atomic_dir(out_dir) as tmp:
+        fitted.particles.to_parquet(tmp / "posterior.parquet", index=False)
+        fitted.diagnostics.to_parquet(tmp / "diagnostics.parquet", index=False)
+        predicted.to_parquet(tmp / "predictive.parquet", index=False)
+        fit.to_csv(tmp / "fit.csv", index=False)
+        validation.to_csv(tmp / "validation.csv", index=False)
+        write_json(tmp / "metadata.json", metadata)
+        save_figures(tmp / "figures", figures)
+    if settings.publish:
+        publish(fitted.particles, settings.publish, metadata, fit)
+    return {"fit": fit, "validation": validation, "diagnostics": fitted.diagnostics}
+
+
+def publish(particles: pd.DataFrame, name: str, metadata: dict, fit: pd.DataFrame) -> None:
+    """Save the posterior as the default parameters of runs (configs/posterior_draws/<name>.csv + .json)."""
+    record = {
+        "created": metadata["created"],
+        "git": metadata["git"],
+        "config_hash": metadata["config_hash"],
+        "settings": metadata["config"]["calibration"] | {"targets": "see configs/calibration_targets"},
+        "model_overrides": metadata["config"]["calibration"]["model_overrides"],
+        "seconds": metadata.get("seconds"),
+        "fit_targets_met": {row.target: bool(row.covered) for row in fit.itertuples()},
+    }
+    posterior.save(particles, name, record)
+
+
+def report_table(frame, title: str) -> Table:
+    """Targets beside their posterior predictive 90% intervals, for the terminal."""
+    table = Table(title=title)
+    for column in ("target", "kind", "published", "90% predictive", "meets"):
+        table.add_column(column)
+    for row in frame.itertuples():
+        binomial = row.kind in ("binomial", "binomial_at_least")
+        if row.kind == "interval":
+            published = f"{row.low:,.4g}-{row.high:,.4g}"
+        elif binomial:
+            published = f"{row.observed:g}/{row.n} = {row.observed / row.n:.3g}"
+        else:
+            published = f"{row.observed:,.4g}"
+        table.add_row(
+            row.target,
+            row.kind,
+            published,
+            f"{row.q05:,.3g} - {row.q95:,.3g}",
+            "yes" if row.covered else "NO",
+        )
+    return table
+
+
+def _calibrate(cfg: DictConfig) -> None:
+    from sim.cli import fail
+
+    with hydra_output_dir() as out_dir:
+        try:
+            config = to_calibrate_config(cfg)
+        except ConfigError as exc:
+            fail(str(exc))
+        out = calibrate_and_write(config, out_dir)
+    terminal = Console()
+    terminal.print(report_table(out["fit"], "Fit targets"))
+    terminal.print(report_table(out["validation"], "Validate targets (out of sample)"))
+    terminal.print(f"results written to {out_dir}")
+
+
+def app() -> None:
+    """The Hydra app behind ``scamsim calibrate``."""
+    register()
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    hydra.main(config_path=CONFIG_DIR, config_name="calibrate", version_base="1.3")(_calibrate)()
+
+
+def _validate(cfg: DictConfig) -> None:
+    from sim.cli import fail
+
+    with hydra_output_dir() as out_dir:
+        try:
+            config = to_calibrate_config(cfg)
+            particles = posterior.load(config.posterior or "calibrated")
+        except ConfigError as exc:
+            fail(str(exc))
+        settings = config.calibration
+        model_params = load_overrides(config, settings.model_overrides)
+        draws = calibration.Posterior(particles=particles, diagnostics=pd.DataFrame())
+        predicted = calibration.predictive(
+            draws, model_params, settings.predictive_draws, config.seed, settings.n_procs
+        )
+        report = calibration.fit_report(settings.targets, predicted, Use.validate)
+        config_dict = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
+        n_draws = settings.predictive_draws
+        metadata = provenance.describe(config_dict, config.seed, n_draws, "scamsim validate")
+        metadata["posterior"] = posterior.provenance(config.posterior or "calibrated")
+        with atomic_dir(out_dir) as tmp:
+            report.to_csv(tmp / "validation.csv", index=False)
+            predicted.to_parquet(tmp / "predictive.parquet", index=False)
+            write_json(tmp / "metadata.json", metadata)
+            save_figures(tmp / "figures", {"validation": calibration_figures.fit(report, metadata)})
+    Console().print(report_table(report, "Validate targets (out of sample, calibrated posterior)"))
+    Console().print(f"results written to {out_dir}")
+
+
+def validate_app() -> None:
+    """The Hydra app behind ``scamsim validate``."""
+    register()
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    main = hydra.main(config_path=CONFIG_DIR, config_name="validate", version_base="1.3")
+    main(_validate)()

@@ -1,0 +1,122 @@
+"""``scamsim sensitivity``: run a sensitivity analysis and write its tables and figures.
+
+``results/sensitivity/<name>/`` receives ``indices.csv`` and ``indices.parquet`` (one row per output and
+parameter: Morris ``mu``, ``mu_star``, ``sigma``, ``mu_star_conf`` or Sobol ``S1``, ``ST`` and their
+``_conf``, the half-width of the 95% bootstrap interval), ``parameters.csv`` (the ranges analysed and
+their sources), ``samples.parquet`` (every sample row and its outputs), ``metadata.json`` and
+``figures/<method>.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import hydra
+import pandas as pd
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from sim.analysis import sensitivity
+from sim.model.schemas import ConfigError
+from sim.report import sensitivity_figures
+from sim.run import provenance
+from sim.run.config import CONFIG_DIR, as_dict, hydra_output_dir, to_run_config
+from sim.run.results import atomic_dir, save_figures, write_json
+
+console = Console(stderr=True)
+
+
+def parameters_table(config: sensitivity.SensitivityConfig) -> pd.DataFrame:
+    """The parameters analysed: key, distribution, range and where the range comes from."""
+    problem = sensitivity.problem_of(config)
+    ranges = config.sensitivity.parameters
+    return pd.DataFrame(
+        [
+            {
+                "parameter": k,
+                "dist": ranges[k].dist.value,
+                "low": ranges[k].low,
+                "high": ranges[k].high,
+                "source": ranges[k].source,
+            }
+            for k in problem.names
+        ]
+    )
+
+
+def run_and_write(config: sensitivity.SensitivityConfig, out_dir: Path) -> sensitivity.Analysis:
+    """Run the analysis with a progress bar (ETA) and write everything to ``out_dir`` atomically."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    started = time.perf_counter()
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"{config.name}: {config.sensitivity.method.value} rows", total=None)
+        analysis = sensitivity.run(config, lambda done, total: bar.update(task, completed=done, total=total))
+    metadata = provenance.describe(as_dict(config), config.seed, config.n_seeds, "scamsim sensitivity")
+    metadata["seconds"] = round(time.perf_counter() - started, 1)
+    metadata["rows"] = len(analysis.samples)
+    metadata["runs"] = len(analysis.samples) * config.n_seeds
+    figure = sensitivity_figures.FIGURES[analysis.method](analysis.indices, metadata)
+    with atomic_dir(out_dir) as tmp:
+        analysis.indices.to_csv(tmp / "indices.csv", index=False, float_format="%.6g")
+        analysis.indices.to_parquet(tmp / "indices.parquet", index=False)
+        parameters_table(config).to_csv(tmp / "parameters.csv", index=False)
+        analysis.samples.to_parquet(tmp / "samples.parquet", index=False)
+        write_json(tmp / "metadata.json", metadata)
+        save_figures(tmp / "figures", {analysis.method: figure})
+    return analysis
+
+
+def ranking_table(analysis: sensitivity.Analysis, top: int = 5) -> Table:
+    """The most influential parameters per output, for the terminal."""
+    key, conf = ("mu_star", "mu_star_conf") if analysis.method == "morris" else ("ST", "ST_conf")
+    table = Table(title=f"Most influential parameters ({key} ± 95% CI half-width)")
+    table.add_column("output")
+    table.add_column("parameters")
+    for output, group in analysis.indices.groupby("output", sort=False):
+        best = group.nlargest(top, key)
+        table.add_row(
+            str(output),
+            ", ".join(
+                f"{r.parameter} {getattr(r, key):.3g}±{getattr(r, conf):.2g}" for r in best.itertuples()
+            ),
+        )
+    return table
+
+
+def _sensitivity(cfg: DictConfig) -> None:
+    from sim.cli import fail
+
+    with hydra_output_dir() as out_dir:
+        try:
+            config = to_run_config(cfg, sensitivity.SensitivityConfig)
+            sensitivity.check(config)
+        except ConfigError as exc:
+            fail(str(exc))
+        analysis = run_and_write(config, out_dir)
+    terminal = Console()
+    terminal.print(ranking_table(analysis))
+    terminal.print(f"results written to {out_dir}")
+
+
+def app() -> None:
+    """The Hydra app behind ``scamsim sensitivity``."""
+    sensitivity.register()
+    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    hydra.main(config_path=CONFIG_DIR, config_name="sensitivity", version_base="1.3")(_sensitivity)()

@@ -1,0 +1,164 @@
+"""Large populations as arrays: one row per trafficked worker or per target being groomed.
+
+Decision-makers (bosses, compounds, recruiters, police) are Mesa agents, but there are tens of thousands
+of workers and targets, so they are stored as a struct of numpy arrays and updated by vectorised
+mechanisms. Rows leave the table when the person leaves the modelled state (a worker exits captivity, a
+target is drained or drops out); what they leave behind is tallied by the mechanisms.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+# Target states. "Contacted" people are not stored: only the few who respond become rows.
+GROOMED = np.int8(0)
+INVESTING = np.int8(1)
+
+
+class ArrayTable:
+    """A growable struct of arrays with compaction.
+
+    Subclasses list their columns and dtypes in ``COLUMNS``; ``table.<column>`` is a view of the live
+    rows (write into it, never assign to it). Capacity grows geometrically on append and shrinks after
+    large removals, so memory per live row stays within a small factor of the row size.
+    """
+
+    COLUMNS: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, capacity: int = 1024):
+        self.n = 0
+        self._last_move: tuple = ()
+        self._cols = {name: np.zeros(capacity, dtype) for name, dtype in self.COLUMNS.items()}
+        self._refresh_views()
+
+    def _refresh_views(self) -> None:
+        # Plain attributes, re-made whenever the live rows change: column reads happen ~60 times a step,
+        # and a computed attribute costs more than the arithmetic on small tables.
+        for name, arr in self._cols.items():
+            setattr(self, name, arr[: self.n])
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def capacity(self) -> int:
+        """Rows allocated."""
+        return len(next(iter(self._cols.values())))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes allocated for all columns."""
+        return sum(a.nbytes for a in self._cols.values())
+
+    def _resize(self, capacity: int) -> None:
+        for name, arr in self._cols.items():
+            new = np.zeros(capacity, arr.dtype)
+            new[: self.n] = arr[: self.n]
+            self._cols[name] = new
+        self._refresh_views()
+
+    def append(self, **values: np.ndarray) -> slice:
+        """Append rows; every column must be given, each as an array of the same length.
+
+        Returns:
+            The slice of the new rows.
+        """
+        if set(values) != set(self._cols):
+            missing = set(self._cols) ^ set(values)
+            raise ValueError(f"append needs exactly the columns {sorted(self._cols)}; off: {missing}")
+        k = len(next(iter(values.values())))
+        if self.n + k > self.capacity:
+            self._resize(max(self.n + k, int(self.capacity * 1.5) + 16))
+        rows = slice(self.n, self.n + k)
+        for name, v in values.items():
+            self._cols[name][rows] = v
+        self.n += k
+        self._refresh_views()
+        return rows
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the live rows where ``mask`` is true.
+
+        Removed rows are filled with kept rows from the end of the table ("swap-remove"), so the cost
+        is proportional to the number of rows removed, not to the size of the table. Row order is not
+        preserved; :meth:`remap` translates old row indices.
+        """
+        removed = np.flatnonzero(~mask)
+        k = self.n - len(removed)
+        holes = removed[removed < k]
+        tail = np.flatnonzero(mask[k:]) + k
+        for arr in self._cols.values():
+            arr[holes] = arr[tail]
+        self.n = k
+        self._last_move = (mask, holes, tail, k)
+        # Shrink after large removals, so allocated memory stays within 2x of the live rows.
+        if self.capacity > 4096 and self.n < self.capacity // 2:
+            self._resize(self.n * 5 // 4)
+        else:
+            self._refresh_views()
+
+    def remap(self, rows: np.ndarray) -> np.ndarray:
+        """Translate row indices taken before the last :meth:`keep` into current ones (-1 if removed).
+
+        Args:
+            rows: Old row indices; -1 entries stay -1.
+        """
+        mask, holes, tail, k = self._last_move
+        alive = np.append(mask, False)[rows]  # index -1 picks the appended False
+        out = np.where(alive, rows, -1)
+        moved = np.flatnonzero(alive & (rows >= k))
+        lookup = np.empty(len(mask) - k, dtype=np.intp)
+        lookup[tail - k] = holes
+        out[moved] = lookup[rows[moved] - k]
+        return out
+
+
+class Workers(ArrayTable):
+    """Trafficked workers currently held in compounds (one row per person).
+
+    Columns: ``uid`` (stable id, in order of recruitment),
+    ``compound`` (id of the compound holding them), ``source`` (index of the source country =
+    nationality), ``deceived`` (recruited by deception rather than joining knowingly, RC3),
+    ``recruited_day`` (day since the start date; negative for people held before it), ``skill``
+    (productivity multiplier, mean 1), ``perf`` (revenue brought in over about the last month, USD),
+    ``level`` (punishment level; 0 = spared), ``debt`` (buy-out price, USD) and ``resales`` (times sold
+    on between compounds).
+    """
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "uid": "int32",
+        "compound": "intp",
+        "source": "int8",
+        "deceived": "bool",
+        "recruited_day": "int32",
+        "skill": "float32",
+        "perf": "float32",
+        "level": "int8",
+        "debt": "float32",
+        "resales": "int8",
+    }
+
+
+class Targets(ArrayTable):
+    """Targets being groomed or drained who will lose money (one row per person).
+
+    Columns: ``compound`` and ``worker`` (row of the worker grooming them in :class:`Workers`, kept up
+    to date when workers leave, or -1 once that worker is gone), ``wealth`` (USD that could be taken),
+    ``susceptibility`` (0-1), ``state`` (GROOMED or INVESTING), ``invest_day`` (day of the first
+    deposit, since the start date), ``exit_tau`` (months of investing until they stop paying or are
+    drained) and ``paid`` (USD lost so far). Targets who break off before investing never get a row;
+    they are only counted (see :mod:`sim.model.mechanisms.production`).
+    """
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "compound": "intp",
+        "worker": "intp",
+        "wealth": "float32",
+        "susceptibility": "float32",
+        "state": "int8",
+        "invest_day": "float32",
+        "exit_tau": "float32",
+        "paid": "float64",
+    }

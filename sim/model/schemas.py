@@ -1,0 +1,734 @@
+"""Typed model parameters: the schema every configuration is checked against.
+
+Each parameter is declared with :func:`param`, which records its unit, meaning, source and allowed range
+in the dataclass field's metadata. The source is a FACTS.md id (``shared/reference/FACTS.md``), the word
+``calibrated`` (a free parameter fitted to published figures) or ``assumption``. The same metadata drives
+validation (:func:`validate`) and the parameter table in ``docs/ODD.md`` (:mod:`sim.report.odd`), so the
+documentation cannot drift from the code.
+
+These dataclasses double as Hydra structured-config schemas (registered in :mod:`sim.run.config`); they stay
+mutable because frozen dataclasses break Hydra overrides. The model itself never sees Hydra: it receives a
+:class:`ModelParams` instance.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+INF = math.inf
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message is one line naming key, value and allowed range."""
+
+
+def param(
+    default: Any,
+    unit: str,
+    doc: str,
+    source: str,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+) -> Any:
+    """Declare a documented, range-checked parameter.
+
+    Args:
+        default: Default value.
+        unit: Unit of measure ("1/year", "USD", "share", "-" for a count or flag).
+        doc: One-line meaning.
+        source: FACTS.md id(s), "calibrated" or "assumption" (optionally with a note).
+        lo: Smallest allowed value (inclusive unless ``lo_open``), or None.
+        hi: Largest allowed value (inclusive), or None.
+        lo_open: Whether ``lo`` itself is excluded (for strictly positive quantities).
+
+    Returns:
+        A dataclass field carrying the metadata.
+    """
+    meta = {"unit": unit, "doc": doc, "source": source, "lo": lo, "hi": hi, "lo_open": lo_open}
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: _copy(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if dataclasses.is_dataclass(value):
+        return dataclasses.replace(value)
+    return value
+
+
+def group(cls: type) -> Any:
+    """A nested parameter group with default values."""
+    return field(default_factory=cls)
+
+
+# --------------------------------------------------------------------------------------------------
+# Parameter groups
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TimeParams:
+    """Simulated calendar."""
+
+    start: str = param("2020-01-01", "date", "First simulated day", "FACTS §7 (gambling ban in force)")
+    end: str = param("2026-12-31", "date", "Last simulated day", "FACTS §7 (timeline); assumption")
+    step_days: float = param(7.0, "day", "Length of one step", "assumption", lo=0.25, hi=31.0)
+
+
+@dataclass
+class JurisdictionParams:
+    """A country whose police, towns and openness to compounds are modelled."""
+
+    towns: int = param(16, "-", "Towns/cities that can host compounds", "AM1", lo=1, hi=1000)
+    hub_share: float = param(
+        0.42, "share", "Share of compound sites in the largest hub town", "AM3 (22 of 53)", 0.0, 1.0
+    )
+    initial_compounds: int = param(
+        24, "-", "Compounds operating at the start date", "calibrated (AM1, AM11)", lo=0, hi=10000
+    )
+    openness: float = param(
+        1.0,
+        "-",
+        "Relative attractiveness for opening or relocating compounds",
+        "assumption",
+        0.0,
+        100,
+    )
+    raid_rate: float | None = param(
+        None, "1/year", "Raid rate here; null uses police.raid_rate", "calibrated", 0.0, 365.0
+    )
+    corruption: float | None = param(
+        None, "probability", "Corruption here; null uses police.corruption", "calibrated", 0.0, 1.0
+    )
+
+
+@dataclass
+class SourceParams:
+    """A source country of trafficked workers."""
+
+    weight: float = param(
+        1.0, "-", "Relative share of recruits from this country", "RC9 (2025 arrest wave)", 0.0, INF
+    )
+    awareness: float = param(
+        0.1, "share", "Awareness of fake job ads among deceived jobseekers", "assumption", 0.0, 1.0
+    )
+
+
+@dataclass
+class PoliceParams:
+    """Police units, one per jurisdiction: raids, corruption and rescue practice."""
+
+    raid_rate: float = param(
+        0.5,
+        "1/year",
+        "Planned raids per compound per year (before targeting bias)",
+        "calibrated (AM7, AM10)",
+        0.0,
+        365.0,
+    )
+    corruption: float = param(
+        0.6,
+        "probability",
+        "Chance a planned raid is leaked, a help request is passed to the boss, a bribe is accepted",
+        "calibrated (AM7, AM9, EN4)",
+        0.0,
+        1.0,
+    )
+    elite_raid_weight: float = param(
+        0.2,
+        "-",
+        "Raid hazard of an elite-linked compound relative to others",
+        "EN2; value assumption",
+        0.0,
+        1.0,
+    )
+    protected_raid_weight: float = param(
+        0.5,
+        "-",
+        "Raid hazard of a protection-paying compound relative to others",
+        "EN2; value assumption",
+        0.0,
+        1.0,
+    )
+    tipoff_evacuation: float = param(
+        0.9,
+        "share",
+        "Share of workers moved out before a tipped-off raid",
+        "EN1, EN2; value assumption",
+        0.0,
+        1.0,
+    )
+    closure_prob: float = param(
+        0.5,
+        "probability",
+        "Chance an un-leaked raid shuts the compound down",
+        "calibrated (AM7)",
+        0.0,
+        1.0,
+    )
+    relocate_after_raid: float = param(
+        0.5,
+        "probability",
+        "Chance a raided compound that is not shut down moves to another town",
+        "EN1; value assumption",
+        0.0,
+        1.0,
+    )
+    relocate_after_tipoff: float = param(
+        0.3,
+        "probability",
+        "Chance a tipped-off compound moves to another town",
+        "EN1; value assumption",
+        0.0,
+        1.0,
+    )
+    rescue_success: float = param(
+        0.8,
+        "probability",
+        "Chance an un-leaked help request gets the caller (only) out",
+        "AM8; value assumption",
+        0.0,
+        1.0,
+    )
+    bribe_per_worker: float = param(
+        30.0,
+        "USD/worker/month",
+        "Protection paid to police by a protected compound",
+        "EN4; value assumption",
+        0.0,
+        INF,
+    )
+    cross_border_friction: float = param(
+        0.3,
+        "-",
+        "Weight of a site across a border relative to one at home, when relocating or opening",
+        "EN1; value assumption",
+        0.0,
+        1.0,
+    )
+    help_leak_factor: float = param(
+        1.0,
+        "-",
+        "Chance a help request is passed back to the boss, relative to the corruption probability "
+        "(1: requests go through the local police; lowered by victim protection)",
+        "AM9; assumption",
+        0.0,
+        1.0,
+    )
+    bribe_factor: float = param(
+        1.0,
+        "-",
+        "Chance a bribe for protection is accepted, relative to the corruption probability (0: "
+        "protection is not for sale, e.g. after kingpin removal)",
+        "EN4; assumption",
+        0.0,
+        1.0,
+    )
+
+
+@dataclass
+class RecruitmentParams:
+    """Recruiters' deceptive job ads, prices and forced recruiting by captives."""
+
+    recruiters_per_source: int = param(
+        2,
+        "-",
+        "Recruiter agents operating in each source country",
+        "RC1; value assumption",
+        1,
+        1000,
+    )
+    ad_reach: float = param(
+        120000.0,
+        "people/year",
+        "Recruits all recruiters together can deliver per year with zero awareness, split among source "
+        "countries by their weight",
+        "calibrated (SC1)",
+        0.0,
+        INF,
+    )
+    deceived_share: float = param(
+        0.6,
+        "share",
+        "Share of would-be recruits deceived by fake job ads (rest join knowingly), before awareness",
+        "RC3 (wide prior)",
+        0.0,
+        1.0,
+    )
+    price: float = param(
+        2000.0,
+        "USD",
+        "Price a compound pays a recruiter per recruit (recruiter's fee)",
+        "RC4, RC5 ($650-$3,500)",
+        0.0,
+        INF,
+    )
+    captive_recruit_rate: float = param(
+        0.05,
+        "people/worker/year",
+        "Recruits delivered by captives forced to recruit",
+        "RC1; value assumption",
+        0.0,
+        INF,
+    )
+    covid_multiplier: float = param(
+        1.5,
+        "-",
+        "Ad response multiplier during COVID unemployment (Mar 2020 - Dec 2021)",
+        "FACTS §7; value assumption",
+        0.0,
+        100.0,
+    )
+
+
+@dataclass
+class CompoundParams:
+    """Compounds and their bosses: size, security, quotas, punishment, costs and growth."""
+
+    bosses: int = param(15, "-", "Compound bosses (syndicates) at the start", "assumption", 1, 10000)
+    elite_share: float = param(
+        0.3,
+        "share",
+        "Share of bosses with elite links (raids steered away)",
+        "EN2, EN4; value assumption",
+        0.0,
+        1.0,
+    )
+    capacity_median: float = param(
+        1500.0, "workers", "Median compound capacity", "calibrated (SC1 / AM1)", 1.0, INF
+    )
+    capacity_sigma: float = param(0.8, "-", "Log-normal spread of compound capacity", "assumption", 0.0, 5.0)
+    initial_fill: float = param(
+        0.3, "share", "Share of capacity filled at the start date", "assumption", 0.0, 1.0
+    )
+    security: float = param(
+        0.9,
+        "share",
+        "How much compound security cuts escape attempts (1 = escape impossible)",
+        "seed article (barbed wire, guards); value assumption",
+        0.0,
+        1.0,
+    )
+    quota: float = param(
+        31000.0, "USD/worker/month", "Monthly revenue quota per worker", "AM13, IN2", 0.0, INF
+    )
+    grace_months: float = param(
+        1.0,
+        "month",
+        "New recruits are not punished for missed quotas this long",
+        "IN4; value assumption",
+        0.0,
+        120.0,
+    )
+    punish_rate: float = param(
+        2.0,
+        "levels/month",
+        "Rate punishment escalates while a worker misses quota",
+        "AM12, IN4; value assumption",
+        0.0,
+        INF,
+    )
+    punish_decay: float = param(
+        1.0,
+        "levels/month",
+        "Rate punishment falls while a worker meets quota",
+        "assumption",
+        0.0,
+        INF,
+    )
+    resale_level: int = param(
+        4,
+        "level",
+        "Punishment level at which an underperformer is put up for resale",
+        "RC6; value assumption",
+        1,
+        100,
+    )
+    resale_rate: float = param(
+        2.0,
+        "1/year",
+        "Resale hazard of a worker at or above the resale level",
+        "RC6; value assumption",
+        0.0,
+        INF,
+    )
+    resale_price: float = param(
+        3500.0,
+        "USD",
+        "Price of a resold worker; added to the captive's buy-out price",
+        "RC5, RC6",
+        0.0,
+        INF,
+    )
+    running_cost: float = param(
+        300.0, "USD/worker/month", "Upkeep and guarding per worker held", "assumption", 0.0, INF
+    )
+    fixed_cost: float = param(
+        100000.0,
+        "USD/month",
+        "Fixed running cost of a compound (at scale 1)",
+        "assumption",
+        0.0,
+        INF,
+    )
+    seizure_share: float = param(
+        0.0,
+        "share",
+        "Share of scam takings seized by financial authorities (0 in the baseline; raised by "
+        "financial disruption)",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    laundering_cost: float = param(
+        0.0,
+        "share",
+        "Share of scam takings spent on laundering them, on top of running costs (0 in the baseline, "
+        "where it is part of running costs; raised by financial disruption)",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    expansion_rate: float = param(
+        0.6, "1/year", "Rate a profitable boss opens a new compound", "AM11; calibrated", 0.0, INF
+    )
+    close_rate: float = param(
+        2.0, "1/year", "Rate an unprofitable compound is closed by its boss", "assumption", 0.0, INF
+    )
+    profit_months: float = param(
+        6.0,
+        "month",
+        "Memory of the boss's trailing profit estimate",
+        "assumption",
+        0.25,
+        120.0,
+        lo_open=False,
+    )
+
+
+@dataclass
+class WorkerParams:
+    """Trafficked workers: productivity, help requests, escape, ransom."""
+
+    skill_sigma: float = param(
+        0.5, "-", "Log-normal spread of worker productivity", "RC8; value assumption", 0.0, 5.0
+    )
+    effort_per_level: float = param(
+        0.1, "-", "Productivity gain per punishment level (coerced effort)", "assumption", 0.0, 10.0
+    )
+    help_rate: float = param(
+        0.5,
+        "1/year",
+        "Help requests per worker per year (punishment level 0)",
+        "AM8, AM9; assumption",
+        0.0,
+        INF,
+    )
+    escape_rate: float = param(
+        1.0,
+        "1/year",
+        "Escape attempts per worker per year (before security)",
+        "AM6; assumption",
+        0.0,
+        INF,
+    )
+    desperation: float = param(
+        0.2,
+        "-",
+        "Relative rise of help requests and escapes per punishment level",
+        "IN4; assumption",
+        0.0,
+        100.0,
+    )
+    ransom_rate: float = param(
+        0.5,
+        "1/year",
+        "Rate a family pays a ransom at zero buy-out price",
+        "RC7; assumption",
+        0.0,
+        INF,
+    )
+    ransom_scale: float = param(
+        10000.0,
+        "USD",
+        "Buy-out price at which the ransom rate falls by a factor e",
+        "RC7 ($2k-$30k); value assumption",
+        0.0,
+        INF,
+        lo_open=True,
+    )
+    leak_punishment: int = param(
+        2,
+        "levels",
+        "Punishment added when a help request is passed back to the boss",
+        "AM9; assumption",
+        0,
+        100,
+    )
+    leak_resale: float = param(
+        0.3,
+        "probability",
+        "Chance a worker whose help request leaked is resold",
+        "AM9, RC6; assumption",
+        0.0,
+        1.0,
+    )
+
+
+@dataclass
+class TargetParams:
+    """Targets of the scams: grooming, investing, losses."""
+
+    groom_rate: float = param(
+        0.1,
+        "targets/worker/month",
+        "Targets a worker of unit productivity starts grooming",
+        "IN2, TG5 (free)",
+        0.0,
+        INF,
+    )
+    invest_rate: float = param(
+        1.0,
+        "1/month",
+        "Rate a groomed target of susceptibility 1 starts investing",
+        "TG4, TG5 (free)",
+        0.0,
+        INF,
+    )
+    groom_dropout: float = param(
+        1.0, "1/month", "Rate a groomed target breaks off before investing", "assumption", 0.0, INF
+    )
+    invest_dropout: float = param(
+        0.3,
+        "1/month",
+        "Rate an investing target of susceptibility 0 stops paying",
+        "assumption",
+        0.0,
+        INF,
+    )
+    wealth_median: float = param(
+        120000.0,
+        "USD",
+        "Median wealth a target could be drained of",
+        "TG1 (calibrated)",
+        0.0,
+        INF,
+        lo_open=True,
+    )
+    wealth_sigma: float = param(
+        1.25,
+        "-",
+        "Log-normal spread of target wealth (losses inherit the heavy tail: TG1 mean/median = 3)",
+        "calibrated (TG1)",
+        0.0,
+        5.0,
+    )
+    susceptibility_a: float = param(
+        2.0, "-", "Beta(a, b) susceptibility of targets: a", "assumption", 0.0, 100.0, lo_open=True
+    )
+    susceptibility_b: float = param(
+        5.0, "-", "Beta(a, b) susceptibility of targets: b", "assumption", 0.0, 100.0, lo_open=True
+    )
+    awareness: float = param(
+        0.0,
+        "share",
+        "Awareness of scams among targets; scales susceptibility by (1 - awareness)",
+        "assumption",
+        0.0,
+        1.0,
+    )
+    drain_months: float = param(
+        3.0,
+        "month",
+        "Time scale over which an investing target is drained",
+        "TG4 (weeks to months)",
+        0.0,
+        120.0,
+        lo_open=True,
+    )
+    escalation: float = param(
+        2.0, "-", "Weibull shape of cumulative deposits (> 1: deposits escalate)", "TG4", 0.1, 10.0
+    )
+    drain_share: float = param(
+        0.95,
+        "share",
+        "Share of wealth at which a target counts as drained",
+        "TG4; assumption",
+        0.0,
+        1.0,
+        lo_open=True,
+    )
+
+
+def _default_jurisdictions() -> dict[str, JurisdictionParams]:
+    return {"cambodia": JurisdictionParams()}
+
+
+def _default_sources() -> dict[str, SourceParams]:
+    # RC9: nationality mix of one 2025 Cambodian arrest wave (n = 2,137).
+    counts = {
+        "china": 589,
+        "vietnam": 429,
+        "indonesia": 271,
+        "bangladesh": 70,
+        "korea": 57,
+        "pakistan": 42,
+        "other": 679,
+    }
+    return {name: SourceParams(weight=float(n)) for name, n in counts.items()}
+
+
+@dataclass
+class ModelParams:
+    """Everything the model needs: the parameters of one simulated world."""
+
+    time: TimeParams = group(TimeParams)
+    scale: float = param(
+        1.0,
+        "-",
+        "Population scale: multiplies compound capacities and recruiting; people and money "
+        "outputs are divided by it",
+        "assumption (speed knob)",
+        0.0,
+        10.0,
+        lo_open=True,
+    )
+    focal: str = param("cambodia", "-", "Jurisdiction the published figures (AM*, SC1) refer to", "AM1, SC1")
+    jurisdictions: dict[str, JurisdictionParams] = field(
+        default_factory=_default_jurisdictions,
+        metadata={"doc": "Jurisdictions by name", "unit": "-", "source": "AM1, AM3"},
+    )
+    sources: dict[str, SourceParams] = field(
+        default_factory=_default_sources,
+        metadata={"doc": "Source countries of recruits by name", "unit": "-", "source": "RC9, SC4"},
+    )
+    police: PoliceParams = group(PoliceParams)
+    recruitment: RecruitmentParams = group(RecruitmentParams)
+    compounds: CompoundParams = group(CompoundParams)
+    workers: WorkerParams = group(WorkerParams)
+    targets: TargetParams = group(TargetParams)
+    policies: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "doc": "Interventions in force, by name: each has a `kind` (sim.model.interventions.KINDS), "
+            "a window (`start`, `end`) and its settings; usually set by `scenario=<name>`",
+            "unit": "-",
+            "source": "assumption (policy levers; configs/policy/)",
+        },
+    )
+
+    def police_for(self, name: str) -> tuple[float, float]:
+        """Raid rate and corruption in force in jurisdiction ``name`` (local override or global)."""
+        j = self.jurisdictions[name]
+        rate = self.police.raid_rate if j.raid_rate is None else j.raid_rate
+        corruption = self.police.corruption if j.corruption is None else j.corruption
+        return rate, corruption
+
+
+# --------------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------------
+
+
+def _fmt_range(meta: dict[str, Any]) -> str:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    left = "(" if meta.get("lo_open") else "["
+    lo_s = "-inf" if lo is None else f"{lo:g}"
+    hi_s = "inf" if hi is None or hi == INF else f"{hi:g}"
+    return f"{left}{lo_s}, {hi_s}]"
+
+
+def _check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if value is None or (lo is None and hi is None):
+        return
+    if isinstance(value, float) and math.isnan(value):
+        raise ConfigError(f"{key}={value} is not a number; allowed range {_fmt_range(meta)}")
+    too_low = lo is not None and (value <= lo if meta.get("lo_open") else value < lo)
+    too_high = hi is not None and value > hi
+    if too_low or too_high:
+        raise ConfigError(f"{key}={value!r} is outside the allowed range {_fmt_range(meta)}")
+
+
+def _walk(obj: Any, prefix: str) -> None:
+    for f in dataclasses.fields(obj):
+        key = f"{prefix}{f.name}"
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _walk(value, key + ".")
+        elif isinstance(value, dict):
+            for name, sub in value.items():
+                if dataclasses.is_dataclass(sub):
+                    _walk(sub, f"{key}.{name}.")
+        else:
+            _check_value(key, value, dict(f.metadata))
+
+
+def parse_date(key: str, value: str) -> dt.date:
+    """Parse an ISO date, raising a one-line :class:`ConfigError` naming the key on failure."""
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{key}={value!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
+    """Check ``value`` of ``key`` against the range in field metadata ``meta`` (see :func:`param`).
+
+    Raises:
+        ConfigError: If it is outside the range (one line naming key, value and range).
+    """
+    _check_value(key, value, meta)
+
+
+def check_ranges(obj: Any, prefix: str = "") -> None:
+    """Check every range-declared field of dataclass ``obj`` (keys ``<prefix><field>``).
+
+    Raises:
+        ConfigError: On the first value outside its range (one line naming key, value and range).
+    """
+    _walk(obj, prefix)
+
+
+def validate(params: ModelParams) -> ModelParams:
+    """Check every value against its declared range and the cross-field rules.
+
+    Args:
+        params: Parameters to check.
+
+    Returns:
+        The same parameters, for chaining.
+
+    Raises:
+        ConfigError: On the first invalid value, with a one-line message naming key, value and range.
+    """
+    _walk(params, "")
+    start = parse_date("time.start", params.time.start)
+    end = parse_date("time.end", params.time.end)
+    if end <= start:
+        raise ConfigError(f"time.end={params.time.end!r} must be after time.start={params.time.start!r}")
+    if not params.jurisdictions:
+        raise ConfigError("jurisdictions={} must name at least one jurisdiction")
+    if params.focal not in params.jurisdictions:
+        raise ConfigError(
+            f"focal={params.focal!r} is not a jurisdiction; allowed: {sorted(params.jurisdictions)}"
+        )
+    if not params.sources or sum(s.weight for s in params.sources.values()) <= 0:
+        raise ConfigError("sources must have at least one country with weight > 0")
+    if sum(j.initial_compounds for j in params.jurisdictions.values()) == 0:
+        raise ConfigError("jurisdictions.*.initial_compounds are all 0; at least one compound needed")
+    from sim.model.interventions import (
+        build,  # imported here: interventions are declared with this module's param()
+    )
+
+    build(params)
+    return params

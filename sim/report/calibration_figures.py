@@ -1,0 +1,125 @@
+"""Figures of a calibration: marginal posteriors, pair plot, and the fit of each target."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
+
+from sim.analysis.calibration import Dist, Posterior, Prior
+from sim.report.figures import footer
+
+NOTE = "ABC-SMC posterior, last generation (weighted particles)"
+
+
+def _bins(prior: Prior) -> np.ndarray:
+    if prior.dist is Dist.loguniform:
+        return np.geomspace(prior.low, prior.high, 21)
+    return np.linspace(prior.low, prior.high, 21)
+
+
+def marginals(posterior: Posterior, priors: dict[str, Prior], metadata: dict[str, Any]) -> Figure:
+    """Weighted histogram of each parameter's posterior over its prior range (the prior is flat)."""
+    keys = list(priors)
+    cols = 4
+    rows = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows + 0.4), squeeze=False)
+    w = posterior.particles["weight"].to_numpy(float)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        prior = priors[key]
+        ax.hist(posterior.particles[key], bins=_bins(prior), weights=w, density=True, color="C0", alpha=0.8)
+        if prior.dist is Dist.loguniform:
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short ranges
+        ax.set_xlim(prior.low, prior.high)
+        ax.set_xlabel(key, fontsize=8)
+        ax.set_ylabel("posterior density", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.set_visible(False)
+    fig.suptitle("Marginal posteriors (x-axis spans the prior range)")
+    footer(fig, metadata, NOTE)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def pairs(posterior: Posterior, priors: dict[str, Prior], metadata: dict[str, Any]) -> Figure:
+    """Pair plot of the weighted particles (marker size ~ weight)."""
+    keys = list(priors)
+    k = len(keys)
+    fig, axes = plt.subplots(k, k, figsize=(1.6 * k + 1, 1.6 * k + 1), squeeze=False)
+    p = posterior.particles
+    size = 4 + 60 * p["weight"] / p["weight"].max()
+    for i, yi in enumerate(keys):
+        for j, xj in enumerate(keys):
+            ax = axes[i, j]
+            if i == j:
+                ax.hist(p[xj], bins=_bins(priors[xj]), weights=p["weight"], color="C0")
+            elif i > j:
+                ax.scatter(p[xj], p[yi], s=size, alpha=0.5, color="C0", linewidths=0)
+            else:
+                ax.set_visible(False)
+                continue
+            for axis, key in (("x", xj), ("y", yi)):
+                if priors[key].dist is Dist.loguniform and not (axis == "y" and i == j):
+                    getattr(ax, f"set_{axis}scale")("log")
+                    getattr(ax, f"{axis}axis").set_minor_formatter(NullFormatter())
+            ax.set_xlim(priors[xj].low, priors[xj].high)
+            if i != j:
+                ax.set_ylim(priors[yi].low, priors[yi].high)
+            ax.tick_params(labelsize=5)
+            if i == k - 1:
+                ax.set_xlabel(xj, fontsize=6)
+            if j == 0:
+                ax.set_ylabel(yi, fontsize=6)
+    fig.suptitle("Posterior pair plot")
+    footer(fig, metadata, NOTE)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+    return fig
+
+
+def fit(report: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
+    """Each target's published value or range beside the posterior predictive 90% interval.
+
+    Values are shown relative to the published value (or the range's midpoint) on a log axis, so
+    targets of different units share one panel.
+    """
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(report) + 1.6))
+    for y, row in enumerate(report.itertuples()):
+        binomial = row.kind in ("binomial", "binomial_at_least")
+        ref = row.observed / row.n if binomial else row.observed
+        if row.kind == "interval":
+            ref = np.sqrt(row.low * row.high)
+            ax.plot(
+                [row.low / ref, row.high / ref],
+                [y, y],
+                color="0.6",
+                lw=6,
+                solid_capstyle="butt",
+                label="published range" if y == 0 else None,
+            )
+        elif row.kind == "binomial_at_least":
+            ax.plot([ref / ref, 1 / ref], [y, y], color="0.6", lw=6, solid_capstyle="butt")
+        else:
+            ax.plot([1], [y], "s", color="0.3", label="published value" if y == 0 else None)
+        colour = "C0" if row.covered else "C3"
+        ax.plot([row.q05 / ref, row.q95 / ref], [y, y], color=colour, lw=2)
+        ax.plot([row.median / ref], [y], "o", color=colour)
+    ax.set_yticks(range(len(report)))
+    ax.set_yticklabels([f"{r.target} ({r.use})" for r in report.itertuples()], fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("simulated / published (log scale); bar = published range, line = 90% posterior predictive")
+    ax.axvline(1, color="0.8", lw=0.8, zorder=0)
+    ax.set_title("Fit: posterior predictive 90% intervals (blue: meets the target, red: misses)")
+    ax.invert_yaxis()
+    footer(fig, metadata, "posterior predictive: one fresh replicate per posterior draw")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return fig

@@ -1,0 +1,223 @@
+"""The raid-rate x corruption phase diagram: heatmaps and cuts from a collected sweep.
+
+``scamsim phase [DIR]`` reads the sweep in ``DIR`` (default ``results/multirun/phase``, written by
+``scamsim run experiment=phase``), and writes to ``results/phase/``:
+
+* ``am7_share.png``, ``workers_held.png``, ``target_losses.png``: the median of each grid cell's
+  runs, with the two-thirds contour of the AM7 share (Amnesty: "more than two-thirds") and the
+  baseline point;
+* ``cuts.png``: the AM7 share and workers held along rows and columns of the grid, median and 90% band
+  (5th-95th percentile over a cell's runs: posterior draws x seeds);
+* ``summary.csv``: median and 90% interval of the plotted metrics per cell;
+* ``runs.parquet`` and ``metadata.json``: the sweep's runs and provenance (``sim.load_sweep``), so the
+  figures can be redrawn (``scamsim phase results/phase``) and explored without the sweep directory.
+
+Raid rates are not evenly spaced, so the heatmaps use one column per grid value (labelled with the
+value) rather than a linear axis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from sim.report.figures import BAND, footer
+from sim.run import posterior
+from sim.run.collect import load_sweep
+
+RATE, CORRUPTION = "police.raid_rate", "police.corruption"
+RATE_LABEL = "raid rate [raids per compound per year]"
+CORRUPTION_LABEL = "corruption [probability a raid is leaked / bribe accepted]"
+TWO_THIRDS = 2 / 3
+# Metric -> (figure file, title, colour-bar label, scale divisor).
+HEATMAPS: dict[str, tuple[str, str, str, float]] = {
+    "am7_share": (
+        "am7_share",
+        "Compounds never investigated or still operating at the end of the Amnesty window (AM7)",
+        "AM7 share of compounds",
+        1.0,
+    ),
+    "workers_held_end": (
+        "workers_held",
+        "Trafficked workers held at the end of the Amnesty window (30 Jun 2025)",
+        "workers held [thousand people]",
+        1e3,
+    ),
+    "target_losses": (
+        "target_losses",
+        "Money taken from targets, 2020 - Jun 2025",
+        "target losses [USD bn]",
+        1e9,
+    ),
+}
+RUNS_NOTE = "median, 90% band: a cell's runs (posterior draws x seeds)"
+CUT_RATES = (0.5, 1.0, 2.0, 6.0)
+CUT_CORRUPTIONS = (0.0, 0.3, 0.6, 1.0)
+
+
+def cell_summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """Median and 90% interval of the plotted metrics per (raid rate, corruption) cell (successful runs)."""
+    ok = runs[runs["status"] == "ok"]
+    grouped = ok.groupby([RATE, CORRUPTION])
+    parts = {"n_runs": grouped.size()}
+    for metric in HEATMAPS:
+        parts[f"{metric}_median"] = grouped[metric].median()
+        parts[f"{metric}_q05"] = grouped[metric].quantile(BAND[0])
+        parts[f"{metric}_q95"] = grouped[metric].quantile(BAND[1])
+    return pd.DataFrame(parts).reset_index()
+
+
+def baseline_point(name: str = "calibrated") -> dict[str, tuple[float, float, float]]:
+    """Raid rate and corruption of the calibrated baseline: posterior median and 90% interval.
+
+    Returns:
+        For each of the two swept keys: (median, 5th percentile, 95th percentile).
+    """
+    calibrated = posterior.quantiles(name, (0.5, *BAND))
+    return {key: tuple(float(v) for v in calibrated[key]) for key in (RATE, CORRUPTION)}
+
+
+def _position(values: np.ndarray, x: float) -> float:
+    """Position of ``x`` on an axis with one unit per grid value (linear between grid values)."""
+    return float(np.interp(x, values, np.arange(len(values))))
+
+
+def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Figure:
+    """Median of ``metric`` per cell, with the AM7 two-thirds contour and the baseline point."""
+    _, title, label, divisor = HEATMAPS[metric]
+    grid = summary.pivot(index=CORRUPTION, columns=RATE, values=f"{metric}_median") / divisor
+    share = summary.pivot(index=CORRUPTION, columns=RATE, values="am7_share_median")
+    rates, corruptions = grid.columns.to_numpy(float), grid.index.to_numpy(float)
+    fig, ax = plt.subplots(figsize=(7.5, 5.6))
+    mesh = ax.pcolormesh(grid.to_numpy(), cmap="viridis", shading="flat")
+    fig.colorbar(mesh, ax=ax, label=f"{label} (median)")
+    centres_x, centres_y = np.arange(len(rates)) + 0.5, np.arange(len(corruptions)) + 0.5
+    values = share.to_numpy()
+    finite = values[np.isfinite(values)]
+    if finite.size and finite.min() < TWO_THIRDS < finite.max():  # else there is no contour to draw
+        contour = ax.contour(centres_x, centres_y, values, levels=[TWO_THIRDS], colors="white")
+        ax.clabel(contour, fmt={TWO_THIRDS: "2/3"}, fontsize=8)
+    ax.plot(
+        [], [], color="white", markeredgecolor="0.3", label="AM7 share = 2/3 (Amnesty: more than two-thirds)"
+    )
+    point = baseline_point()
+    x = [_position(rates, v) + 0.5 for v in point[RATE]]
+    y = [_position(corruptions, v) + 0.5 for v in point[CORRUPTION]]
+    ax.errorbar(
+        x[0],
+        y[0],
+        xerr=[[x[0] - x[1]], [x[2] - x[0]]],
+        yerr=[[y[0] - y[1]], [y[2] - y[0]]],
+        marker="*",
+        markersize=16,
+        color="red",
+        markeredgecolor="white",
+        ecolor="red",
+        capsize=3,
+        linestyle="none",
+        label="calibrated baseline (posterior median, 90% interval)",
+    )
+    ax.set_xticks(centres_x, [f"{r:g}" for r in rates])
+    ax.set_yticks(centres_y, [f"{c:g}" for c in corruptions])
+    ax.set_xlabel(RATE_LABEL + " (grid values, unevenly spaced)")
+    ax.set_ylabel(CORRUPTION_LABEL)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncols=2, facecolor="0.75")
+    footer(fig, metadata, RUNS_NOTE)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def _cut(
+    ax: Any, summary: pd.DataFrame, metric: str, along: str, fixed: str, levels: tuple[float, ...]
+) -> None:
+    _, _, label, divisor = HEATMAPS[metric]
+    grid = np.unique(summary[fixed])
+    # The preferred cut levels that are on the grid; otherwise (another sweep) up to 4 of its values.
+    levels = tuple(v for v in levels if np.isclose(grid, v).any()) or tuple(grid[:: -(-len(grid) // 4)])
+    for level in levels:
+        part = summary[np.isclose(summary[fixed], level)].sort_values(along)
+        x = part[along]
+        ax.fill_between(x, part[f"{metric}_q05"] / divisor, part[f"{metric}_q95"] / divisor, alpha=0.2, lw=0)
+        name = "raid rate" if fixed == RATE else "corruption"
+        ax.plot(x, part[f"{metric}_median"] / divisor, marker="o", ms=3, label=f"{name} {level:g}")
+    if metric == "am7_share":
+        ax.axhline(TWO_THIRDS, color="0.3", ls="--", lw=1, label="2/3 (Amnesty)")
+        ax.set_ylim(0, 1.02)
+    ax.set_xlabel(RATE_LABEL if along == RATE else CORRUPTION_LABEL, fontsize=8)
+    ax.set_ylabel(label, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def cuts(summary: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
+    """The AM7 share and workers held along the raid-rate and corruption axes, median and 90% band."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    for row, metric in enumerate(("am7_share", "workers_held_end")):
+        _cut(axes[row, 0], summary, metric, RATE, CORRUPTION, CUT_CORRUPTIONS)
+        _cut(axes[row, 1], summary, metric, CORRUPTION, RATE, CUT_RATES)
+    axes[0, 0].set_title("along raid rate, at fixed corruption", fontsize=10)
+    axes[0, 1].set_title("along corruption, at fixed raid rate", fontsize=10)
+    fig.suptitle("Cuts through the phase diagram: median and 90% band over each cell's runs", fontsize=11)
+    footer(fig, metadata, RUNS_NOTE)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
+    """Write the phase-diagram figures, the per-cell summary and the sweep's runs (with provenance).
+
+    Args:
+        sweep_dir: A sweep directory, or a directory saved by this function (to redraw).
+        out_dir: Where the figures, ``summary.csv``, ``runs.parquet`` and ``metadata.json`` go.
+
+    Raises:
+        ValueError: If the sweep did not vary both the raid rate and corruption, or has no finished runs.
+    """
+    sweep = load_sweep(sweep_dir)
+    missing = [c for c in (RATE, CORRUPTION) if c not in sweep.runs.columns]
+    if missing:
+        raise ValueError(f"{sweep_dir} does not sweep {' and '.join(missing)}")
+    summary = cell_summary(sweep.runs)
+    if summary.empty:
+        raise ValueError(f"{sweep_dir} has no successful runs")
+    figures = {name: heatmap(summary, metric, sweep.metadata) for metric, (name, *_) in HEATMAPS.items()}
+    figures["cuts"] = cuts(summary, sweep.metadata)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fig in figures.items():
+        path = out_dir / f"{name}.png"
+        fig.savefig(path, dpi=120, metadata={"Software": None})
+        plt.close(fig)
+        written.append(path)
+    summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
+    if Path(sweep_dir).resolve() != out_dir.resolve():
+        written += sweep.write(out_dir)
+    return [*written, out_dir / "summary.csv"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``scamsim phase [DIR] [--out OUT]``."""
+    parser = argparse.ArgumentParser(
+        prog="scamsim phase",
+        description="Draw the raid-rate x corruption phase diagram of a sweep (see experiment=phase).",
+    )
+    parser.add_argument("sweep_dir", nargs="?", type=Path, default=Path("results/multirun/phase"))
+    parser.add_argument("--out", type=Path, default=Path("results/phase"), help="figure directory")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        written = draw(args.sweep_dir, args.out)
+    except (FileNotFoundError, ValueError) as exc:
+        parser.exit(2, f"scamsim phase: error: {exc}\n")
+    print("\n".join(str(p) for p in written))

@@ -1,0 +1,184 @@
+"""Gather a sweep's chunk files into one tidy table: one row per run.
+
+``scamsim collect DIR`` reads ``DIR/chunks/*.parquet`` (finished chunks only: half-written chunks are
+hidden temporaries and never read), sorts the rows by swept values, draw and replicate (so the table
+does not depend on which process finished first), writes ``DIR/runs.parquet`` atomically and warns
+about chunks that are missing (not run yet, or lost to a killed sweep), failed (invalid configuration)
+or that contain failed runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.run import provenance
+from sim.run.metrics import METRICS
+from sim.run.results import write_json
+from sim.run.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, atomic_write, chunk_info, expected_keys
+
+RUNS_FILE, METADATA_FILE = "runs.parquet", "metadata.json"
+
+
+@dataclass
+class Collected:
+    """A sweep's runs and what is missing from it."""
+
+    runs: pd.DataFrame
+    swept: list[str]
+    missing: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    chunks: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """The runs that raised, with their error."""
+        return self.runs[self.runs["status"] != "ok"]
+
+    def warnings(self) -> list[str]:
+        """One line per problem: missing chunks, failed chunks, failed runs."""
+        out = []
+        if self.missing:
+            shown = ", ".join(self.missing[:3]) + (", ..." if len(self.missing) > 3 else "")
+            out.append(f"{len(self.missing)} chunk(s) missing (not run or not finished): {shown}")
+        for key, error in self.failed.items():
+            out.append(f"chunk {key} failed: {error}")
+        if len(self.errors):
+            first = self.errors.iloc[0]
+            out.append(f"{len(self.errors)} run(s) failed, e.g. {first['error']}")
+        return out
+
+
+def collect(sweep_dir: str | Path) -> Collected:
+    """Read every finished chunk of a sweep directory.
+
+    Raises:
+        FileNotFoundError: If ``sweep_dir`` has neither chunks nor a ``multirun.yaml``.
+    """
+    sweep_dir = Path(sweep_dir)
+    chunk_dir = sweep_dir / CHUNK_DIR
+    expected = expected_keys(sweep_dir)
+    if expected is None and not chunk_dir.is_dir():
+        raise FileNotFoundError(f"{sweep_dir} is not a sweep directory (no {CHUNK_DIR}/, no multirun.yaml)")
+    files = sorted(chunk_dir.glob("[!.]*.parquet")) if chunk_dir.is_dir() else []
+    failed = {
+        p.name.removesuffix(FAILED_SUFFIX): json.loads(p.read_text())["error"]
+        for p in (sorted(chunk_dir.glob(f"[!.]*{FAILED_SUFFIX}")) if chunk_dir.is_dir() else [])
+    }
+    tables, infos = [], []
+    for path in files:
+        tables.append(pd.read_parquet(path))
+        infos.append({"chunk": path.stem, "rows": len(tables[-1]), **chunk_info(path)})
+    found = {p.stem for p in files}
+    missing = [k for k in expected or [] if k not in found and k not in failed]
+    if not tables:
+        return Collected(pd.DataFrame(columns=[*RUN_COLUMNS, *METRICS]), [], missing, failed)
+    runs = pd.concat(tables, ignore_index=True)
+    swept = [c for c in runs.columns if c not in RUN_COLUMNS and c not in METRICS]
+    runs = runs[[*swept, *RUN_COLUMNS, *METRICS]]
+    runs = runs.sort_values([*swept, "draw", "replicate"], kind="stable", ignore_index=True)
+    return Collected(runs, swept, missing, failed, pd.DataFrame(infos))
+
+
+def provenance_of(runs: pd.DataFrame, chunks: pd.DataFrame) -> dict[str, Any]:
+    """Provenance of a sweep for figure footers: code version, a hash of the chunk configurations, seeds."""
+    hashes = ",".join(sorted(chunks.get("config_hash", pd.Series(dtype=str)).astype(str)))
+    return {
+        "git": provenance.git_commit(),
+        "versions": provenance.versions(),
+        "config_hash": hashlib.sha256(hashes.encode()).hexdigest()[:12],
+        "seeds": {
+            "base_seed": ",".join(map(str, sorted(runs["seed"].unique()))),
+            # Runs per cell: each (posterior draw, seed) pair has its own random stream.
+            "n_seeds": len(runs[["draw", "replicate"]].drop_duplicates()),
+        },
+    }
+
+
+@dataclass
+class Sweep:
+    """A sweep's runs with their provenance, as notebooks and ``scamsim phase`` read them.
+
+    Attributes:
+        runs: One row per run: the swept parameters (one column each, named by config key), ``seed``
+            (base seed), ``draw`` (posterior draw), ``replicate``, ``status`` ("ok" or "error"),
+            ``error``, and every metric of :data:`sim.run.metrics.METRICS` (units in docs/ODD.md).
+        metadata: Commit, versions, configuration hash and seeds (figure footers).
+    """
+
+    runs: pd.DataFrame
+    metadata: dict[str, Any]
+
+    def write(self, out_dir: Path) -> list[Path]:
+        """Save as ``runs.parquet`` + ``metadata.json`` (read back by :func:`load_sweep`)."""
+        out_dir.mkdir(parents=True, exist_ok=True)
+        runs = atomic_write(out_dir / RUNS_FILE, lambda tmp: self.runs.to_parquet(tmp, index=False))
+        meta = atomic_write(out_dir / METADATA_FILE, lambda tmp: write_json(tmp, self.metadata))
+        return [runs, meta]
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """A sweep's runs, from a sweep directory or a saved sweep.
+
+    A sweep directory is read through its finished chunks (problems are warned about on stderr); a saved
+    sweep is a directory with ``runs.parquet`` and ``metadata.json``, such as ``results/phase``.
+
+    Raises:
+        FileNotFoundError: If ``path`` is neither.
+    """
+    path = Path(path)
+    if (path / RUNS_FILE).exists() and (path / METADATA_FILE).exists():
+        return Sweep(pd.read_parquet(path / RUNS_FILE), json.loads((path / METADATA_FILE).read_text()))
+    collected = collect(path)
+    for line in collected.warnings():
+        print(f"warning: {line}", file=sys.stderr)
+    return Sweep(collected.runs, provenance_of(collected.runs, collected.chunks))
+
+
+def timing(chunks: pd.DataFrame) -> dict[str, float]:
+    """Compute time summed over chunks and the wall-clock span from the first start to the last finish."""
+    if chunks.empty or "compute_seconds" not in chunks:
+        return {}
+    return {
+        "compute_seconds": float(chunks["compute_seconds"].sum()),
+        "span_seconds": float(chunks["finished"].max() - chunks["started"].min()),
+    }
+
+
+def write(collected: Collected, path: Path) -> Path:
+    """Write the runs table atomically."""
+    return atomic_write(path, lambda tmp: collected.runs.to_parquet(tmp, index=False))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``scamsim collect DIR [--out FILE]``: write DIR/runs.parquet and print what is missing."""
+    parser = argparse.ArgumentParser(
+        prog="scamsim collect",
+        description="Gather a finished or partial sweep into one table (one row per run).",
+    )
+    parser.add_argument(
+        "sweep_dir", type=Path, help="sweep directory (hydra.sweep.dir), e.g. results/multirun/phase"
+    )
+    parser.add_argument("--out", type=Path, help="output file (default: SWEEP_DIR/runs.parquet)")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        collected = collect(args.sweep_dir)
+    except FileNotFoundError as exc:
+        parser.exit(2, f"scamsim collect: error: {exc}\n")
+    for line in collected.warnings():
+        print(f"scamsim collect: warning: {line}", file=sys.stderr)
+    out = write(collected, args.out or args.sweep_dir / RUNS_FILE)
+    n_ok = int((collected.runs["status"] == "ok").sum())
+    stats: dict[str, Any] = timing(collected.chunks)
+    text = f"{len(collected.runs)} runs ({n_ok} ok) from {len(collected.chunks)} chunks -> {out}"
+    if stats:
+        text += f"; compute {stats['compute_seconds']:.0f} s"
+        text += f", first chunk start to last chunk finish {stats['span_seconds']:.0f} s"
+    print(text)

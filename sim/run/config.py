@@ -1,0 +1,177 @@
+"""Hydra configuration: structured-config schemas, composition and one-line error messages.
+
+The dataclasses of :mod:`sim.model.schemas` are registered as Hydra schemas, so types and unknown keys are
+checked when a configuration is composed; ranges and cross-field rules are checked by
+:func:`sim.model.schemas.validate` when the composed configuration is turned into parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from sim.model.schemas import ConfigError, JurisdictionParams, ModelParams, param, validate
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
+
+
+@dataclass
+class RunConfig(ModelParams):
+    """A run of the model: its parameters plus how many replicates to run and where to write them."""
+
+    name: str = param("baseline", "-", "Run name: results go to results/<name>/", "-")
+    seed: int = param(
+        20250626,
+        "-",
+        "Base seed; replicates get SeedSequence(seed).spawn(n_seeds)",
+        "-",
+        0,
+        2**63 - 1,
+    )
+    n_seeds: int = param(20, "-", "Replicates (independent random streams)", "-", 1, 100000)
+    n_draws: int = param(
+        1,
+        "-",
+        "Posterior draws per sweep cell, each run over n_seeds replicates (sweeps only; with "
+        "posterior=null only draw 0, the configured parameters, is available)",
+        "-",
+        1,
+        100000,
+    )
+    n_jobs: int = param(2, "-", "Parallel worker processes (1 = serial; results are identical)", "-", 1, 1024)
+    posterior: str | None = param(
+        "calibrated",
+        "-",
+        "Calibrated posterior (configs/posterior_draws/<name>.csv or a path) giving each replicate its own "
+        "parameter draw; null runs every replicate with the parameters as configured",
+        "calibrated (issue 3)",
+    )
+    fixed: list[str] = param(
+        [],
+        "-",
+        "Parameters kept as configured instead of drawn from the posterior (the CLI adds every key "
+        "overridden on the command line)",
+        "-",
+    )
+    scenario: str = param(
+        "baseline",
+        "-",
+        "Scenario: configs/scenario/<name>.yaml (its interventions go into `policies`); baseline: none",
+        "-",
+    )
+    description: str = param(
+        "The calibrated baseline: no interventions", "-", "One-line description of the scenario", "-"
+    )
+    # Jurisdictions come from the `jurisdictions` config group (a dict cannot lose keys when merged).
+    jurisdictions: dict[str, JurisdictionParams] = field(
+        default_factory=dict,
+        metadata={"doc": "Jurisdictions by name", "unit": "-", "source": "AM1, AM3"},
+    )
+
+
+@contextlib.contextmanager
+def hydra_output_dir() -> Iterator[Path]:
+    """The current Hydra job's output directory, removed again if the job leaves it empty.
+
+    Hydra creates the directory before the job runs, but results are written into it atomically or not
+    at all, so a failed job (or one that writes elsewhere) must not leave an empty directory behind.
+    """
+    out_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        yield out_dir
+    finally:
+        with contextlib.suppress(OSError):  # not empty: the job wrote its results there
+            out_dir.rmdir()
+
+
+def register() -> None:
+    """Register the schemas in Hydra's ConfigStore (idempotent)."""
+    cs = ConfigStore.instance()
+    cs.store(name="run_schema", node=RunConfig)
+
+
+def to_run_config(cfg: DictConfig, schema: type[RunConfig] = RunConfig) -> RunConfig:
+    """Turn a composed configuration into validated parameters of ``schema`` (a RunConfig).
+
+    Raises:
+        ConfigError: With a one-line message naming the key, its value and the allowed range.
+    """
+    try:
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        plain.pop("hydra", None)
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), plain))
+    except Exception as exc:
+        raise ConfigError(one_line(exc)) from None
+    return validate(config)
+
+
+def load_config(
+    overrides: list[str] | None = None, config_name: str = "run", schema: type[RunConfig] = RunConfig
+) -> RunConfig:
+    """Compose a configuration from ``configs/`` with Hydra overrides, as the CLI would.
+
+    Args:
+        overrides: Hydra overrides, e.g. ``["police.raid_rate=1.0", "jurisdictions=mekong"]``.
+        config_name: Primary config file (without ``.yaml``).
+        schema: The RunConfig subclass the file composes (registered in Hydra's ConfigStore).
+
+    Returns:
+        Validated parameters.
+
+    Raises:
+        ConfigError: On an unknown key or invalid value (one-line message).
+    """
+    register()
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            cfg = compose(config_name=config_name, overrides=list(overrides or []))
+    except Exception as exc:
+        raise ConfigError(one_line(exc)) from None
+    return to_run_config(cfg, schema)
+
+
+def overridden_keys(overrides: list[str]) -> set[str]:
+    """Config keys set by command-line overrides (``police.raid_rate=2`` gives ``police.raid_rate``)."""
+    return {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+
+
+def load_overrides(config: ModelParams, overrides: list[str]) -> ModelParams:
+    """A validated copy of ``config`` with Hydra-style ``key=value`` overrides applied.
+
+    Raises:
+        ConfigError: On an unknown key or invalid value (one-line message).
+    """
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(config), OmegaConf.from_dotlist(list(overrides)))
+        out = OmegaConf.to_object(merged)
+    except Exception as exc:
+        raise ConfigError(one_line(exc)) from None
+    return validate(out)
+
+
+def one_line(exc: BaseException) -> str:
+    """A one-line description of a Hydra/OmegaConf configuration error."""
+    cause: Any = exc
+    while cause.__cause__ is not None and cause.__cause__ is not cause:
+        cause = cause.__cause__
+    full_key = getattr(cause, "full_key", None)
+    message = str(getattr(cause, "msg", None) or cause).strip().splitlines()[0]
+    if "not in" in message and full_key:
+        return f"unknown config key '{full_key}' ({message})"
+    if full_key:
+        return f"{full_key}: {message}"
+    return str(exc).strip().splitlines()[0]
+
+
+def as_dict(config: ModelParams) -> dict[str, Any]:
+    """Plain nested dict of a parameter set (for metadata and hashing)."""
+    return dataclasses.asdict(config)

@@ -1,0 +1,84 @@
+"""Provenance of a run: code version, package versions, configuration and seeds."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "scamsim",
+    "mesa",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "matplotlib",
+    "hydra-core",
+    "omegaconf",
+)
+
+
+def git_commit() -> dict[str, Any]:
+    """Commit hash of the source tree and whether it has uncommitted changes (None outside git)."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions of the packages the results depend on."""
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+# Run settings that do not change any output: left out of the configuration hash.
+NOT_HASHED = ("name", "n_jobs")
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Short stable hash of what determines a run's outputs (sorted-key JSON, without NOT_HASHED)."""
+    relevant = {k: v for k, v in config.items() if k not in NOT_HASHED}
+    blob = json.dumps(relevant, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def describe(config: dict[str, Any], seed: int, n_seeds: int, command: str) -> dict[str, Any]:
+    """Metadata for a results directory. ``created`` is the only field that differs between reruns."""
+    return {
+        "command": command,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "git": git_commit(),
+        "versions": versions(),
+        "config": config,
+        "config_hash": config_hash(config),
+        "seeds": {
+            "base_seed": seed,
+            "n_seeds": n_seeds,
+            "replicates": "numpy.random.SeedSequence(base_seed).spawn(n_seeds)[i] for replicate i",
+        },
+    }

@@ -1,0 +1,265 @@
+"""Run results as tables: extraction from a finished model, and atomic reading and writing.
+
+A results directory holds:
+
+* ``timeseries.parquet``: one row per replicate, step and jurisdiction; one column per variable of
+  :data:`sim.model.ledger.VARIABLES` (people and money at full scale, i.e. divided by the population scale);
+* ``raids.parquet``: the raid event log (date, compound, tipped off?, workers found, outcome);
+* ``compounds.parquet``: one row per compound and replicate (opening, closure, raids, window flag);
+* ``metrics.parquet``: one row per replicate, one column per metric of :data:`sim.run.metrics.METRICS`;
+* ``summary.json``: median and 90% interval of each metric, and the comparison with published figures;
+* ``metadata.json``: provenance (git commit, package versions, full config, seeds);
+* ``figures/``: PNG figures.
+
+Directories are written under a temporary name and renamed into place, so an interrupted run never
+leaves a half-written results directory behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.model.ledger import VARIABLES
+
+if TYPE_CHECKING:
+    from sim.model.model import ScamModel
+
+TABLES = ("timeseries", "raids", "compounds", "metrics")
+
+
+@dataclass
+class Results:
+    """Tables of one or more replicates of a run, plus summary and provenance."""
+
+    timeseries: pd.DataFrame
+    raids: pd.DataFrame
+    compounds: pd.DataFrame
+    metrics: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, path: str | Path, figures: dict[str, Any] | None = None) -> Path:
+        """Write all tables, JSON files and figures to ``path`` atomically (replacing it)."""
+        path = Path(path)
+        with atomic_dir(path) as tmp:
+            for name in TABLES:
+                getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
+            write_json(tmp / "summary.json", self.summary)
+            write_json(tmp / "metadata.json", self.metadata)
+            if figures:
+                save_figures(tmp / "figures", figures)
+        return path
+
+
+@dataclass
+class CalibrationResults:
+    """What ``scamsim calibrate`` wrote to ``results/calibration/<name>/``.
+
+    Attributes:
+        posterior: Weighted particles of the last ABC-SMC generation: one column per free parameter
+            (named by config key, in the parameter's unit, see docs/ODD.md) and ``weight`` (sums to 1).
+        diagnostics: One row per generation: ``generation``, ``epsilon`` (distance threshold),
+            ``simulations`` (model runs), ``acceptance_rate``, ``ess`` (effective sample size),
+            ``seconds``.
+        predictive: The posterior predictive: one row per re-simulated posterior draw, with its
+            parameters and every metric of :data:`sim.run.metrics.METRICS`.
+        fit: One row per fit target: its definition, observed value or range, kind, grade, and the
+            predictive's ``q05``, ``median``, ``q95`` and whether the 90% interval meets it (``covered``).
+        validation: The same for the validate targets (never used in fitting).
+        metadata: Provenance (commit, versions, configuration, seeds, ``seconds``).
+    """
+
+    posterior: pd.DataFrame
+    diagnostics: pd.DataFrame
+    predictive: pd.DataFrame
+    fit: pd.DataFrame
+    validation: pd.DataFrame
+    metadata: dict[str, Any]
+
+
+def load_calibration(path: str | Path) -> CalibrationResults:
+    """Read a calibration results directory (e.g. ``results/calibration/default``)."""
+    path = Path(path)
+    if not (path / "posterior.parquet").exists():
+        raise FileNotFoundError(f"{path} is not a calibration results directory (no posterior.parquet)")
+    return CalibrationResults(
+        **{
+            name: pd.read_parquet(path / f"{name}.parquet")
+            for name in ("posterior", "diagnostics", "predictive")
+        },
+        fit=pd.read_csv(path / "fit.csv"),
+        validation=pd.read_csv(path / "validation.csv"),
+        metadata=json.loads((path / "metadata.json").read_text()),
+    )
+
+
+@dataclass
+class SensitivityResults:
+    """What ``scamsim sensitivity`` wrote to ``results/sensitivity/<name>/``.
+
+    Attributes:
+        indices: One row per output and parameter. Morris: ``mu``, ``mu_star``, ``sigma`` (output units
+            per parameter range) and ``mu_star_conf``; Sobol: ``S1``, ``ST``, ``S1_conf``, ``ST_conf``.
+            A ``_conf`` column is the half-width of the 95% bootstrap interval; ``n_used`` counts the
+            trajectories or base samples with the output defined.
+        parameters: The ranges analysed: ``parameter``, ``dist``, ``low``, ``high``, ``source``.
+        samples: Every sample row (one column per parameter) and its outputs.
+        metadata: Provenance (commit, versions, configuration, seeds, ``seconds``, ``runs``).
+    """
+
+    indices: pd.DataFrame
+    parameters: pd.DataFrame
+    samples: pd.DataFrame
+    metadata: dict[str, Any]
+
+
+def load_sensitivity(path: str | Path) -> SensitivityResults:
+    """Read a sensitivity-analysis results directory (e.g. ``results/sensitivity/morris``)."""
+    path = Path(path)
+    if not (path / "indices.parquet").exists():
+        raise FileNotFoundError(f"{path} is not a sensitivity results directory (no indices.parquet)")
+    return SensitivityResults(
+        indices=pd.read_parquet(path / "indices.parquet"),
+        parameters=pd.read_csv(path / "parameters.csv"),
+        samples=pd.read_parquet(path / "samples.parquet"),
+        metadata=json.loads((path / "metadata.json").read_text()),
+    )
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling directory that replaces ``path`` only if the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are meant to be shared
+    try:
+        yield tmp
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def save_figures(folder: Path, figures: dict[str, Any]) -> None:
+    """Save matplotlib figures as PNG (no software/date metadata, so reruns are byte-identical)."""
+    folder.mkdir()
+    for name, fig in figures.items():
+        fig.savefig(folder / f"{name}.png", dpi=120, metadata={"Software": None})
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as sorted, indented JSON."""
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return str(obj)
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst``, replacing an existing ``dst`` (as close to atomic as POSIX allows)."""
+    if dst.exists():
+        trash = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, trash)
+        os.replace(src, dst)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
+def load_results(path: str | Path) -> Results:
+    """Read a results directory written by :meth:`Results.write`."""
+    path = Path(path)
+    if not (path / "summary.json").exists():
+        raise FileNotFoundError(f"{path} is not a scamsim results directory (no summary.json)")
+    tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in TABLES}
+    return Results(
+        **tables,
+        summary=json.loads((path / "summary.json").read_text()),
+        metadata=json.loads((path / "metadata.json").read_text()),
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Extraction from a finished model
+# ------------------------------------------------------------------------------------------------
+
+
+def timeseries(model: ScamModel) -> pd.DataFrame:
+    """The model's ledger as a tidy table: one row per step and jurisdiction."""
+    ledger = model.ledger
+    n_steps, n_j = model.clock.n_steps, len(model.juris_names)
+    table = {
+        "step": np.repeat(np.arange(n_steps), n_j),
+        "date": np.repeat(model.clock.dates(), n_j),
+        "jurisdiction": pd.Categorical(np.tile(model.juris_names, n_steps), categories=model.juris_names),
+    }
+    for name, var in VARIABLES.items():
+        values = ledger.series[name].reshape(-1)
+        table[name] = values / model.p.scale if var.scaled else values
+    return pd.DataFrame(table)
+
+
+def raids(model: ScamModel) -> pd.DataFrame:
+    """The raid event log, with dates and jurisdiction names."""
+    columns = [
+        "step",
+        "day",
+        "compound",
+        "juris",
+        "town",
+        "elite",
+        "protected",
+        "tipped_off",
+        "workers_found",
+        "outcome",
+    ]
+    df = pd.DataFrame(model.ledger.raids, columns=columns)
+    # int64 first: with no raids the empty columns are of object type, which has no timedelta cast.
+    df["date"] = np.datetime64(model.clock.start, "D") + df["day"].astype("int64").astype("timedelta64[D]")
+    df["jurisdiction"] = pd.Categorical.from_codes(df.pop("juris").astype(int), model.juris_names)
+    df["workers_found"] = df["workers_found"] / model.p.scale
+    return df
+
+
+def compounds(model: ScamModel) -> pd.DataFrame:
+    """One row per compound ever opened, with its history (days since the start date)."""
+    rows = [
+        {
+            "compound": c.cid,
+            "boss": c.boss.unique_id,
+            "elite": c.elite,
+            "jurisdiction": model.juris_names[c.juris],
+            "town": c.town,
+            "capacity": c.capacity / model.p.scale,
+            "opened_day": c.opened_day,
+            "closed_day": c.closed_day,
+            "first_raid_day": c.first_raid_day,
+            "raids": c.raids,
+            "tipoffs": c.tipoffs,
+            "relocations": c.relocations,
+            "protected": c.protected,
+            "in_window": c.in_window,
+            "scam_income": model.accounts.scam_income[c.cid] / model.p.scale,
+        }
+        for c in model.compounds
+    ]
+    df = pd.DataFrame(rows)
+    for col in ("closed_day", "first_raid_day"):
+        df[col] = df[col].astype(float)
+    return df

@@ -1,0 +1,253 @@
+"""Sweep chunks: the runs of one grid cell (posterior draws x seeds), written as one parquet file.
+
+A sweep is a grid of configurations, each given by a list of Hydra overrides (one Hydra multirun job,
+or one task of ``scamsim sweep`` on Dask). Each grid cell is one *chunk*: its ``n_draws x n_seeds``
+runs execute in one process, one after the other, and produce one table with one row per run: the
+cell's override values, ``seed`` (the base seed), ``draw`` (posterior draw), ``replicate``, ``status``
+(``ok`` or ``error``), ``error`` (the exception, for failed runs) and every metric of
+:data:`sim.run.metrics.METRICS`. Batching runs this way keeps the launcher's per-job cost (about 0.2 s for
+Hydra) small next to the runs themselves.
+
+Chunks are what makes a sweep resumable:
+
+* a chunk is written to ``<sweep dir>/chunks/<key>.parquet`` under a temporary name and renamed into
+  place, so a killed sweep leaves only complete chunk files (plus temporaries nobody reads);
+* the file carries the hash of the chunk's configuration; re-running the sweep skips every chunk whose
+  file exists with the same hash, and re-runs chunks whose configuration changed;
+* a run that raises becomes a row with ``status="error"`` and the exception text, and the chunk goes on;
+  a chunk whose configuration is invalid leaves ``<key>.failed.json`` instead, and the sweep goes on.
+
+Run ``(draw d, replicate r)`` of every chunk uses ``SeedSequence(seed).spawn(n_draws * n_seeds)[d *
+n_seeds + r]``: every run of a cell has its own stream; all cells of a sweep share their streams (common
+random numbers); with ``n_seeds=1`` draw ``d`` runs exactly as replicate ``d`` of ``scamsim run``; and a
+sweep gives the same table whichever launcher, process or order runs its chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException
+
+from sim.model.schemas import ModelParams
+from sim.model.streams import replicate_seeds
+from sim.run import posterior, provenance
+from sim.run.config import RunConfig, as_dict, overridden_keys
+from sim.run.metrics import METRICS
+from sim.run.runner import run_replicate
+
+CHUNK_DIR = "chunks"
+FAILED_SUFFIX = ".failed.json"
+META_KEY = b"scamsim"  # parquet key-value metadata of a chunk file
+RUN_COLUMNS = ("seed", "draw", "replicate", "status", "error")
+# Overrides that change neither the runs nor their outputs: not recorded as columns.
+NOT_RECORDED = ("name", "n_jobs")
+
+
+def draw_params(config: RunConfig, draw: int) -> ModelParams:
+    """Parameters of posterior draw ``draw`` (the same draw as replicate ``draw`` of ``scamsim run``).
+
+    Without a posterior (``posterior=null``) the only draw is 0: the configuration itself.
+
+    Raises:
+        LookupError: For another draw without a posterior.
+    """
+    if config.posterior:
+        values = posterior.draws(config.posterior, draw + 1, config.seed, config.fixed)[draw]
+        return posterior.apply(config, values)
+    if draw == 0:
+        return config
+    raise LookupError(f"posterior draw {draw} needs a posterior (posterior=null gives only draw 0)")
+
+
+def chunk_key(overrides: Iterable[str]) -> str:
+    """File name stem of the chunk of a grid cell: its overrides, sorted, made safe for file names."""
+    text = ",".join(sorted(overrides)) or "default"
+    key = quote(text, safe="=,.-_+~:")
+    if len(key) > 180:  # file names are limited to 255 bytes
+        key = key[:160] + "-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return key
+
+
+def expand(overrides: list[str]) -> list[list[str]]:
+    """The grid cells of a sweep: one list of overrides per cell, as Hydra's basic sweeper makes them.
+
+    Args:
+        overrides: Overrides with sweep syntax, e.g. ``["police.raid_rate=0,1", "n_seeds=5"]``.
+
+    Raises:
+        HydraException: On a malformed override or an unsupported sweep type.
+    """
+    # Imported here: the sweeper module pulls in Hydra's plugin machinery, which workers never need.
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+    parsed: list[Override] = OverridesParser.create().parse_overrides(overrides)
+    return BasicSweeper.split_arguments(parsed, max_batch_size=None)[0]
+
+
+def _lookup(config: RunConfig, path: str) -> Any:
+    node: Any = config
+    for part in path.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node
+
+
+def recorded_values(config: RunConfig, overrides: Iterable[str]) -> dict[str, Any]:
+    """Column values of a cell's overrides.
+
+    The typed value from the configuration where it is a scalar (``police.raid_rate=1`` gives 1.0),
+    otherwise the override text (``jurisdictions=mekong``).
+    """
+    values: dict[str, Any] = {}
+    for override in overrides:
+        key, _, text = override.lstrip("+~").partition("=")
+        if key in NOT_RECORDED or key in RUN_COLUMNS or key.startswith("hydra."):
+            continue
+        try:
+            value = _lookup(config, key)
+        except (AttributeError, KeyError):
+            value = text
+        values[key] = value if isinstance(value, int | float | str | bool) else text
+    return values
+
+
+@dataclass
+class Chunk:
+    """One grid cell of a sweep: its overrides and its validated configuration."""
+
+    overrides: list[str]
+    config: RunConfig
+
+    def __post_init__(self) -> None:
+        # The cell's own overrides (the swept parameters) keep their values in every posterior draw.
+        self.config.fixed = sorted(set(self.config.fixed) | overridden_keys(self.overrides))
+
+    @property
+    def key(self) -> str:
+        """File name stem of the chunk."""
+        return chunk_key(self.overrides)
+
+    @property
+    def config_hash(self) -> str:
+        """Hash of everything that determines the chunk's rows."""
+        return provenance.config_hash(as_dict(self.config))
+
+
+def run_chunk(chunk: Chunk) -> tuple[pd.DataFrame, float]:
+    """Run every (draw, replicate) of a chunk, recording failures instead of raising.
+
+    Returns:
+        The chunk table (one row per run, in draw then replicate order) and the compute time in seconds.
+    """
+    config = chunk.config
+    swept = recorded_values(config, chunk.overrides)
+    seeds = replicate_seeds(config.seed, config.n_draws * config.n_seeds)
+    rows = []
+    tic = time.perf_counter()
+    for draw in range(config.n_draws):
+        for replicate in range(config.n_seeds):
+            seed_seq = seeds[draw * config.n_seeds + replicate]
+            row: dict[str, Any] = {**swept, "seed": config.seed, "draw": draw, "replicate": replicate}
+            try:
+                metrics = run_replicate(draw_params(config, draw), seed_seq, replicate).metrics
+                row |= {"status": "ok", "error": ""}
+            except Exception as exc:  # one failed run must not end the sweep: record it and go on
+                metrics = {}
+                row |= {"status": "error", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+            rows.append(row | {name: float(metrics.get(name, np.nan)) for name in METRICS})
+    return pd.DataFrame(rows), time.perf_counter() - tic
+
+
+def atomic_write(path: Path, write: Any) -> Path:
+    """Write via ``write(tmp_path)`` to a hidden temporary in the same directory, then rename.
+
+    Returns:
+        ``path``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_chunk(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:
+    """Write a chunk table atomically, with ``info`` (config hash, timing) in the file's metadata."""
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    metadata = {**(arrow.schema.metadata or {}), META_KEY: json.dumps(info).encode()}
+    atomic_write(path, lambda tmp: pq.write_table(arrow.replace_schema_metadata(metadata), tmp))
+
+
+def chunk_info(path: Path) -> dict[str, Any]:
+    """The metadata a chunk file was written with (empty if it has none)."""
+    raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def execute(chunk: Chunk, sweep_dir: str | Path) -> str:
+    """Run a chunk unless its file already exists with the same configuration hash, and write it.
+
+    Returns:
+        ``"skipped"`` (already done) or ``"done"``.
+    """
+    path = Path(sweep_dir) / CHUNK_DIR / f"{chunk.key}.parquet"
+    if path.exists() and chunk_info(path).get("config_hash") == chunk.config_hash:
+        return "skipped"
+    started = time.time()
+    table, compute = run_chunk(chunk)
+    info = {
+        "overrides": chunk.overrides,
+        "config_hash": chunk.config_hash,
+        "compute_seconds": compute,
+        "started": started,
+        "finished": time.time(),
+    }
+    write_chunk(path, table, info)
+    path.with_name(chunk.key + FAILED_SUFFIX).unlink(missing_ok=True)
+    return "done"
+
+
+def record_failure(sweep_dir: str | Path, overrides: list[str], error: str) -> None:
+    """Leave ``<key>.failed.json`` for a chunk that could not run at all (e.g. an invalid value)."""
+    path = Path(sweep_dir) / CHUNK_DIR / (chunk_key(overrides) + FAILED_SUFFIX)
+    text = json.dumps({"overrides": overrides, "error": error}, indent=2) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def multirun_overrides(saved: dict[str, Any]) -> list[str]:
+    """The sweep overrides of a saved ``multirun.yaml``: the sweeper's params, then the command line."""
+    hydra = saved.get("hydra", {})
+    params = [f"{k}={v}" for k, v in (hydra.get("sweeper", {}).get("params") or {}).items()]
+    return params + list(hydra.get("overrides", {}).get("task", []))
+
+
+def expected_keys(sweep_dir: str | Path) -> list[str] | None:
+    """Chunk keys a sweep directory should hold, from its ``multirun.yaml`` (None if there is none)."""
+    from omegaconf import OmegaConf
+
+    path = Path(sweep_dir) / "multirun.yaml"
+    if not path.exists():
+        return None
+    saved = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    try:
+        return [chunk_key(cell) for cell in expand(multirun_overrides(saved))]
+    except HydraException:
+        return None
