@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from sim.model import keys
 from sim.model.model import ScamModel
 from sim.model.schemas import ModelParams
 
@@ -18,13 +19,7 @@ def params(**overrides: object) -> ModelParams:
     p = ModelParams()
     p.scale = 0.05
     for key, value in overrides.items():
-        *path, name = key.split("__")
-        node = p
-        for part in path:
-            node = getattr(node, part)
-        if not hasattr(node, name):
-            raise AttributeError(f"no parameter {key}")
-        setattr(node, name, value)
+        keys.set_value(p, key.replace("__", "."), value)
     return p
 
 

@@ -20,10 +20,10 @@ from sim.analysis.calibration import (
     calibrate,
     check,
     statistics,
-    with_values,
 )
 from sim.analysis.observations import Kind, Target, Use, coverage, distance
 from sim.model.schemas import ConfigError, ModelParams
+from sim.model.validation import with_values
 from sim.run import metrics
 from sim.run.config import load_overrides
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.model.schemas import ConfigError, ModelParams, validate
+from sim.model import keys
+from sim.model.schemas import ConfigError, ModelParams
+from sim.model.validation import validate
 from sim.run.config import CONFIG_DIR, RunConfig, load_config
 
 GROUPS = sorted(p.stem for p in (Path(CONFIG_DIR) / "jurisdictions").glob("*.yaml"))
@@ -59,11 +61,7 @@ def test_values_outside_their_range_are_rejected_naming_key_and_range(key, field
     if field.metadata.get("lo_open") and lo is not None:
         bad = lo
     p = ModelParams()
-    node = p
-    *path, name = key.split(".")
-    for part in path:
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    setattr(node, name, type(field.default)(bad) if field.default is not None else bad)
+    keys.set_value(p, key, type(field.default)(bad) if field.default is not None else bad)
     with pytest.raises(ConfigError) as err:
         validate(p)
     message = str(err.value)

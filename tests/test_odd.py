@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from sim.model.schemas import ConfigError, JurisdictionParams, SourceParams, validate
+from sim.model.schemas import ConfigError, JurisdictionParams, SourceParams
+from sim.model.validation import validate
 from sim.report import odd
 from sim.run.config import RunConfig
 

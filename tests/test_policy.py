@@ -23,7 +23,8 @@ from conftest import params, total
 from sim.model.agents import Boss
 from sim.model.interventions import KINDS
 from sim.model.model import ScamModel
-from sim.model.schemas import ConfigError, ModelParams, validate
+from sim.model.schemas import ConfigError, ModelParams
+from sim.model.validation import validate
 from sim.run.config import CONFIG_DIR, load_config
 
 START = "2021-01-01"

@@ -17,9 +17,10 @@ import yaml
 from SALib.test_functions import Ishigami
 
 from sim.analysis import sensitivity
-from sim.analysis.calibration import Dist, with_values
+from sim.analysis.calibration import Dist
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
+from sim.model.validation import with_values
 from sim.run.config import CONFIG_DIR
 from sim.run.runner import run_replicate
 

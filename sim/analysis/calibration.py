@@ -14,7 +14,6 @@ pyabc's multicore sampler, or its Dask sampler when ``dask_scheduler`` is set.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -26,14 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sim.analysis import observations
 from sim.analysis.observations import Target, Use
-from sim.model.schemas import ConfigError, ModelParams, validate
+from sim.model import keys
+from sim.model.schemas import ConfigError, ModelParams
+from sim.model.streams import replicate_seeds
+from sim.model.validation import with_values
 from sim.run import metrics
 from sim.run.config import RunConfig
 from sim.run.runner import run_replicate
@@ -85,7 +86,10 @@ def check(settings: CalibrationSettings, params: ModelParams) -> None:
     if not settings.priors:
         raise ConfigError("calibration.priors is empty: nothing to calibrate")
     for key, prior in settings.priors.items():
-        get_value(params, key)  # raises on an unknown key
+        try:
+            keys.locate(params, key)
+        except ConfigError:
+            raise ConfigError(f"calibration.priors: unknown parameter {key!r}") from None
         if not prior.low < prior.high or (prior.dist is Dist.loguniform and prior.low <= 0):
             bounds = f"low={prior.low}, high={prior.high}"
             raise ConfigError(f"calibration.priors.{key}: {bounds}; need low < high (and low > 0 if log)")
@@ -105,34 +109,6 @@ def check(settings: CalibrationSettings, params: ModelParams) -> None:
             raise ConfigError(f"calibration.{name}={value} is outside the allowed range [1, inf]")
 
 
-def _node(params: Any, key: str) -> tuple[Any, str]:
-    *path, name = key.split(".")
-    node = params
-    for part in path:
-        node = node[part] if isinstance(node, dict) else getattr(node, part, None)
-        if node is None:
-            raise ConfigError(f"calibration.priors: unknown parameter {key!r}")
-    if not (isinstance(node, dict) and name in node) and not hasattr(node, name):
-        raise ConfigError(f"calibration.priors: unknown parameter {key!r}")
-    return node, name
-
-
-def get_value(params: ModelParams, key: str) -> Any:
-    """Value of a dotted parameter key."""
-    node, name = _node(params, key)
-    return node[name] if isinstance(node, dict) else getattr(node, name)
-
-
-def with_values(params: ModelParams, values: dict[str, float]) -> ModelParams:
-    """A validated copy of ``params`` with dotted keys set to ``values`` (cast to the field's type)."""
-    out = copy.deepcopy(params)
-    for key, value in values.items():
-        node, name = _node(out, key)
-        current = getattr(node, name)
-        setattr(node, name, type(current)(round(value)) if isinstance(current, int) else float(value))
-    return validate(out)
-
-
 def particle_seed(values: dict[str, float], base_seed: int) -> int:
     """A seed derived from a particle's values: the same particle always gets the same replicates."""
     blob = json.dumps({k: float(v) for k, v in sorted(values.items())} | {"seed": base_seed}).encode()
@@ -141,8 +117,6 @@ def particle_seed(values: dict[str, float], base_seed: int) -> int:
 
 def statistics(params: ModelParams, seed: int, n_seeds: int) -> dict[str, float]:
     """End-of-run metrics averaged over ``n_seeds`` replicates (NaN-aware)."""
-    from sim.model.streams import replicate_seeds
-
     rows = [run_replicate(params, s, i).metrics for i, s in enumerate(replicate_seeds(seed, n_seeds))]
     return {
         k: float(np.nanmean([r[k] for r in rows])) if any(np.isfinite(r[k]) for r in rows) else np.nan

@@ -37,9 +37,10 @@ from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
-from sim.analysis.calibration import Dist, Prior, with_values
+from sim.analysis.calibration import Dist, Prior
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
+from sim.model.validation import with_values
 from sim.run import metrics, posterior
 from sim.run.config import RunConfig, load_config
 from sim.run.runner import parallel_map, run_replicate
@@ -48,7 +49,6 @@ from sim.run.runner import parallel_map, run_replicate
 SALIB_DISTS = {Dist.uniform: "unif", Dist.loguniform: "logunif"}
 CONF_LEVEL = 0.95
 SOBOL_COLUMNS = ["S1", "S1_conf", "ST", "ST_conf"]
-WILDCARD = "*"  # `sources.*.awareness`: one uncertain value shared by every entry of a dict group
 
 
 class Method(Enum):
@@ -238,21 +238,6 @@ def indices(
 # --------------------------------------------------------------------------------------------------
 
 
-def expand_keys(params: ModelParams, values: dict[str, float]) -> dict[str, float]:
-    """Dotted keys with ``*`` replaced by every entry of that dict group (``sources.*.awareness``)."""
-    out: dict[str, float] = {}
-    for key, value in values.items():
-        head, star, tail = key.partition(f".{WILDCARD}.")
-        if not star:
-            out[key] = value
-            continue
-        group = getattr(params, head, None)
-        if not isinstance(group, dict):
-            raise ConfigError(f"sensitivity.parameters: {key!r}: {head!r} is not a group of named entries")
-        out |= {f"{head}.{name}.{tail}": value for name in group}
-    return out
-
-
 @dataclass
 class ModelFunction:
     """The model as a vectorised function: sample rows in, mean metrics over replicates out (picklable).
@@ -281,7 +266,7 @@ class ModelFunction:
         y = np.empty((len(x), len(self.outputs)))
         for i, row in enumerate(x):
             params = with_values(
-                self.params, expand_keys(self.params, dict(zip(self.names, row, strict=True)))
+                self.params, dict(zip(self.names, row, strict=True))
             )
             runs = [run_replicate(params, s, r).metrics for r, s in enumerate(seeds)]
             y[i] = [np.mean([m[o] for m in runs]) for o in self.outputs]
@@ -323,7 +308,7 @@ def check(config: SensitivityConfig) -> None:
             raise ConfigError(f"sensitivity.parameters.{key}: {bounds}; need low < high (and low > 0 if log)")
         for bound in (r.low, r.high):
             try:
-                with_values(config, expand_keys(config, {key: bound}))
+                with_values(config, {key: bound})
             except ConfigError as exc:
                 raise ConfigError(f"sensitivity.parameters.{key}: {exc}") from None
     problem_of(config)
@@ -333,7 +318,7 @@ def base_params(config: SensitivityConfig) -> ModelParams:
     """The parameters the sample rows are applied to: calibrated ones at their posterior median.
 
     Calibrated parameters left out of the analysis (``sensitivity.select``) then sit where the
-    calibration put them rather than at the uncalibrated defaults of ``sim/params.py``.
+    calibration put them rather than at the uncalibrated defaults of the schemas.
     """
     params: ModelParams = copy.deepcopy(config)
     if not config.posterior:

@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from sim.model import keys
 from sim.model.schemas import INF, ConfigError, ModelParams, check_ranges, check_value, param, parse_date
 
 if TYPE_CHECKING:
@@ -118,46 +119,17 @@ class Scoped(Intervention):
         return [j for j in names if not self.jurisdictions or j in self.jurisdictions]
 
 
-def _get(params: ModelParams, key: str) -> Any:
+def _in_force(params: ModelParams, key: str) -> Any:
     """The value in force of dotted parameter ``key``.
 
     A null jurisdiction raid rate or corruption gives the ``police.*`` value it falls back to.
     """
-    node, name = _node(params, key)
-    value = getattr(node, name)
+    value = keys.get(params, key)
     parts = key.split(".")
-    if value is None and parts[0] == "jurisdictions" and name in ("raid_rate", "corruption"):
+    if value is None and parts[0] == "jurisdictions" and parts[-1] in ("raid_rate", "corruption"):
         rate, corruption = params.police_for(parts[1])
-        return rate if name == "raid_rate" else corruption
+        return rate if parts[-1] == "raid_rate" else corruption
     return value
-
-
-def _node(params: ModelParams, key: str) -> tuple[Any, str]:
-    """The object holding dotted parameter ``key`` and the attribute name (KeyError if unknown)."""
-    *path, name = key.split(".")
-    node: Any = params
-    for part in path:
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    if not dataclasses.is_dataclass(node) or name not in {f.name for f in dataclasses.fields(node)}:
-        raise KeyError(key)
-    return node, name
-
-
-def _field_meta(params: ModelParams, key: str) -> dict[str, Any]:
-    node, name = _node(params, key)
-    return dict(next(f for f in dataclasses.fields(node) if f.name == name).metadata)
-
-
-def _clip(params: ModelParams, key: str, value: float) -> float | int:
-    """``value`` clipped into the allowed range of ``key``, with the parameter's type."""
-    meta = _field_meta(params, key)
-    lo, hi = meta.get("lo"), meta.get("hi")
-    if lo is not None:
-        value = max(value, math.nextafter(lo, math.inf) if meta.get("lo_open") else lo)
-    if hi is not None:
-        value = min(value, hi)
-    node, name = _node(params, key)
-    return round(value) if isinstance(getattr(node, name), int) else float(value)
 
 
 @dataclass
@@ -178,16 +150,16 @@ class ParameterIntervention(Intervention):
         if self.saved is not None:
             return
         p = model.p
-        new = {key: _clip(p, key, value) for key, value in self.changes(p).items()}
-        self.saved = {key: getattr(*_node(p, key)) for key in new}
+        new = {key: keys.clip(p, key, value) for key, value in self.changes(p).items()}
+        self.saved = {key: keys.get(p, key) for key in new}
         for key, value in new.items():
-            setattr(*_node(p, key), value)
+            keys.set_value(p, key, value)
         model.parameters_changed()
 
     def finalise(self, model: ScamModel) -> None:
         """Put back the values found when the window opened."""
         for key, value in (self.saved or {}).items():
-            setattr(*_node(model.p, key), value)
+            keys.set_value(model.p, key, value)
         self.saved = None
         model.parameters_changed()
 
@@ -199,7 +171,7 @@ class PoliceChange(ParameterIntervention, Scoped):
     def police_changes(self, params: ModelParams, attribute: str, factor: float) -> dict[str, float]:
         """Each covered jurisdiction's ``raid_rate`` or ``corruption`` in force, times ``factor``."""
         return {
-            f"jurisdictions.{j}.{attribute}": _get(params, f"jurisdictions.{j}.{attribute}") * factor
+            f"jurisdictions.{j}.{attribute}": _in_force(params, f"jurisdictions.{j}.{attribute}") * factor
             for j in self.covered(list(params.jurisdictions))
         }
 
@@ -220,8 +192,8 @@ class ParameterChange(ParameterIntervention):
         super().check(params)
         prefix = f"policies.{self.name}"
         try:
-            current = _get(params, self.key)
-        except (KeyError, AttributeError, TypeError):
+            current = _in_force(params, self.key)
+        except ConfigError:
             raise ConfigError(f"{prefix}.key={self.key!r} is not a model parameter") from None
         if isinstance(current, bool) or not isinstance(current, int | float):
             raise ConfigError(f"{prefix}.key={self.key!r} is not a numeric parameter")
@@ -231,11 +203,11 @@ class ParameterChange(ParameterIntervention):
             groups = ", ".join(CHANGEABLE)
             raise ConfigError(f"{prefix}.key={self.key!r} cannot change mid-run; allowed groups: {groups}")
         if self.value is not None:
-            check_value(f"{prefix}.value", self.value, _field_meta(params, self.key))
+            check_value(f"{prefix}.value", self.value, keys.metadata(params, self.key))
 
     def changes(self, params: ModelParams) -> dict[str, float]:
         """The one changed key."""
-        new = self.value if self.value is not None else _get(params, self.key) * self.multiply
+        new = self.value if self.value is not None else _in_force(params, self.key) * self.multiply
         return {self.key: new}
 
 

@@ -34,8 +34,9 @@ from sim.model.mechanisms.production import scam_work
 from sim.model.mechanisms.recruitment import recruit
 from sim.model.mechanisms.sites import offer_protection
 from sim.model.population import Targets, Workers
-from sim.model.schemas import ModelParams, parse_date, validate
+from sim.model.schemas import ModelParams, parse_date
 from sim.model.streams import Streams
+from sim.model.validation import validate
 
 
 class Accounts:
@@ -116,9 +117,11 @@ class ScamModel(mesa.Model):
         self.police = [
             Police(self, j, name, *params.police_for(name)) for j, name in enumerate(self.juris_names)
         ]
-        for source in range(len(self.source_names)):
-            for _ in range(params.recruitment.recruiters_per_source):
-                Recruiter(self, source)
+        self.recruiters = [
+            Recruiter(self, source)
+            for source in range(len(self.source_names))
+            for _ in range(params.recruitment.recruiters_per_source)
+        ]
         self._create_initial_compounds()
         self.initial_workers = self.workers.n
         for intervention in self.interventions:
@@ -165,7 +168,7 @@ class ScamModel(mesa.Model):
                 town = int(rng.choice(len(self.town_weights[j]), p=self.town_weights[j]))
                 # Initial compounds get the same settling-in time as new ones before their boss
                 # judges their profit: the model starts with no targets in the pipeline.
-                compound = Compound(self, boss, j, town, self.draw_capacity())
+                compound = self.new_compound(boss, j, town)
                 offer_protection(compound)
                 n = round(cp.initial_fill * compound.capacity)
                 source = rng.choice(len(self.source_weights), n, p=self.source_weights).astype(np.int8)
@@ -177,6 +180,10 @@ class ScamModel(mesa.Model):
                     debt=np.full(n, self.p.recruitment.price),
                     recruited_day=-rng.integers(0, 365, n),
                 )
+
+    def new_compound(self, boss: Boss, juris: int, town: int) -> Compound:
+        """A new compound of ``boss`` in ``town`` of jurisdiction ``juris``, with a drawn capacity."""
+        return Compound(self, boss, juris, town, self.draw_capacity())
 
     def draw_capacity(self) -> float:
         """Capacity of a new compound (workers, at the model's population scale)."""

@@ -697,38 +697,3 @@ def check_ranges(obj: Any, prefix: str = "") -> None:
         ConfigError: On the first value outside its range (one line naming key, value and range).
     """
     _walk(obj, prefix)
-
-
-def validate(params: ModelParams) -> ModelParams:
-    """Check every value against its declared range and the cross-field rules.
-
-    Args:
-        params: Parameters to check.
-
-    Returns:
-        The same parameters, for chaining.
-
-    Raises:
-        ConfigError: On the first invalid value, with a one-line message naming key, value and range.
-    """
-    _walk(params, "")
-    start = parse_date("time.start", params.time.start)
-    end = parse_date("time.end", params.time.end)
-    if end <= start:
-        raise ConfigError(f"time.end={params.time.end!r} must be after time.start={params.time.start!r}")
-    if not params.jurisdictions:
-        raise ConfigError("jurisdictions={} must name at least one jurisdiction")
-    if params.focal not in params.jurisdictions:
-        raise ConfigError(
-            f"focal={params.focal!r} is not a jurisdiction; allowed: {sorted(params.jurisdictions)}"
-        )
-    if not params.sources or sum(s.weight for s in params.sources.values()) <= 0:
-        raise ConfigError("sources must have at least one country with weight > 0")
-    if sum(j.initial_compounds for j in params.jurisdictions.values()) == 0:
-        raise ConfigError("jurisdictions.*.initial_compounds are all 0; at least one compound needed")
-    from sim.model.interventions import (
-        build,  # imported here: interventions are declared with this module's param()
-    )
-
-    build(params)
-    return params

@@ -49,7 +49,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sim.analysis.compare import BASELINE, Comparison, available_scenarios, compare, difference_figure
 from sim.analysis.observations import Target, Use
-from sim.model import interventions
+from sim.model import interventions, keys
 from sim.model.schemas import ConfigError
 from sim.report import figures, odd
 from sim.run import posterior
@@ -272,13 +272,13 @@ def basis_of(source: str, calibrated: bool) -> str:
 
 def _values(config: Any, key: str) -> list[tuple[str, Any]]:
     """The value(s) of a dotted key; ``<name>`` expands to every entry of a dict-valued group."""
-    nodes: list[tuple[str, Any]] = [("", config)]
-    for part in key.split("."):
-        if part == "<name>":
-            nodes = [(name, entry) for _, node in nodes for name, entry in node.items()]
-        else:
-            nodes = [(label, getattr(node, part)) for label, node in nodes]
-    return nodes
+    if "<name>" not in key:
+        return [("", keys.get(config, key))]
+    position = key.split(".").index("<name>")
+    return [
+        (concrete.split(".")[position], keys.get(config, concrete))
+        for concrete in keys.expand(config, key.replace("<name>", keys.WILDCARD))
+    ]
 
 
 def _format_values(values: list[tuple[str, Any]]) -> str:

@@ -19,7 +19,8 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from sim.model.schemas import ConfigError, JurisdictionParams, ModelParams, param, validate
+from sim.model.schemas import ConfigError, JurisdictionParams, ModelParams, param
+from sim.model.validation import validate
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 

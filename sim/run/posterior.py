@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model.schemas import ConfigError, ModelParams
+from sim.model.validation import with_values
 from sim.run.config import CONFIG_DIR
 
 POSTERIOR_DIR = Path(CONFIG_DIR) / "posterior_draws"
@@ -87,8 +88,6 @@ def for_run(config: Any) -> list[dict[str, float]] | None:
 
 def apply(params: ModelParams, values: dict[str, float]) -> ModelParams:
     """A validated copy of ``params`` with one draw's values."""
-    from sim.analysis.calibration import with_values
-
     return with_values(params, values)
 
 

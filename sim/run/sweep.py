@@ -43,7 +43,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
 
-from sim.model.schemas import ModelParams
+from sim.model import keys
+from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.run import posterior, provenance
 from sim.run.config import RunConfig, as_dict, overridden_keys
@@ -99,13 +100,6 @@ def expand(overrides: list[str]) -> list[list[str]]:
     return BasicSweeper.split_arguments(parsed, max_batch_size=None)[0]
 
 
-def _lookup(config: RunConfig, path: str) -> Any:
-    node: Any = config
-    for part in path.split("."):
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    return node
-
-
 def recorded_values(config: RunConfig, overrides: Iterable[str]) -> dict[str, Any]:
     """Column values of a cell's overrides.
 
@@ -118,8 +112,8 @@ def recorded_values(config: RunConfig, overrides: Iterable[str]) -> dict[str, An
         if key in NOT_RECORDED or key in RUN_COLUMNS or key.startswith("hydra."):
             continue
         try:
-            value = _lookup(config, key)
-        except (AttributeError, KeyError):
+            value = keys.get(config, key)
+        except ConfigError:  # a config group (``jurisdictions=mekong``) or a run setting
             value = text
         values[key] = value if isinstance(value, int | float | str | bool) else text
     return values

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.agents import Recruiter
-
 if TYPE_CHECKING:
     from sim.model.model import ScamModel
 
@@ -29,7 +27,7 @@ def recruit(model: ScamModel) -> None:
     # Every boss orders enough people to fill the free places of its operating compounds; the orders
     # of all bosses are worked out at once from the per-site arrays.
     ordering = np.flatnonzero(s.active & (held < s.capacity))
-    recruiters = list(model.agents_by_type[Recruiter])
+    recruiters = model.recruiters
     recruiter_source = np.fromiter((r.source for r in recruiters), np.intp, len(recruiters))
     rng = model.streams["recruitment"]
     supply = rng.poisson(supply_means(model, recruiter_source))

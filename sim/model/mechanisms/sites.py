@@ -57,11 +57,8 @@ def offer_protection(compound: Compound) -> None:
 
 def open_compound(model: ScamModel, boss: Boss, near: int | None) -> Compound:
     """Open a new compound for ``boss`` (growth despite raids, AM11)."""
-    from sim.model.agents import Compound  # local import: agents import this module
-
     juris, town = choose_site(model, home=near)
-    capacity = model.draw_capacity()
-    compound = Compound(model, boss, juris, town, capacity)
+    compound = model.new_compound(boss, juris, town)
     offer_protection(compound)
     model.ledger.add("compounds_opened", juris)
     return compound
