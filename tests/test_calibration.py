@@ -15,13 +15,15 @@ import pytest
 from sim.analysis.calibration import (
     CalibrateConfig,
     CalibrationSettings,
-    Dist,
-    Prior,
     calibrate,
     check,
     statistics,
 )
+from sim.analysis.calibration import (
+    priors as calibration_priors,
+)
 from sim.analysis.observations import Kind, Target, Use, coverage, distance
+from sim.analysis.uncertainties import Dist, Uncertainty
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.validation import with_values
 from sim.run import metrics
@@ -101,25 +103,30 @@ def test_registry_targets_are_complete_with_a_validate_target():
         assert t.statistic in metrics.METRICS and t.definition and t.window
 
 
-def test_every_prior_names_a_parameter_and_a_source():
+def test_every_prior_is_a_declared_uncertainty_with_a_source():
     config = registry()
-    for key, prior in config.calibration.priors.items():
+    priors = calibration_priors(config)
+    assert list(priors) == config.calibration.free
+    for key, prior in priors.items():
+        assert prior is config.uncertainties[key]  # declared once, in configs/uncertainties/
         assert prior.source
         with_values(config, {key: prior.high})  # a valid value for that parameter
 
 
 @pytest.mark.parametrize(
-    ("priors", "message"),
+    ("free", "uncertainties", "message"),
     [
-        ({"police.nope": Prior()}, "unknown parameter 'police.nope'"),
-        ({"police.raid_rate": Prior(low=2.0, high=1.0)}, "need low < high"),
-        ({}, "calibration.priors is empty"),
+        (["police.nope"], {}, "calibration.free: 'police.nope' is not an uncertain parameter"),
+        (["police.nope"], {"police.nope": Uncertainty()}, "uncertainties: unknown parameter 'police.nope'"),
+        (["police.raid_rate"], {"police.raid_rate": Uncertainty(low=2.0, high=1.0)}, "need low < high"),
+        ([], {}, "calibration.free is empty"),
     ],
 )
-def test_bad_priors_are_one_line_errors(priors, message):
-    settings = CalibrationSettings(priors=priors, targets=registry().calibration.targets)
+def test_bad_priors_are_one_line_errors(free, uncertainties, message):
+    config = CalibrateConfig(uncertainties=uncertainties)
+    config.calibration = CalibrationSettings(free=free, targets=registry().calibration.targets)
     with pytest.raises(ConfigError, match=message):
-        check(settings, ModelParams())
+        check(config, ModelParams())
 
 
 # ---------------------------------------------------------------------------------- recovery
@@ -138,17 +145,17 @@ def test_calibration_recovers_known_parameters():
         "raids": Target(statistic="raids", kind=Kind.lognormal, observed=synthetic["raids"], sd_log=0.15),
     }
     priors = {
-        "police.raid_rate": Prior(dist=Dist.loguniform, low=0.1, high=5.0),
-        "recruitment.ad_reach": Prior(dist=Dist.loguniform, low=30_000.0, high=300_000.0),
+        "police.raid_rate": Uncertainty(dist=Dist.loguniform, low=0.1, high=5.0),
+        "recruitment.ad_reach": Uncertainty(dist=Dist.loguniform, low=30_000.0, high=300_000.0),
     }
-    config = CalibrateConfig(seed=7)
+    config = CalibrateConfig(seed=7, uncertainties=priors)
     config.calibration = CalibrationSettings(
         population_size=24,
         generations=3,
         seeds_per_particle=1,
         min_epsilon=0.0,
         n_procs=1,
-        priors=priors,
+        free=list(priors),
         targets=targets,
     )
     posterior = calibrate(config, base)
@@ -186,7 +193,7 @@ def test_quick_calibration_through_the_cli(tmp_path):
     assert "generation 2/2" in proc.stderr and "epsilon" in proc.stderr and "ETA" in proc.stderr
     posterior = pd.read_parquet(out / "posterior.parquet")
     assert posterior["weight"].sum() == pytest.approx(1.0)
-    assert set(registry().calibration.priors) <= set(posterior.columns)
+    assert set(registry().calibration.free) <= set(posterior.columns)
     diagnostics = pd.read_parquet(out / "diagnostics.parquet")
     assert {"epsilon", "acceptance_rate", "ess"} <= set(diagnostics.columns)
     fit = pd.read_csv(out / "fit.csv")

@@ -13,15 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from SALib.test_functions import Ishigami
 
 from sim.analysis import sensitivity
-from sim.analysis.calibration import Dist
+from sim.analysis.uncertainties import Dist
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
-from sim.run.config import CONFIG_DIR
+from sim.run import posterior
 from sim.run.runner import run_replicate
 
 SCAMSIM = str(Path(sys.executable).parent / "scamsim")
@@ -150,7 +149,7 @@ def test_a_sample_row_runs_the_model_with_its_values_and_averages_common_seeds()
 # Configuration
 # ------------------------------------------------------------------------------------------------
 
-# Float parameters deliberately not analysed (see the comment in configs/sensitivity/default.yaml):
+# Float parameters deliberately not uncertain (see the comment in configs/uncertainties/default.yaml):
 # data (RC9), a mechanism idle with one jurisdiction, and policy levers.
 NOT_ANALYSED = {
     "sources.*.weight",
@@ -178,15 +177,22 @@ def uncertain_floats() -> set[str]:
 
 def test_default_config_covers_every_uncertain_parameter_with_a_sourced_range():
     config = sensitivity.load([])
-    ranges = config.sensitivity.parameters
-    assert uncertain_floats() - NOT_ANALYSED == set(ranges)
-    for key, r in ranges.items():
+    declared = config.uncertainties
+    assert uncertain_floats() - NOT_ANALYSED == set(declared)
+    for key, r in declared.items():
         assert re.search(r"calibrated|assumption|FACTS|\b[A-Z]{2}\d+\b", r.source), key
-    priors = yaml.safe_load((Path(CONFIG_DIR) / "calibration" / "default.yaml").read_text())["priors"]
-    for key, prior in priors.items():
-        # Calibrated parameters: a posterior range inside the prior.
-        assert ranges[key].source.startswith("calibrated"), key
-        assert prior["low"] <= ranges[key].low < ranges[key].high <= prior["high"], key
+    ranges = sensitivity.ranges(config)
+    assert list(ranges) == list(declared)
+    bounds = posterior.quantiles(config.posterior, (0.05, 0.95))
+    calibrated = set(bounds.columns)
+    assert calibrated and calibrated <= set(ranges)
+    for key, r in ranges.items():
+        if key in calibrated:  # the posterior's central 90%, inside the declared range (the prior)
+            assert r.source.startswith("calibrated"), key
+            assert (r.low, r.high) == tuple(bounds[key]), key
+            assert declared[key].low <= r.low < r.high <= declared[key].high, key
+        else:  # the declared range itself
+            assert r == declared[key], key
     assert len(sensitivity.problem_of(config).names) == len(ranges)
 
 
@@ -194,7 +200,7 @@ def test_default_config_covers_every_uncertain_parameter_with_a_sourced_range():
     ("override", "message"),
     [
         ("sensitivity.method=sobol", "must be a power of 2"),
-        ("sensitivity.select=[police.nope]", "'police.nope' is not in sensitivity.parameters"),
+        ("sensitivity.select=[police.nope]", "'police.nope' is not an uncertain parameter"),
         ("sensitivity.outputs=[nope]", "'nope' is not a metric"),
         ("sensitivity.levels=1", "sensitivity.levels=1 is outside the allowed range"),
     ],
@@ -207,10 +213,8 @@ def test_invalid_settings_are_one_line_config_errors(override, message):
 
 def test_a_range_outside_the_parameters_allowed_range_is_rejected():
     config = sensitivity.load([])
-    config.sensitivity.parameters["police.corruption"].high = 1.5
-    with pytest.raises(
-        ConfigError, match=r"sensitivity.parameters.police.corruption: .*allowed range \[0, 1\]"
-    ):
+    config.uncertainties["police.corruption"].high = 1.5
+    with pytest.raises(ConfigError, match=r"uncertainties.police.corruption: .*allowed range \[0, 1\]"):
         sensitivity.check(config)
 
 

@@ -1,6 +1,7 @@
 """ABC-SMC calibration of the free parameters against the target registry (pyabc).
 
-A particle is a set of values for the free parameters (``calibration.priors``). Its summary statistics
+A particle is a set of values for the free parameters (``calibration.free``, drawn from their declared
+ranges in ``configs/uncertainties/``). Its summary statistics
 are the end-of-run metrics (:mod:`sim.run.metrics`) **averaged over ``seeds_per_particle`` replicates**:
 the model is stochastic, and averaging a few replicates shrinks the noise in the distance so that the
 ABC threshold tracks the parameters rather than luck. (The alternative, an explicit noise model, needs
@@ -23,38 +24,19 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim.analysis import observations
+from sim.analysis import observations, uncertainties
 from sim.analysis.observations import Target, Use
-from sim.model import keys
+from sim.analysis.uncertainties import Dist, StudyConfig, Uncertainty
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
 from sim.run import metrics
-from sim.run.config import RunConfig
 from sim.run.runner import run_replicate
-
-
-class Dist(Enum):
-    """Prior distribution families."""
-
-    uniform = "uniform"
-    loguniform = "loguniform"
-
-
-@dataclass
-class Prior:
-    """Prior of one free parameter, with the reason for its range."""
-
-    dist: Dist = Dist.uniform
-    low: float = 0.0
-    high: float = 1.0
-    source: str = "assumption"
 
 
 @dataclass
@@ -70,29 +52,32 @@ class CalibrationSettings:
     dask_scheduler: str | None = None
     publish: str | None = None  # also save the posterior as configs/posterior_draws/<publish>.csv
     model_overrides: list[str] = field(default_factory=list)
-    priors: dict[str, Prior] = field(default_factory=dict)
+    free: list[str] = field(default_factory=list)
     targets: dict[str, Target] = field(default_factory=dict)
 
 
 @dataclass
-class CalibrateConfig(RunConfig):
-    """Configuration of ``scamsim calibrate``: the model plus the calibration settings."""
+class CalibrateConfig(StudyConfig):
+    """Configuration of ``scamsim calibrate``: the model, its uncertainties and the calibration settings."""
 
     calibration: CalibrationSettings = field(default_factory=CalibrationSettings)
 
 
-def check(settings: CalibrationSettings, params: ModelParams) -> None:
-    """Validate priors and targets with one-line errors."""
-    if not settings.priors:
-        raise ConfigError("calibration.priors is empty: nothing to calibrate")
-    for key, prior in settings.priors.items():
-        try:
-            keys.locate(params, key)
-        except ConfigError:
-            raise ConfigError(f"calibration.priors: unknown parameter {key!r}") from None
-        if not prior.low < prior.high or (prior.dist is Dist.loguniform and prior.low <= 0):
-            bounds = f"low={prior.low}, high={prior.high}"
-            raise ConfigError(f"calibration.priors.{key}: {bounds}; need low < high (and low > 0 if log)")
+def priors(config: CalibrateConfig) -> dict[str, Uncertainty]:
+    """The priors of the free parameters: their declared ranges (``configs/uncertainties/``).
+
+    Raises:
+        ConfigError: If a free parameter is not declared uncertain.
+    """
+    return uncertainties.select(config.uncertainties, config.calibration.free, "calibration.free")
+
+
+def check(config: CalibrateConfig, params: ModelParams) -> None:
+    """Validate the free parameters, their priors and the targets with one-line errors."""
+    settings = config.calibration
+    if not settings.free:
+        raise ConfigError("calibration.free is empty: nothing to calibrate")
+    uncertainties.check(priors(config), params)
     for name, target in settings.targets.items():
         target.check(name)
         if target.statistic not in metrics.METRICS:
@@ -150,7 +135,7 @@ class Distance:
         return observations.distance(self.fit, x)
 
 
-def pyabc_prior(priors: dict[str, Prior]):
+def pyabc_prior(priors: dict[str, Uncertainty]):
     """The priors as a pyabc Distribution (scipy.stats distributions)."""
     import pyabc
 
@@ -248,7 +233,7 @@ def calibrate(
         sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=settings.n_procs)
     abc = pyabc.ABCSMC(
         Simulator(model_params, config.seed, settings.seeds_per_particle),
-        pyabc_prior(settings.priors),
+        pyabc_prior(priors(config)),
         Distance(settings.targets),
         population_size=settings.population_size,
         sampler=sampler,

@@ -37,12 +37,13 @@ from SALib.analyze import sobol as sobol_analyze
 from SALib.sample import morris as morris_sample
 from SALib.sample import sobol as sobol_sample
 
-from sim.analysis.calibration import Dist, Prior
+from sim.analysis import uncertainties
+from sim.analysis.uncertainties import Dist, StudyConfig, Uncertainty
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
 from sim.run import metrics, posterior
-from sim.run.config import RunConfig, load_config
+from sim.run.config import load_config
 from sim.run.runner import parallel_map, run_replicate
 
 # SALib's names for our distribution families.
@@ -68,12 +69,11 @@ class SensitivitySettings:
     resamples: int = 1000
     select: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=lambda: ["am7_share"])
-    parameters: dict[str, Prior] = field(default_factory=dict)
 
 
 @dataclass
-class SensitivityConfig(RunConfig):
-    """Configuration of ``scamsim sensitivity``: the model plus the analysis settings."""
+class SensitivityConfig(StudyConfig):
+    """Configuration of ``scamsim sensitivity``: the model, its uncertainties and the analysis settings."""
 
     sensitivity: SensitivitySettings = field(default_factory=SensitivitySettings)
 
@@ -88,7 +88,7 @@ class Problem:
     outputs: tuple[str, ...] = ("y",)
 
     @classmethod
-    def from_ranges(cls, ranges: dict[str, Prior], outputs: list[str] | tuple[str, ...]) -> Problem:
+    def from_ranges(cls, ranges: dict[str, Uncertainty], outputs: list[str] | tuple[str, ...]) -> Problem:
         """A problem from parameter ranges (config entries) and output names."""
         return cls(
             names=tuple(ranges),
@@ -273,21 +273,30 @@ class ModelFunction:
         return y
 
 
+def ranges(config: SensitivityConfig) -> dict[str, Uncertainty]:
+    """The parameters analysed and their ranges.
+
+    Every declared uncertainty (or those in ``sensitivity.select``); a parameter of the calibrated
+    posterior (``posterior``) over the posterior's central 90%, every other over its declared range.
+
+    Raises:
+        ConfigError: If ``sensitivity.select`` names a parameter that is not declared uncertain.
+    """
+    names = config.sensitivity.select or list(config.uncertainties)
+    declared = uncertainties.select(config.uncertainties, names, "sensitivity.select")
+    return uncertainties.posterior_ranges(declared, config.posterior)
+
+
 def problem_of(config: SensitivityConfig) -> Problem:
-    """The problem of a configuration: its selected parameter ranges and outputs (checked)."""
-    settings = config.sensitivity
-    unknown = [key for key in settings.select if key not in settings.parameters]
-    if unknown:
-        raise ConfigError(f"sensitivity.select: {unknown[0]!r} is not in sensitivity.parameters")
-    ranges = {k: settings.parameters[k] for k in settings.select} if settings.select else settings.parameters
-    return Problem.from_ranges(ranges, settings.outputs)
+    """The problem of a configuration: its parameter ranges (:func:`ranges`) and outputs."""
+    return Problem.from_ranges(ranges(config), config.sensitivity.outputs)
 
 
 def check(config: SensitivityConfig) -> None:
     """Validate the analysis settings with one-line errors (ranges against the parameters' own ranges)."""
     settings = config.sensitivity
-    if not settings.parameters:
-        raise ConfigError("sensitivity.parameters is empty: nothing to analyse")
+    if not config.uncertainties:
+        raise ConfigError("uncertainties is empty: nothing to analyse")
     for name, value, low in (
         ("n", settings.n, 2),
         ("levels", settings.levels, 2),
@@ -302,16 +311,8 @@ def check(config: SensitivityConfig) -> None:
             raise ConfigError(f"sensitivity.outputs: {output!r} is not a metric of sim/metrics.py")
     if not settings.outputs:
         raise ConfigError("sensitivity.outputs is empty")
-    for key, r in settings.parameters.items():
-        if not r.low < r.high or (r.dist is Dist.loguniform and r.low <= 0):
-            bounds = f"low={r.low}, high={r.high}"
-            raise ConfigError(f"sensitivity.parameters.{key}: {bounds}; need low < high (and low > 0 if log)")
-        for bound in (r.low, r.high):
-            try:
-                with_values(config, {key: bound})
-            except ConfigError as exc:
-                raise ConfigError(f"sensitivity.parameters.{key}: {exc}") from None
-    problem_of(config)
+    uncertainties.check(config.uncertainties, config)
+    uncertainties.check(ranges(config), config, "sensitivity ranges")
 
 
 def base_params(config: SensitivityConfig) -> ModelParams:

@@ -39,7 +39,7 @@ def register() -> None:
 def to_calibrate_config(cfg: DictConfig) -> CalibrateConfig:
     """Validated calibration configuration (one-line ConfigError on bad input)."""
     config = to_run_config(cfg, CalibrateConfig)
-    calibration.check(config.calibration, config)
+    calibration.check(config, config)
     return config
 
 
@@ -47,7 +47,7 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     """Calibrate, re-simulate the posterior predictive, and write everything to ``out_dir``."""
     settings = config.calibration
     model_params = load_overrides(config, settings.model_overrides)
-    calibration.check(settings, model_params)
+    calibration.check(config, model_params)
     started = time.perf_counter()
 
     def show(row: dict) -> None:
@@ -70,9 +70,10 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     metadata = provenance.describe(config_dict, config.seed, settings.predictive_draws, "scamsim calibrate")
     metadata["seconds"] = time.perf_counter() - started
 
+    priors = calibration.priors(config)
     figures = {
-        "marginals": calibration_figures.marginals(fitted, settings.priors, metadata),
-        "pairs": calibration_figures.pairs(fitted, settings.priors, metadata),
+        "marginals": calibration_figures.marginals(fitted, priors, metadata),
+        "pairs": calibration_figures.pairs(fitted, priors, metadata),
         "fit": calibration_figures.fit(pd.concat([fit, validation], ignore_index=True), metadata),
     }
     with atomic_dir(out_dir) as tmp:

@@ -39,18 +39,10 @@ console = Console(stderr=True)
 
 def parameters_table(config: sensitivity.SensitivityConfig) -> pd.DataFrame:
     """The parameters analysed: key, distribution, range and where the range comes from."""
-    problem = sensitivity.problem_of(config)
-    ranges = config.sensitivity.parameters
     return pd.DataFrame(
         [
-            {
-                "parameter": k,
-                "dist": ranges[k].dist.value,
-                "low": ranges[k].low,
-                "high": ranges[k].high,
-                "source": ranges[k].source,
-            }
-            for k in problem.names
+            {"parameter": key, "dist": r.dist.value, "low": r.low, "high": r.high, "source": r.source}
+            for key, r in sensitivity.ranges(config).items()
         ]
     )
 

@@ -14,19 +14,20 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
-from sim.analysis.calibration import Dist, Posterior, Prior
+from sim.analysis.calibration import Posterior
+from sim.analysis.uncertainties import Dist, Uncertainty
 from sim.report.figures import footer
 
 NOTE = "ABC-SMC posterior, last generation (weighted particles)"
 
 
-def _bins(prior: Prior) -> np.ndarray:
+def _bins(prior: Uncertainty) -> np.ndarray:
     if prior.dist is Dist.loguniform:
         return np.geomspace(prior.low, prior.high, 21)
     return np.linspace(prior.low, prior.high, 21)
 
 
-def marginals(posterior: Posterior, priors: dict[str, Prior], metadata: dict[str, Any]) -> Figure:
+def marginals(posterior: Posterior, priors: dict[str, Uncertainty], metadata: dict[str, Any]) -> Figure:
     """Weighted histogram of each parameter's posterior over its prior range (the prior is flat)."""
     keys = list(priors)
     cols = 4
@@ -51,7 +52,7 @@ def marginals(posterior: Posterior, priors: dict[str, Prior], metadata: dict[str
     return fig
 
 
-def pairs(posterior: Posterior, priors: dict[str, Prior], metadata: dict[str, Any]) -> Figure:
+def pairs(posterior: Posterior, priors: dict[str, Uncertainty], metadata: dict[str, Any]) -> Figure:
     """Pair plot of the weighted particles (marker size ~ weight)."""
     keys = list(priors)
     k = len(keys)
