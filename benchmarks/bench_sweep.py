@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim.run.collect import collect, timing
+from sim.runs.collect import collect, timing
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "sweep_results.json"

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from sim.analysis.compare import Comparison, compare, load_comparison
 from sim.model.model import ScamModel
 from sim.model.schemas import ConfigError, ModelParams
-from sim.run.collect import Sweep, load_sweep
-from sim.run.config import RunConfig, load_config
-from sim.run.results import (
+from sim.runs.collect import Sweep, load_sweep
+from sim.runs.config import RunConfig, load_config
+from sim.runs.results import (
     CalibrationResults,
     Results,
     SensitivityResults,
@@ -66,9 +66,9 @@ def run(config: RunConfig | None = None, overrides: list[str] | None = None) -> 
     Returns:
         Results with time series, raid events, compounds and per-replicate metrics as DataFrames.
     """
-    from sim.run import provenance
-    from sim.run.config import as_dict
-    from sim.run.runner import run_replicates
+    from sim.runs import provenance
+    from sim.runs.config import as_dict
+    from sim.runs.runner import run_replicates
 
     config = config if config is not None else load_config(overrides)
     results = run_replicates(config, config.n_seeds, config.seed, config.n_jobs)

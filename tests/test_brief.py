@@ -18,7 +18,7 @@ from conftest import ARTIFACTS, offline_chromium
 from sim.analysis.compare import Comparison, compare
 from sim.model.schemas import ModelParams
 from sim.report import brief
-from sim.run import posterior
+from sim.runs import posterior
 
 SCENARIO = "raid_surge"
 # Tiny runs: 2% of the population, to mid-2024 (the raid surge starts in January 2024), 3 pairs.

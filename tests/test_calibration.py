@@ -26,8 +26,8 @@ from sim.analysis.observations import Kind, Target, Use, coverage, distance
 from sim.analysis.uncertainties import Dist, Uncertainty
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.validation import with_values
-from sim.run import metrics
-from sim.run.config import load_overrides
+from sim.runs import metrics
+from sim.runs.config import load_overrides
 
 pytestmark = [
     # pyabc's transition kernel warns about near-singular covariances with tiny populations, and its
@@ -83,7 +83,7 @@ def registry() -> CalibrateConfig:
     from omegaconf import OmegaConf
 
     from sim.cli.calibrate import register, to_calibrate_config
-    from sim.run.config import CONFIG_DIR
+    from sim.runs.config import CONFIG_DIR
 
     register()
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

@@ -10,7 +10,7 @@ import pytest
 from sim.model import keys
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.validation import validate
-from sim.run.config import CONFIG_DIR, RunConfig, load_config
+from sim.runs.config import CONFIG_DIR, RunConfig, load_config
 
 GROUPS = sorted(p.stem for p in (Path(CONFIG_DIR) / "jurisdictions").glob("*.yaml"))
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import baseline_run, params, run, total
 
 from sim.model.ledger import EXIT_ROUTES, VARIABLES
-from sim.run.config import load_config
+from sim.runs.config import load_config
 
 
 def mekong_run():
@@ -79,6 +79,6 @@ def test_target_losses_heavy_tailed():
     model = run(params(), seed=2)
     counts = model.ledger.loss_counts
     mean = model.ledger.loss_total / counts.sum()
-    from sim.run.metrics import loss_quantile
+    from sim.runs.metrics import loss_quantile
 
     assert mean > 1.5 * loss_quantile(counts, 0.5)  # TG1: mean about 3x the median

@@ -10,7 +10,7 @@ import pytest
 from sim.model.schemas import ConfigError, JurisdictionParams, SourceParams
 from sim.model.validation import validate
 from sim.report import odd
-from sim.run.config import RunConfig
+from sim.runs.config import RunConfig
 
 # Ids in shared/reference/FACTS.md (section tables), and its numbered sections ("FACTS §7").
 FACTS_IDS = {

@@ -25,7 +25,7 @@ from sim.model.interventions import KINDS
 from sim.model.model import ScamModel
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.validation import validate
-from sim.run.config import CONFIG_DIR, load_config
+from sim.runs.config import CONFIG_DIR, load_config
 
 START = "2021-01-01"
 SEEDS = (1, 2, 3)

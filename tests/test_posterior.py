@@ -13,8 +13,8 @@ import pytest
 from conftest import params
 
 from sim.model.schemas import ConfigError
-from sim.run import posterior
-from sim.run.runner import run_replicates
+from sim.runs import posterior
+from sim.runs.runner import run_replicates
 
 
 @pytest.fixture

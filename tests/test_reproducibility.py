@@ -8,7 +8,7 @@ import pandas as pd
 from conftest import params, run, total
 
 from sim.model.streams import Streams, replicate_seeds
-from sim.run.runner import run_replicates
+from sim.runs.runner import run_replicates
 
 
 def test_same_seed_same_run():

@@ -20,8 +20,8 @@ from sim.analysis.uncertainties import Dist
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
-from sim.run import posterior
-from sim.run.runner import run_replicate
+from sim.runs import posterior
+from sim.runs.runner import run_replicate
 
 SCAMSIM = str(Path(sys.executable).parent / "scamsim")
 # A run short and small enough for tests: 2% population, 15 months.

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import params
 
-from sim.run.runner import run_replicates
+from sim.runs.runner import run_replicates
 
 HEADLINE = (
     "compounds_in_window",

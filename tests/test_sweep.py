@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.run.collect import collect
-from sim.run.metrics import METRICS
-from sim.run.sweep import chunk_key, expand
+from sim.runs.collect import collect
+from sim.runs.metrics import METRICS
+from sim.runs.sweep import chunk_key, expand
 
 SCAMSIM = [str(Path(sys.executable).parent / "scamsim")]
 TINY = ["scale=0.05", "time.end=2021-06-30", "n_seeds=2"]
@@ -158,7 +158,7 @@ def test_submitit_launcher_config_runs_the_sweep_with_submitits_local_executor(p
 def test_dask_sweep_on_a_local_cluster_gives_the_same_table(parallel, tmp_path):
     from distributed import LocalCluster
 
-    from sim.run import dask_sweep
+    from sim.runs import dask_sweep
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         counts = dask_sweep.run([*GRID, *TINY, f"hydra.sweep.dir={tmp_path}"], cluster.scheduler_address)

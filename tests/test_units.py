@@ -11,8 +11,8 @@ import pytest
 from sim.model.clock import Clock
 from sim.model.ledger import LOSS_BINS
 from sim.model.population import ArrayTable
-from sim.run import metrics
-from sim.run.results import Results, load_results
+from sim.runs import metrics
+from sim.runs.results import Results, load_results
 
 
 # ------------------------------------------------------------------------------------------ clock

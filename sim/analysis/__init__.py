@@ -1,4 +1,4 @@
 """Analyses built on runs: calibration against published figures, sensitivity, scenario comparisons.
 
-Imports :mod:`sim.run` and :mod:`sim.model` below it; draws no figures.
+Imports :mod:`sim.runs` and :mod:`sim.model` below it; draws no figures.
 """

@@ -2,7 +2,7 @@
 
 A particle is a set of values for the free parameters (``calibration.free``, drawn from their declared
 ranges in ``configs/uncertainties/``). Its summary statistics
-are the end-of-run metrics (:mod:`sim.run.metrics`) **averaged over ``seeds_per_particle`` replicates**:
+are the end-of-run metrics (:mod:`sim.runs.metrics`) **averaged over ``seeds_per_particle`` replicates**:
 the model is stochastic, and averaging a few replicates shrinks the noise in the distance so that the
 ABC threshold tracks the parameters rather than luck. (The alternative, an explicit noise model, needs
 a likelihood we do not have.) The seeds of a particle are derived from its parameter values, so the
@@ -35,8 +35,8 @@ from sim.analysis.uncertainties import Dist, StudyConfig, Uncertainty
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
-from sim.run import metrics
-from sim.run.runner import run_replicate
+from sim.runs import metrics
+from sim.runs.runner import run_replicate
 
 
 @dataclass

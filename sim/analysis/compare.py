@@ -1,7 +1,7 @@
 """``scamsim compare``: scenarios against the baseline, paired by common random numbers.
 
 Replicate ``i`` of the baseline and of every scenario runs with the same seed
-(``SeedSequence(seed).spawn(n_seeds)[i]``) and the same posterior draw ``i`` (:mod:`sim.run.posterior`),
+(``SeedSequence(seed).spawn(n_seeds)[i]``) and the same posterior draw ``i`` (:mod:`sim.runs.posterior`),
 and every random process draws from its own named stream (:mod:`sim.model.streams`); no intervention
 draws random numbers (:mod:`sim.model.interventions`). Until an intervention starts, a scenario's replicate
 is the baseline's, step for step; after, they differ because the mechanisms differ, not because the dice
@@ -38,10 +38,10 @@ import pandas as pd
 
 from sim.model.ledger import EXIT_ROUTES
 from sim.model.schemas import ConfigError
-from sim.run import posterior, provenance
-from sim.run.config import CONFIG_DIR, RunConfig, as_dict, load_config, overridden_keys
-from sim.run.results import Results, atomic_dir, save_figures, write_json
-from sim.run.runner import run_replicates
+from sim.runs import posterior, provenance
+from sim.runs.config import CONFIG_DIR, RunConfig, as_dict, load_config, overridden_keys
+from sim.runs.results import Results, atomic_dir, save_figures, write_json
+from sim.runs.runner import run_replicates
 
 SCENARIO_DIR = Path(CONFIG_DIR) / "scenario"
 BASELINE = "baseline"
@@ -110,7 +110,7 @@ OUTCOMES: dict[str, Outcome] = {
     "compounds_closed": Outcome("Compounds closed (raid or unprofitable)", "compounds", "displacement"),
 }
 
-# Outcomes taken from the run's metrics (sim.run.metrics) under another name; the rest are metric names
+# Outcomes taken from the run's metrics (sim.runs.metrics) under another name; the rest are metric names
 # or totals of time-series variables over the run.
 FROM_METRICS = {"compounds_operating": "compounds_active_mid2025"}
 FROM_TIMESERIES = ("punishments", "help_leaked", "targets_defrauded")

@@ -1,7 +1,7 @@
 """Calibration targets: the published figures, how each is compared with the model, and its weight.
 
 The registry lives in ``configs/calibration/targets.yaml``; each entry names its FACTS.md id, the exact
-definition, the observation window, the model statistic (a metric of :mod:`sim.run.metrics`), the observed
+definition, the observation window, the model statistic (a metric of :mod:`sim.runs.metrics`), the observed
 value with its denominator or range, how it enters the fit (its ``kind``), a weight from its grade, and
 whether it is used to **fit** or only to **validate** (calibration never reads validate targets).
 

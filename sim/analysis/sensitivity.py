@@ -6,10 +6,10 @@ Two layers:
   vectorised function from sample rows to outputs. SALib draws the sample (Morris trajectories, or
   Saltelli's extension of the Sobol sequence) and computes the indices with bootstrap confidence
   intervals; this module only cuts the sample into tasks for the executor
-  (:func:`sim.run.runner.parallel_map`, the same process pool that runs replicates) and arranges SALib's
+  (:func:`sim.runs.runner.parallel_map`, the same process pool that runs replicates) and arranges SALib's
 results as one table. * :class:`ModelFunction` makes the model such a function: a sample row sets the
   uncertain parameters, the model runs ``n_seeds`` replicates, and the row's outputs are the replicates' mean
-  metrics (:mod:`sim.run.metrics`). :func:`run` builds both from a :class:`SensitivityConfig`
+  metrics (:mod:`sim.runs.metrics`). :func:`run` builds both from a :class:`SensitivityConfig`
   (``configs/sensitivity.yaml``).
 
 **Seeds.** Every sample row runs the same replicate seeds, ``SeedSequence(seed).spawn(n_seeds)``
@@ -42,9 +42,9 @@ from sim.analysis.uncertainties import Dist, StudyConfig, Uncertainty
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
-from sim.run import metrics, posterior
-from sim.run.config import load_config
-from sim.run.runner import parallel_map, run_replicate
+from sim.runs import metrics, posterior
+from sim.runs.config import load_config
+from sim.runs.runner import parallel_map, run_replicate
 
 # SALib's names for our distribution families.
 SALIB_DISTS = {Dist.uniform: "unif", Dist.loguniform: "logunif"}

@@ -15,8 +15,8 @@ from enum import Enum
 from sim.model import keys
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.validation import with_values
-from sim.run import posterior
-from sim.run.config import RunConfig
+from sim.runs import posterior
+from sim.runs.config import RunConfig
 
 POSTERIOR_INTERVAL = (0.05, 0.95)  # the central 90% a calibrated parameter is analysed over
 

@@ -26,8 +26,8 @@ from rich.table import Table
 from sim.analysis.compare import main as compare_main
 from sim.model.schemas import ConfigError
 from sim.report import figures, phase
-from sim.run import collect, dask_sweep, multirun, posterior, provenance
-from sim.run.config import (
+from sim.runs import collect, dask_sweep, multirun, posterior, provenance
+from sim.runs.config import (
     CONFIG_DIR,
     RunConfig,
     as_dict,
@@ -37,8 +37,8 @@ from sim.run.config import (
     register,
     to_run_config,
 )
-from sim.run.results import Results
-from sim.run.runner import run_replicates
+from sim.runs.results import Results
+from sim.runs.runner import run_replicates
 
 console = Console(stderr=True)
 

@@ -24,9 +24,9 @@ from sim.analysis.calibration import CalibrateConfig
 from sim.analysis.observations import Use
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures
-from sim.run import posterior, provenance
-from sim.run.config import CONFIG_DIR, hydra_output_dir, load_overrides, to_run_config
-from sim.run.results import atomic_dir, save_figures, write_json
+from sim.runs import posterior, provenance
+from sim.runs.config import CONFIG_DIR, hydra_output_dir, load_overrides, to_run_config
+from sim.runs.results import atomic_dir, save_figures, write_json
 
 console = Console(stderr=True)
 

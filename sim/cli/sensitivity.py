@@ -30,9 +30,9 @@ from rich.table import Table
 from sim.analysis import sensitivity
 from sim.model.schemas import ConfigError
 from sim.report import sensitivity_figures
-from sim.run import provenance
-from sim.run.config import CONFIG_DIR, as_dict, hydra_output_dir, to_run_config
-from sim.run.results import atomic_dir, save_figures, write_json
+from sim.runs import provenance
+from sim.runs.config import CONFIG_DIR, as_dict, hydra_output_dir, to_run_config
+from sim.runs.results import atomic_dir, save_figures, write_json
 
 console = Console(stderr=True)
 

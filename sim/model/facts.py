@@ -1,7 +1,7 @@
 """Published figures the model is compared with (ids from ``shared/reference/FACTS.md``).
 
 Only figures with an exact definition the model can reproduce are listed; each says which model
-statistic it is compared with (see :mod:`sim.run.metrics`).
+statistic it is compared with (see :mod:`sim.runs.metrics`).
 """
 
 from __future__ import annotations

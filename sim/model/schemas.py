@@ -6,7 +6,7 @@ in the dataclass field's metadata. The source is a FACTS.md id (``shared/referen
 validation (:func:`validate`) and the parameter table in ``docs/ODD.md`` (:mod:`sim.report.odd`), so the
 documentation cannot drift from the code.
 
-These dataclasses double as Hydra structured-config schemas (registered in :mod:`sim.run.config`); they stay
+These dataclasses double as Hydra structured-config schemas (registered in :mod:`sim.runs.config`); they stay
 mutable because frozen dataclasses break Hydra overrides. The model itself never sees Hydra: it receives a
 :class:`ModelParams` instance.
 """

@@ -37,7 +37,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from sim.model.ledger import EXIT_ROUTES
 from sim.model.model import ScamModel
 from sim.model.schemas import ConfigError, ModelParams, param
-from sim.run.config import CONFIG_DIR, RunConfig, one_line, register, to_run_config
+from sim.runs.config import CONFIG_DIR, RunConfig, one_line, register, to_run_config
 
 CONFIG_ENV = "SCAMSIM_APP_CONFIG"
 

@@ -52,9 +52,9 @@ from sim.analysis.observations import Target, Use
 from sim.model import interventions, keys
 from sim.model.schemas import ConfigError
 from sim.report import figures, odd
-from sim.run import posterior
-from sim.run.config import CONFIG_DIR, RunConfig, hydra_output_dir, register, to_run_config
-from sim.run.results import atomic_dir
+from sim.runs import posterior
+from sim.runs.config import CONFIG_DIR, RunConfig, hydra_output_dir, register, to_run_config
+from sim.runs.results import atomic_dir
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REGISTRY = Path(CONFIG_DIR) / "calibration_targets" / "registry.yaml"

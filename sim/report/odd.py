@@ -2,13 +2,13 @@
 
 The tables are built from the code itself, so the documentation cannot drift from it:
 
-* parameters from the schema :class:`sim.run.config.RunConfig` (the dataclasses of :mod:`sim.model.schemas`,
+* parameters from the schema :class:`sim.runs.config.RunConfig` (the dataclasses of :mod:`sim.model.schemas`,
   whose fields carry unit, meaning, source and allowed range in their metadata), with the
   dict-valued ``jurisdictions`` and ``sources`` documented once per entry field as
   ``jurisdictions.<name>.<field>`` and ``sources.<name>.<field>``, plus the default source countries
   (RC9) and the jurisdiction presets of the Hydra config group ``configs/jurisdictions/``;
 * recorded time-series variables from :data:`sim.model.ledger.VARIABLES`;
-* end-of-run metrics from :data:`sim.run.metrics.METRICS`;
+* end-of-run metrics from :data:`sim.runs.metrics.METRICS`;
 * published figures the model is compared with from :data:`sim.model.facts.PUBLISHED`.
 
 Each table lives in ``docs/ODD.md`` between a pair of marker lines::
@@ -37,8 +37,8 @@ from omegaconf import OmegaConf
 
 from sim.model import facts, interventions
 from sim.model.ledger import VARIABLES
-from sim.run.config import CONFIG_DIR, RunConfig
-from sim.run.metrics import METRICS
+from sim.runs.config import CONFIG_DIR, RunConfig
+from sim.runs.metrics import METRICS
 
 ODD_PATH = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
 
@@ -352,7 +352,7 @@ def variables_markdown() -> str:
 
 
 def metrics_markdown() -> str:
-    """The content of the METRICS region: end-of-run metrics of :mod:`sim.run.metrics`."""
+    """The content of the METRICS region: end-of-run metrics of :mod:`sim.runs.metrics`."""
     compared: dict[str, list[str]] = {}
     for pub in facts.PUBLISHED:
         compared.setdefault(pub.statistic, []).append(pub.id)

@@ -33,8 +33,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.report.figures import BAND, footer
-from sim.run import posterior
-from sim.run.collect import load_sweep
+from sim.runs import posterior
+from sim.runs.collect import load_sweep
 
 RATE, CORRUPTION = "police.raid_rate", "police.corruption"
 RATE_LABEL = "raid rate [raids per compound per year]"

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import EngFormatter
 
 from sim.report.figures import footer
-from sim.run import metrics
+from sim.runs import metrics
 
 TOP = 15  # parameters shown per panel: beyond the first few, Morris bars are indistinguishable from 0
 

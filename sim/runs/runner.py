@@ -18,7 +18,7 @@ import pandas as pd
 from sim.model.model import ScamModel
 from sim.model.schemas import ModelParams, parse_date
 from sim.model.streams import replicate_seeds
-from sim.run import metrics, posterior, results
+from sim.runs import metrics, posterior, results
 
 
 @dataclass

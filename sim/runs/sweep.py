@@ -5,7 +5,7 @@ or one task of ``scamsim sweep`` on Dask). Each grid cell is one *chunk*: its ``
 runs execute in one process, one after the other, and produce one table with one row per run: the
 cell's override values, ``seed`` (the base seed), ``draw`` (posterior draw), ``replicate``, ``status``
 (``ok`` or ``error``), ``error`` (the exception, for failed runs) and every metric of
-:data:`sim.run.metrics.METRICS`. Batching runs this way keeps the launcher's per-job cost (about 0.2 s for
+:data:`sim.runs.metrics.METRICS`. Batching runs this way keeps the launcher's per-job cost (about 0.2 s for
 Hydra) small next to the runs themselves.
 
 Chunks are what makes a sweep resumable:
@@ -46,10 +46,10 @@ from hydra.errors import HydraException
 from sim.model import keys
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
-from sim.run import posterior, provenance
-from sim.run.config import RunConfig, as_dict, overridden_keys
-from sim.run.metrics import METRICS
-from sim.run.runner import run_replicate
+from sim.runs import posterior, provenance
+from sim.runs.config import RunConfig, as_dict, overridden_keys
+from sim.runs.metrics import METRICS
+from sim.runs.runner import run_replicate
 
 CHUNK_DIR = "chunks"
 FAILED_SUFFIX = ".failed.json"

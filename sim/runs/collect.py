@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from sim.run import provenance
-from sim.run.metrics import METRICS
-from sim.run.results import write_json
-from sim.run.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, atomic_write, chunk_info, expected_keys
+from sim.runs import provenance
+from sim.runs.metrics import METRICS
+from sim.runs.results import write_json
+from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, atomic_write, chunk_info, expected_keys
 
 RUNS_FILE, METADATA_FILE = "runs.parquet", "metadata.json"
 
@@ -109,7 +109,7 @@ class Sweep:
     Attributes:
         runs: One row per run: the swept parameters (one column each, named by config key), ``seed``
             (base seed), ``draw`` (posterior draw), ``replicate``, ``status`` ("ok" or "error"),
-            ``error``, and every metric of :data:`sim.run.metrics.METRICS` (units in docs/ODD.md).
+            ``error``, and every metric of :data:`sim.runs.metrics.METRICS` (units in docs/ODD.md).
         metadata: Commit, versions, configuration hash and seeds (figure footers).
     """
 

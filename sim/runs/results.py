@@ -6,7 +6,7 @@ A results directory holds:
   :data:`sim.model.ledger.VARIABLES` (people and money at full scale, i.e. divided by the population scale);
 * ``raids.parquet``: the raid event log (date, compound, tipped off?, workers found, outcome);
 * ``compounds.parquet``: one row per compound and replicate (opening, closure, raids, window flag);
-* ``metrics.parquet``: one row per replicate, one column per metric of :data:`sim.run.metrics.METRICS`;
+* ``metrics.parquet``: one row per replicate, one column per metric of :data:`sim.runs.metrics.METRICS`;
 * ``summary.json``: median and 90% interval of each metric, and the comparison with published figures;
 * ``metadata.json``: provenance (git commit, package versions, full config, seeds);
 * ``figures/``: PNG figures.
@@ -73,7 +73,7 @@ class CalibrationResults:
             ``simulations`` (model runs), ``acceptance_rate``, ``ess`` (effective sample size),
             ``seconds``.
         predictive: The posterior predictive: one row per re-simulated posterior draw, with its
-            parameters and every metric of :data:`sim.run.metrics.METRICS`.
+            parameters and every metric of :data:`sim.runs.metrics.METRICS`.
         fit: One row per fit target: its definition, observed value or range, kind, grade, and the
             predictive's ``q05``, ``median``, ``q95`` and whether the 90% interval meets it (``covered``).
         validation: The same for the validate targets (never used in fitting).

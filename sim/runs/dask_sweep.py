@@ -3,7 +3,7 @@
 For sweeps of 10^4 runs and more, Hydra's launchers start one job per grid cell from one process; a
 Dask cluster instead keeps its workers (and their imported modules) alive and schedules chunks as they
 free up. The run specs are the same: the grid is expanded exactly as Hydra's basic sweeper does it
-(experiment configs included), each cell is one :class:`sim.run.sweep.Chunk`, written by the worker that
+(experiment configs included), each cell is one :class:`sim.runs.sweep.Chunk`, written by the worker that
 runs it to the same ``<sweep dir>/chunks/<key>.parquet``; resume, failure recording and
 ``scamsim collect`` work unchanged, and the table is identical to the one from ``scamsim run -m``.
 
@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from sim.model.schemas import ConfigError
-from sim.run.config import CONFIG_DIR, one_line, register, to_run_config
-from sim.run.sweep import Chunk, execute, expand, record_failure
+from sim.runs.config import CONFIG_DIR, one_line, register, to_run_config
+from sim.runs.sweep import Chunk, execute, expand, record_failure
 
 
 def _is_hydra(override: str) -> bool:

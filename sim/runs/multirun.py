@@ -2,7 +2,7 @@
 
 ``scamsim run -m ...`` (any launcher: basic, joblib, submitit) calls :func:`job` for each grid cell
 instead of writing a full results directory: the cell's runs go into one chunk file under
-``<hydra.sweep.dir>/chunks/`` (see :mod:`sim.run.sweep`). Jobs run in separate processes, so the progress
+``<hydra.sweep.dir>/chunks/`` (see :mod:`sim.runs.sweep`). Jobs run in separate processes, so the progress
 line is computed from what is on disk: chunk files present, out of the cells listed by the sweep's
 ``multirun.yaml``, and the time since Hydra wrote that file when the sweep (or its resumption) started.
 """
@@ -17,8 +17,8 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from sim.model.schemas import ConfigError
-from sim.run.config import to_run_config
-from sim.run.sweep import CHUNK_DIR, FAILED_SUFFIX, Chunk, execute, expected_keys, record_failure
+from sim.runs.config import to_run_config
+from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, Chunk, execute, expected_keys, record_failure
 
 log = logging.getLogger("scamsim.sweep")
 

@@ -23,7 +23,7 @@ import pandas as pd
 
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.validation import with_values
-from sim.run.config import CONFIG_DIR
+from sim.runs.config import CONFIG_DIR
 
 POSTERIOR_DIR = Path(CONFIG_DIR) / "posterior_draws"
 
