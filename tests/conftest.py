@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +63,9 @@ def baseline() -> ScamModel:
 
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # screenshots kept after a browser test
-CHROMIUM = "/usr/bin/chromium"  # Debian's package: no browser download (make test installs it)
+# Executables tried in order, after $SCAMSIM_CHROMIUM: Debian's package (make test installs it where it
+# can), other system names, then a browser Playwright has installed itself.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -74,14 +78,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+def chromium(pw: Any) -> str:
+    """Path of a Chromium to drive: ``$SCAMSIM_CHROMIUM``, a system one, or Playwright's own.
+
+    Skips the calling test, with a one-line reason, when there is none.
+    """
+    candidates = [os.environ.get("SCAMSIM_CHROMIUM", "")]
+    candidates += [shutil.which(name) or "" for name in CHROMIUM_NAMES]
+    candidates.append(pw.chromium.executable_path)
+    for path in candidates:
+        if path and Path(path).is_file() and os.access(path, os.X_OK):
+            return path
+    pytest.skip(
+        "no Chromium found: install one (Debian: apt-get install chromium; or playwright install "
+        "chromium) or set SCAMSIM_CHROMIUM=/path/to/chromium"
+    )
+
+
 def offline_chromium(
     pw: Any, profile: Path, allowed: tuple[str, ...], outside: list[str], **options: Any
 ) -> Any:
     """Headless Chromium (a Playwright persistent context) that aborts, noting them in ``outside``,
     all requests whose URL starts with none of ``allowed``."""
-    assert Path(CHROMIUM).exists(), "Debian's chromium is needed: apt-get install chromium (make test does)"
     browser = pw.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, **options
+        str(profile), executable_path=chromium(pw), args=CHROMIUM_ARGS, headless=True, **options
     )
 
     def local_only(route: Any) -> None:
