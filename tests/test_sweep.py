@@ -173,8 +173,9 @@ def test_phase_draws_heatmaps_cuts_and_a_summary(parallel, tmp_path):
 
     written = phase.draw(parallel[0], tmp_path)
     names = {p.name for p in written}
-    figures = {"am7_share.png", "workers_held.png", "target_losses.png", "cuts.png"}
-    assert names == figures | {"summary.csv", "runs.parquet", "metadata.json"}
+    figures = {f"{name}.png" for name in ("am7_share", "workers_held", "target_losses", "cuts")}
+    vectors = {name.replace(".png", ".svg") for name in figures}
+    assert names == figures | vectors | {"summary.csv", "runs.parquet", "metadata.json"}
     for name in figures:
         assert (tmp_path / name).stat().st_size > 10_000  # a PNG with content
     summary = pd.read_csv(tmp_path / "summary.csv")

@@ -16,7 +16,7 @@ from matplotlib.ticker import NullFormatter
 
 from sim.analysis.calibration import Posterior
 from sim.analysis.uncertainties import Dist, Uncertainty
-from sim.report.figures import footer
+from sim.report.figures import PALETTE, footer
 
 NOTE = "ABC-SMC posterior, last generation (weighted particles)"
 
@@ -36,7 +36,14 @@ def marginals(posterior: Posterior, priors: dict[str, Uncertainty], metadata: di
     w = posterior.particles["weight"].to_numpy(float)
     for ax, key in zip(axes.flat, keys, strict=False):
         prior = priors[key]
-        ax.hist(posterior.particles[key], bins=_bins(prior), weights=w, density=True, color="C0", alpha=0.8)
+        ax.hist(
+            posterior.particles[key],
+            bins=_bins(prior),
+            weights=w,
+            density=True,
+            color=PALETTE["blue"],
+            alpha=0.8,
+        )
         if prior.dist is Dist.loguniform:
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short ranges
@@ -63,9 +70,9 @@ def pairs(posterior: Posterior, priors: dict[str, Uncertainty], metadata: dict[s
         for j, xj in enumerate(keys):
             ax = axes[i, j]
             if i == j:
-                ax.hist(p[xj], bins=_bins(priors[xj]), weights=p["weight"], color="C0")
+                ax.hist(p[xj], bins=_bins(priors[xj]), weights=p["weight"], color=PALETTE["blue"])
             elif i > j:
-                ax.scatter(p[xj], p[yi], s=size, alpha=0.5, color="C0", linewidths=0)
+                ax.scatter(p[xj], p[yi], s=size, alpha=0.5, color=PALETTE["blue"], linewidths=0)
             else:
                 ax.set_visible(False)
                 continue
@@ -111,7 +118,7 @@ def fit(report: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
             ax.plot([ref / ref, 1 / ref], [y, y], color="0.6", lw=6, solid_capstyle="butt")
         else:
             ax.plot([1], [y], "s", color="0.3", label="published value" if y == 0 else None)
-        colour = "C0" if row.covered else "C3"
+        colour = PALETTE["blue"] if row.covered else PALETTE["vermillion"]
         ax.plot([row.q05 / ref, row.q95 / ref], [y, y], color=colour, lw=2)
         ax.plot([row.median / ref], [y], "o", color=colour)
     ax.set_yticks(range(len(report)))
@@ -119,7 +126,7 @@ def fit(report: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     ax.set_xscale("log")
     ax.set_xlabel("simulated / published (log scale); bar = published range, line = 90% posterior predictive")
     ax.axvline(1, color="0.8", lw=0.8, zorder=0)
-    ax.set_title("Fit: posterior predictive 90% intervals (blue: meets the target, red: misses)")
+    ax.set_title("Fit: posterior predictive 90% intervals (blue: meets the target, vermillion: misses)")
     ax.invert_yaxis()
     footer(fig, metadata, "posterior predictive: one fresh replicate per posterior draw")
     fig.tight_layout(rect=(0, 0.04, 1, 1))

@@ -3,10 +3,10 @@
 ``scamsim phase [DIR]`` reads the sweep in ``DIR`` (default ``results/multirun/phase``, written by
 ``scamsim run experiment=phase``), and writes to ``results/phase/``:
 
-* ``am7_share.png``, ``workers_held.png``, ``target_losses.png``: the median of each grid cell's
-  runs, with the two-thirds contour of the AM7 share (Amnesty: "more than two-thirds") and the
-  baseline point;
-* ``cuts.png``: the AM7 share and workers held along rows and columns of the grid, median and 90% band
+* ``am7_share``, ``workers_held``, ``target_losses`` (each figure as PNG and SVG): the median of
+  each grid cell's runs, with the two-thirds contour of the AM7 share (Amnesty: "more than
+  two-thirds") and the baseline point;
+* ``cuts``: the AM7 share and workers held along rows and columns of the grid, median and 90% band
   (5th-95th percentile over a cell's runs: posterior draws x seeds);
 * ``summary.csv``: median and 90% interval of the plotted metrics per cell;
 * ``runs.parquet`` and ``metadata.json``: the sweep's runs and provenance (``sim.load_sweep``), so the
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.report.figures import BAND, footer
+from sim.report.figures import BAND, GROUPED, PALETTE, band, footer, save
 from sim.runs import posterior
 from sim.runs.collect import load_sweep
 
@@ -100,8 +100,9 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
     share = summary.pivot(index=CORRUPTION, columns=RATE, values="am7_share_median")
     rates, corruptions = grid.columns.to_numpy(float), grid.index.to_numpy(float)
     fig, ax = plt.subplots(figsize=(7.5, 5.6))
-    mesh = ax.pcolormesh(grid.to_numpy(), cmap="viridis", shading="flat")
-    fig.colorbar(mesh, ax=ax, label=f"{label} (median)")
+    ax.grid(False)  # grid lines would cut the cells
+    mesh = ax.pcolormesh(grid.to_numpy(), shading="flat")
+    fig.colorbar(mesh, ax=ax, label=f"{label} (median)", format=GROUPED)
     centres_x, centres_y = np.arange(len(rates)) + 0.5, np.arange(len(corruptions)) + 0.5
     values = share.to_numpy()
     finite = values[np.isfinite(values)]
@@ -121,9 +122,9 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
         yerr=[[y[0] - y[1]], [y[2] - y[0]]],
         marker="*",
         markersize=16,
-        color="red",
+        color=PALETTE["vermillion"],
         markeredgecolor="white",
-        ecolor="red",
+        ecolor=PALETTE["vermillion"],
         capsize=3,
         linestyle="none",
         label="calibrated baseline (posterior median, 90% interval)",
@@ -146,18 +147,18 @@ def _cut(
     grid = np.unique(summary[fixed])
     # The preferred cut levels that are on the grid; otherwise (another sweep) up to 4 of its values.
     levels = tuple(v for v in levels if np.isclose(grid, v).any()) or tuple(grid[:: -(-len(grid) // 4)])
-    for level in levels:
-        part = summary[np.isclose(summary[fixed], level)].sort_values(along)
-        x = part[along]
-        ax.fill_between(x, part[f"{metric}_q05"] / divisor, part[f"{metric}_q95"] / divisor, alpha=0.2, lw=0)
-        name = "raid rate" if fixed == RATE else "corruption"
-        ax.plot(x, part[f"{metric}_median"] / divisor, marker="o", ms=3, label=f"{name} {level:g}")
+    name = "raid rate" if fixed == RATE else "corruption"
+    for k, level in enumerate(levels):
+        part = summary[np.isclose(summary[fixed], level)].sort_values(along).set_index(along)
+        q = part[[f"{metric}_{c}" for c in ("median", "q05", "q95")]].set_axis(["median", "lo", "hi"], axis=1)
+        band(ax, q / divisor, k, label=f"{name} {level:g}")
     if metric == "am7_share":
         ax.axhline(TWO_THIRDS, color="0.3", ls="--", lw=1, label="2/3 (Amnesty)")
         ax.set_ylim(0, 1.02)
+    else:
+        ax.yaxis.set_major_formatter(GROUPED)
     ax.set_xlabel(RATE_LABEL if along == RATE else CORRUPTION_LABEL, fontsize=8)
     ax.set_ylabel(label, fontsize=8)
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
 
 
@@ -194,13 +195,7 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
         raise ValueError(f"{sweep_dir} has no successful runs")
     figures = {name: heatmap(summary, metric, sweep.metadata) for metric, (name, *_) in HEATMAPS.items()}
     figures["cuts"] = cuts(summary, sweep.metadata)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, fig in figures.items():
-        path = out_dir / f"{name}.png"
-        fig.savefig(path, dpi=120, metadata={"Software": None})
-        plt.close(fig)
-        written.append(path)
+    written = save(out_dir, figures)
     summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
     if Path(sweep_dir).resolve() != out_dir.resolve():
         written += sweep.write(out_dir)

@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import EngFormatter
 
-from sim.report.figures import footer
+from sim.report.figures import GROUPED, PALETTE, footer, money_scale
 from sim.runs import metrics
 
 TOP = 15  # parameters shown per panel: beyond the first few, Morris bars are indistinguishable from 0
@@ -45,16 +44,23 @@ def morris(indices: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     fig, axes = _panels(outputs, shown)
     for ax, output in zip(axes, outputs, strict=False):
         table = indices[indices["output"] == output].nlargest(shown, "mu_star").iloc[::-1]
+        unit = metrics.METRICS.get(output, ("",))[0]
+        divisor = 1.0
+        if unit == "USD":  # 2e10 USD reads as "20" on an axis in USD billion
+            divisor, unit = money_scale(table["mu_star"].max())
         y = np.arange(len(table))
         ax.barh(
-            y, table["mu_star"], xerr=table["mu_star_conf"], color="tab:blue", alpha=0.8, label="mu* (95% CI)"
+            y,
+            table["mu_star"] / divisor,
+            xerr=table["mu_star_conf"] / divisor,
+            color=PALETTE["blue"],
+            alpha=0.8,
+            label="mu* (95% CI)",
         )
-        ax.plot(table["sigma"], y, "D", mfc="none", color="tab:red", label="sigma")
+        ax.plot(table["sigma"] / divisor, y, "D", mfc="none", color=PALETTE["vermillion"], label="sigma")
         ax.set_yticks(y, table["parameter"], fontsize=7)
-        unit = metrics.METRICS.get(output, ("",))[0]
         ax.set_xlabel(f"elementary effect over the parameter's range [{unit}]")
-        if table["mu_star"].max() >= 1e4:
-            ax.xaxis.set_major_formatter(EngFormatter())  # 2e10 USD reads as "20 G"
+        ax.xaxis.set_major_formatter(GROUPED)
         ax.set_xlim(left=0)
         _label(ax, output, table, "trajectories")
     fig.suptitle(f"Morris screening: the {shown} most influential of {n_params} parameters per output")
@@ -74,14 +80,19 @@ def sobol(indices: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
         table = indices[indices["output"] == output].nlargest(shown, "ST").iloc[::-1]
         y = np.arange(len(table))
         ax.barh(
-            y + height / 2, table["ST"], height, xerr=table["ST_conf"], color="tab:orange", label="ST (total)"
+            y + height / 2,
+            table["ST"],
+            height,
+            xerr=table["ST_conf"],
+            color=PALETTE["orange"],
+            label="ST (total)",
         )
         ax.barh(
             y - height / 2,
             table["S1"],
             height,
             xerr=table["S1_conf"],
-            color="tab:blue",
+            color=PALETTE["blue"],
             label="S1 (first order)",
         )
         ax.set_yticks(y, table["parameter"], fontsize=7)
