@@ -1,29 +1,34 @@
-"""The scenario brief: its sentences and tables against the comparison, escaping, HTML, PDF and CLI."""
+"""The scenario brief: page 1 and the body against the comparison, plain words, print layout, CLI."""
 
 from __future__ import annotations
 
 import dataclasses
 import html
+import os
 import re
+import shutil
 import subprocess
 import sys
 import typing
 import zlib
 from pathlib import Path
-from types import SimpleNamespace
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import ARTIFACTS, offline_chromium
 
-from sim.analysis.compare import Comparison, compare
+from sim.analysis.compare import BASELINE, Comparison, available_scenarios, compare
 from sim.model.schemas import ModelParams
 from sim.report import brief
 from sim.runs import posterior
 
+ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = "raid_surge"
-# Tiny runs: 2% of the population, to mid-2024 (the raid surge starts in January 2024), 3 pairs.
-TINY = ["scale=0.02", "time.end=2024-06-30", "n_seeds=3", "n_jobs=1"]
+# Small runs: 2% of the population over the whole period (the raid surge starts in January 2024), 3 pairs.
+TINY = ["scale=0.02", "n_seeds=3", "n_jobs=1"]
 HOSTILE = "<script>alert(1)</script>"
+START = pd.Timestamp("2024-01-01")  # the raid surge's first day (configs/policy/raid_surge.yaml)
 
 
 @pytest.fixture(scope="module")
@@ -67,90 +72,101 @@ def hostile(comparison) -> brief.Brief:
 # -------------------------------------------------------------------------------------------------
 
 
-def _row(**values):
-    defaults = {"label": "Compounds operating at the end of the Amnesty window", "unit": "compounds"}
-    return SimpleNamespace(**(defaults | values))
-
-
-def test_sentence_gives_levels_change_interval_and_says_within_noise():
-    effect = _row(
-        baseline_median=52.0,
-        scenario_median=47.0,
-        diff_median=-5.0,
-        diff_q05=-9.0,
-        diff_q95=-1.0,
-        within_noise=False,
+def test_change_words_give_unit_direction_and_interval_once():
+    assert brief.change_words(-19_900, -37_600, -10_300, "people") == (
+        "19,900 fewer people (90% interval 10,300 to 37,600 fewer)"
     )
-    assert brief.sentence(effect) == (
-        "Compounds operating at the end of the Amnesty window: "
-        "52 → 47 (\u22125, 90% interval \u22129 to \u22121)"
+    assert brief.change_words(27.0, 15.2, 89.8, "raids") == "27 more raids (90% interval 15.2 to 89.8 more)"
+    assert brief.change_words(-96_100_000, -140e6, 2e6, "USD") == (
+        "$96.1 m less (90% interval $140 m less to $2 m more)"
     )
-    noise = _row(
-        baseline_median=52.0,
-        scenario_median=53.0,
-        diff_median=1.0,
-        diff_q05=-2.0,
-        diff_q95=3.0,
-        within_noise=True,
+    assert brief.change_words(-0.0457, -0.063, -0.00667, "share") == (
+        "4.57 percentage points lower (90% interval 0.667 to 6.3 percentage points lower)"
     )
-    assert brief.sentence(noise).endswith(
-        "(+1, 90% interval \u22122 to +3): within noise, the interval includes no change"
-    )
-    share = _row(
-        unit="share",
-        baseline_median=0.981,
-        scenario_median=0.9,
-        diff_median=-0.05,
-        diff_q05=-0.1,
-        diff_q95=-0.01,
-        within_noise=False,
-    )
-    assert "98.1% → 90% (\u22125 pp, 90% interval \u221210 pp to \u22121 pp)" in brief.sentence(share)
-    still = _row(
-        baseline_median=3.0,
-        scenario_median=3.0,
-        diff_median=0.0,
-        diff_q05=0.0,
-        diff_q95=0.0,
-        within_noise=True,
-    )
-    assert brief.sentence(still).endswith("(0, 90% interval 0 to 0): no change in any pair")
+    assert brief.change_words(0.0, -2.0, 3.0, "compounds") == "no change (90% interval 2 fewer to 3 more)"
+    assert brief.change_words(0.0, 0.0, 0.0, "compounds") == "no change in any pair of runs"
     assert brief.format_value(8.37e9, "USD") == "$8.37 bn"
-    assert brief.format_change(-96_100_000, "USD") == "\u2212$96.1 m"
-    assert brief.format_value(103_009, "people") == "103,000"
+    assert brief.format_level(103_009, "people") == "103,000 people"
+    assert brief.format_level(0.981, "share") == "98.1%"
 
 
-def _summary_items(page: str) -> dict[str, tuple[str, str]]:
-    items = re.findall(r'<li data-outcome="([^"]+)" class="(\w+)">(.*?)</li>', page, re.S)
-    return {outcome: (kind, html.unescape(text)) for outcome, kind, text in items}
+def _text(fragment: str) -> str:
+    """The text of an HTML fragment, whitespace collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
 
 
-def test_summary_numbers_are_the_comparisons_differences(comparison, rendered):
-    items = _summary_items(rendered.html)
+def _section(page: str, start: str, end: str) -> str:
+    return page.split(start, 1)[1].split(end, 1)[0]
+
+
+def _paired(table: pd.DataFrame, column: str) -> tuple[float, float, float]:
+    """Median, 5th and 95th percentile of the paired change (scenario - baseline) of ``column``."""
+    wide = table.pivot(index="replicate", columns="scenario", values=column)
+    change = wide[SCENARIO] - wide[BASELINE]
+    return float(change.median()), *np.quantile(change, [0.05, 0.95])
+
+
+def test_page_one_numbers_are_the_comparisons_over_the_policy_period(comparison, rendered):
+    ts = comparison.timeseries
+    after = ts[pd.to_datetime(ts["date"]) >= START]
+    per_run = after.groupby(["scenario", "replicate", "variable"])["value"]
+    sums, means = per_run.sum().unstack().reset_index(), per_run.mean().unstack().reset_index()
+    sums["person_years"] = sums["workers_held"] * 7 / 365.25  # weekly steps
+    expected = {
+        "person_years_held": brief.change_words(*_paired(sums, "person_years"), "person-years"),
+        "target_losses": brief.change_words(*_paired(sums, "target_losses"), "USD"),
+        "compounds_active": brief.change_words(*_paired(means, "compounds_active"), "compounds"),
+    }
+    bottom = _section(rendered.html, 'id="bottom-line"', "</div>")
+    sentences = dict(re.findall(r'<span data-outcome="(\w+)" class="\w+">(.*?)</span>', bottom))
+    assert list(sentences) == list(expected)
+    for outcome, change in expected.items():
+        assert change in html.unescape(sentences[outcome])
+    text = _text(bottom)
+    assert len(re.findall(r"\.(?:\s|$)", text)) <= 3  # at most three sentences
+    for words in ("2024\u20132026", "person-years", "$"):  # period and units
+        assert words in text
+    # The paired runs are the same until the policy starts, so the whole run's change in time held is
+    # the policy period's: the body does not state it again.
+    whole_run = comparison.per_replicate.assign(person_years=comparison.per_replicate["person_years_held"])
+    assert _paired(whole_run, "person_years") == pytest.approx(_paired(sums, "person_years"), rel=1e-6)
+
+
+def test_body_states_every_other_change_once_as_the_paired_change(comparison, rendered):
+    body = _section(rendered.html, '<section id="body">', '<section id="appendix">')
+    rows = dict(re.findall(r'<tr data-outcome="(\w+)".*?>(.*?)</tr>', body, re.S))
     differences = comparison.differences[comparison.differences["scenario"] == SCENARIO]
-    assert set(items) == set(differences["outcome"])
+    assert set(rows) == set(differences["outcome"]) - set(brief.STATED_ON_PAGE_ONE)
     assert not differences["within_noise"].all(), "a tripled raid rate must move something beyond noise"
+    page = _text(rendered.html)
     for row in differences.itertuples():
-        kind, text = items[row.outcome]
-        u = row.unit
-        value, change = brief.format_value, brief.format_change
-        numbers = (
-            f"{value(row.baseline_median, u)} → {value(row.scenario_median, u)} "
-            f"({change(row.diff_median, u)}, "
-            f"90% interval {change(row.diff_q05, u)} to {change(row.diff_q95, u)})"
+        if row.outcome not in rows:
+            continue
+        change = brief.change_of(row)
+        cells = _text(rows[row.outcome])
+        assert cells.startswith(row.label) and change in cells
+        assert ("within noise" in cells) == row.within_noise == (row.diff_q05 <= 0 <= row.diff_q95)
+        assert page.count(f"{brief.format_level(row.baseline_median, row.unit)} {change}") == 1
+        # Never the scenario's median beside the paired change: that would be a difference of medians.
+        assert brief.format_level(row.scenario_median, row.unit) not in cells or (
+            row.scenario_median == row.baseline_median
         )
-        assert text.startswith(f"{row.label}: {numbers}")
-        assert (
-            ("within noise" in text or "no change in any pair" in text)
-            == row.within_noise
-            == (kind == "noise")
-        )
-        assert row.within_noise == (row.diff_q05 <= 0 <= row.diff_q95)
+    assert "<h3>Trafficked workers</h3>" in body and "<h3>Targets of the scams</h3>" in body
 
 
-def test_harm_ledger_shows_both_groups_of_victims(rendered):
-    section = rendered.html.split('<section id="harm">')[1].split("</section>")[0]
-    assert "<h3>Trafficked workers</h3>" in section and "<h3>Targets</h3>" in section
+# Internal ids and jargon, and the code names of scenarios (those that are not also plain English words,
+# like "crackdown") and of the run without a policy.
+CODE_NAMES = [BASELINE, *(name for name in available_scenarios() if "_" in name)]
+CODE_WORDS = re.compile(
+    r"\b[A-Z]{2,3}\d+\b|\bpp\b|focal|ABC-SMC|\bESS\b|posterior|Amnesty window|replicate|"
+    + "|".join(rf"\b{name}\b" for name in CODE_NAMES)
+)
+
+
+def test_page_one_and_body_use_plain_words(rendered):
+    shown = _text(_section(rendered.html, "<body>", '<section id="appendix">'))
+    assert CODE_WORDS.findall(shown) == []
+    assert CODE_WORDS.search(_text(_section(rendered.html, '<section id="appendix">', "</body>")))
 
 
 # -------------------------------------------------------------------------------------------------
@@ -204,9 +220,10 @@ def test_calibration_status_lists_fit_and_validation_targets(rendered):
 def test_html_is_self_contained(rendered):
     assert re.search(r"https?://", rendered.html) is None
     sources = re.findall(r'<img src="([^"]*)"', rendered.html)
-    assert len(sources) == len(rendered.images) == 4
+    assert len(sources) == len(rendered.images) == 3
     assert all(src.startswith("data:image/png;base64,") for src in sources)
     assert "<link" not in rendered.html and "@import" not in rendered.html and "<script" not in rendered.html
+    assert all(set(files) == {"png", "svg"} for files in rendered.images.values())
 
 
 def test_user_text_is_escaped(hostile):
@@ -232,22 +249,74 @@ def _pdf_pages(pdf: bytes) -> int:
 
 
 # -------------------------------------------------------------------------------------------------
-# In Chromium
+# Print layout (WeasyPrint's pages, as in brief.pdf)
 # -------------------------------------------------------------------------------------------------
 
 
-def _open_in_chromium(path: Path, profile: Path, screenshot: Path | None = None) -> dict:
-    """Load a brief from disk offline; report page errors, dialogs, outside requests and images."""
+def _printed_pages(document) -> list[dict]:
+    """Per printed page: its text (spaces removed: lines may break anywhere), element ids and image alts."""
+    pages = []
+    for page in document.pages:
+        boxes = list(page._page_box.descendants())
+        pages.append(
+            {
+                "text": "".join(b.text for b in boxes if hasattr(b, "text")).replace(" ", ""),
+                "ids": {b.element.get("id") for b in boxes if getattr(b, "element", None) is not None}
+                - {None},
+                "images": [b.element.get("alt") for b in boxes if type(b).__name__.endswith("ReplacedBox")],
+            }
+        )
+    return pages
+
+
+def test_printed_page_one_holds_bottom_line_chart_and_limitations_and_the_body_fits_four_pages(rendered):
+    pages = _printed_pages(rendered.layout())
+    first = pages[0]
+    sentences = re.findall(r'<span data-outcome="\w+" class="\w+">(.*?)</span>', rendered.html)
+    assert len(sentences) == 3
+    for sentence in sentences:
+        assert html.unescape(sentence).replace(" ", "") in first["text"]
+    assert {"bottom-line", "headline-chart", "key-limitations"} <= first["ids"]
+    assert len(first["images"]) == 1 and "the policy starts in January 2024" in first["images"][0]
+    assert "body" not in first["ids"]  # page 1 is the summary alone
+    assert pages[1]["text"].startswith("Whatwassimulated")
+    appendix = next(i for i, page in enumerate(pages) if "appendix" in page["ids"])
+    assert 1 < appendix <= 4, f"the body runs to page {appendix} (at most 4 pages before the appendix)"
+    assert "body" not in pages[appendix]["ids"]  # the appendix starts a page
+    later = "".join(page["text"] for page in pages[appendix:])
+    for heading in ("Assumptions:everymodelparameter", "Calibrationstatus", "Provenance"):
+        assert heading in later and heading not in "".join(p["text"] for p in pages[:appendix])
+
+
+# -------------------------------------------------------------------------------------------------
+# In Chromium
+# -------------------------------------------------------------------------------------------------
+
+A4_CONTENT_PX = (688, 1009)  # A4 less the print margins (182 x 267 mm) in CSS pixels (96 per inch)
+
+
+def _open_in_chromium(path: Path, profile: Path, page_one: Path | None = None) -> dict:
+    """Load a brief from disk offline, laid out for print at A4's width; report errors, requests, page 1.
+
+    With ``page_one``, save a screenshot of page 1 (the summary) there.
+    """
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     report: dict = {"errors": [], "dialogs": [], "outside": []}
+    width, height = A4_CONTENT_PX
     with sync_playwright() as pw:
         browser = offline_chromium(
-            pw, profile, ("file://", "data:"), report["outside"], viewport={"width": 1200, "height": 900}
+            pw,
+            profile,
+            ("file://", "data:"),
+            report["outside"],
+            viewport={"width": width, "height": height},
+            device_scale_factor=1.5,
         )
         try:
             page = browser.new_page()
             page.on("pageerror", lambda exc: report["errors"].append(str(exc)))
             page.on("dialog", lambda dialog: (report["dialogs"].append(dialog.message), dialog.dismiss()))
+            page.emulate_media(media="print")
             page.goto(path.as_uri())
             page.wait_for_load_state("load")
             report["images"] = page.locator("img").evaluate_all(
@@ -255,23 +324,34 @@ def _open_in_chromium(path: Path, profile: Path, screenshot: Path | None = None)
             )
             report["scripts"] = page.locator("script").count()
             report["title"] = page.locator("h1").inner_text()
-            if screenshot:
-                page.screenshot(path=str(screenshot), full_page=True)
+            one = page.locator("#page-one")
+            report["page_one"] = one.bounding_box()
+            report["page_one_holds"] = [
+                one.locator(selector).count() for selector in ("#bottom-line span", "#headline-chart img")
+            ]
+            if page_one:
+                one.screenshot(path=str(page_one))
         finally:
             browser.close()
     return report
 
 
 @pytest.mark.browser
-def test_brief_renders_in_chromium_without_errors_or_broken_images(rendered, tmp_path):
+def test_brief_renders_in_chromium_with_page_one_on_one_printed_page(comparison, rendered, tmp_path):
     page = tmp_path / "brief.html"
     page.write_text(rendered.html, encoding="utf-8")
     ARTIFACTS.mkdir(exist_ok=True)
-    report = _open_in_chromium(page, tmp_path / "profile", ARTIFACTS / "brief.png")
+    shot = ARTIFACTS / "brief_page1.png"
+    report = _open_in_chromium(page, tmp_path / "profile", shot)
     assert report["errors"] == [] and report["dialogs"] == [] and report["outside"] == []
-    assert report["images"] == [True] * 4
-    assert report["title"] == SCENARIO
-    assert (ARTIFACTS / "brief.png").stat().st_size > 100_000
+    assert report["images"] == [True] * 3
+    assert report["title"] == comparison.scenarios[SCENARIO]
+    # Page 1 (bottom line, the chart, limitations) fits on one printed A4 page in Chromium too.
+    assert report["page_one_holds"] == [3, 1]
+    assert report["page_one"]["height"] <= A4_CONTENT_PX[1]
+    assert shot.stat().st_size > 100_000
+    if os.environ.get("SCAMSIM_UPDATE_SCREENSHOT"):  # refresh the README's screenshot on request only
+        shutil.copyfile(shot, ROOT / "docs" / "img" / "brief_page1.png")
 
 
 @pytest.mark.browser
@@ -279,7 +359,7 @@ def test_scenario_name_with_html_is_shown_as_text_and_never_run(hostile, tmp_pat
     page = tmp_path / "hostile.html"
     page.write_text(hostile.html, encoding="utf-8")
     report = _open_in_chromium(page, tmp_path / "profile")
-    assert report["title"] == HOSTILE  # the text itself, not an element
+    assert report["title"] == 'Raids & "more" <img src=x onerror=alert(2)>'  # the text, not an element
     assert report["scripts"] == 0 and report["dialogs"] == [] and report["errors"] == []
 
 
@@ -298,17 +378,16 @@ def test_cli_writes_html_pdf_and_figures(tmp_path):
     out = tmp_path / "results" / "briefs" / SCENARIO
     pdf = (out / "brief.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
-    # Figures, calibration and assumptions each start a page in print: at least four pages.
+    # Page 1, the body, and the appendix and its parameter table each start a page: at least four pages.
     assert _pdf_pages(pdf) >= 4
     page = (out / "brief.html").read_text(encoding="utf-8")
     assert f'<code class="command">scamsim brief scenario={SCENARIO} {" ".join(settings)}</code>' in page
     # The intervention's own setting reaches the scenario (and only it: the baseline has no raid surge).
     assert re.search(r"policies.raid_surge.multiplier</code></td><td class=\"value\">5</td>", page)
     assert sorted(p.name for p in (out / "figures").iterdir()) == [
-        "compounds_active.png",
-        "paired_differences.png",
-        "target_losses.png",
-        "workers_held.png",
+        f"{name}.{fmt}"
+        for name in ("compounds_active", "people_held", "target_losses")
+        for fmt in ("png", "svg")
     ]
     assert [p.name for p in (tmp_path / "results" / "briefs").iterdir()] == [SCENARIO]  # no temporary left
 

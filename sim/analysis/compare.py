@@ -81,11 +81,12 @@ class Outcome:
 
 
 OUTCOMES: dict[str, Outcome] = {
-    "compounds_operating": Outcome(
-        "Compounds operating at the end of the Amnesty window (focal)", "compounds", "compounds"
-    ),
+    "compounds_operating": Outcome("Compounds operating on 30 June 2025", "compounds", "compounds"),
     "am7_share": Outcome(
-        "AM7: share of window compounds never investigated or still operating", "share", "compounds"
+        "Share of compounds operating in January 2024 - June 2025 never investigated or still operating "
+        "on 30 June 2025",
+        "share",
+        "compounds",
     ),
     "compounds_active_end": Outcome("Compounds operating at the end of the run", "compounds", "compounds"),
     "raids": Outcome("Raids during the run", "raids", "compounds"),
@@ -269,13 +270,21 @@ def focal_timeseries(results: Results, config: RunConfig) -> pd.DataFrame:
     )
 
 
-def paired_differences(per_replicate: pd.DataFrame, scenarios: Sequence[str]) -> pd.DataFrame:
-    """The differences table: paired (scenario - baseline, same replicate) summaries per outcome."""
+def paired_differences(
+    per_replicate: pd.DataFrame, scenarios: Sequence[str], outcomes: dict[str, Outcome] = OUTCOMES
+) -> pd.DataFrame:
+    """The differences table: paired (scenario - baseline, same replicate) summaries per outcome.
+
+    Args:
+        per_replicate: Columns scenario, replicate and one per outcome.
+        scenarios: Scenarios to pair with the baseline.
+        outcomes: The outcomes to summarise (columns of ``per_replicate``).
+    """
     base = per_replicate[per_replicate["scenario"] == BASELINE].set_index("replicate")
     rows = []
     for scenario in scenarios:
         ours = per_replicate[per_replicate["scenario"] == scenario].set_index("replicate")
-        for name, outcome in OUTCOMES.items():
+        for name, outcome in outcomes.items():
             pair = pd.DataFrame({"b": base[name], "s": ours[name]}).dropna()
             if pair.empty:
                 continue

@@ -1,29 +1,32 @@
-"""``scamsim brief``: a self-contained policy brief of one scenario against the baseline.
+"""``scamsim brief``: a brief of one scenario against the same world without it, read in two minutes.
 
-The brief is written from a :class:`sim.Comparison` (paired runs of the baseline and the
-scenario with common random numbers over posterior draws x seeds), never from a live model. It holds:
+The brief is written from a :class:`sim.Comparison` (paired runs of the baseline and the scenario with
+common random numbers over posterior draws x seeds), never from a live model. Printed on A4 it holds:
 
-* a plain-language summary: one sentence per outcome with the paired median change and its 90%
-  interval, saying "within noise" when that interval includes zero;
-* figures (time series with 90% bands, baseline vs scenario; the paired differences of
-  :func:`sim.difference_figure`), embedded as PNG data URIs so the HTML file needs nothing else;
-* the harm ledger for both groups of victims, trafficked workers and targets;
-* the scenario's interventions and the assumptions table: every model parameter with its value, unit,
-  source id and basis (calibrated, published, tuned by hand or assumption), from the schema's metadata
-  via :mod:`sim.report.odd`; calibrated parameters show their posterior median and 90% interval;
-* calibration status (the target registry and the posterior's record of which fit targets it meets);
-* limitations, and a provenance footer with the one command that re-creates the brief.
+* page 1: a plain-words title (the scenario's description), the bottom line in three sentences (the
+  paired change over the policy period, with unit and period, of the time people are held, the money
+  taken from targets and the compounds operating: :func:`headline`), one chart of the people held with
+  and without the policy with its start marked, and a limitations box;
+* the body (at most four pages in all): what was simulated, every other outcome's paired change stated
+  once, per group of victims (trafficked workers and targets) and for the compounds, two more charts, and
+  how to read the numbers;
+* the appendix: the scenario's settings, every model parameter with its value, unit, source and basis
+  (calibrated, published, tuned by hand or assumption, via :mod:`sim.report.odd`), the calibration
+  status, the limitations in detail, and the provenance with the one command that re-creates the brief.
+
+Page 1 and the body use no code names or internal ids (scenario names, fact ids, jargon); those are
+in the appendix. Figures are embedded as PNG data URIs, so the HTML file needs nothing else.
 
 ``scamsim brief scenario=NAME [overrides]`` writes ``results/briefs/<scenario>/``: ``brief.html``,
-``brief.pdf`` (laid out by WeasyPrint from the same HTML with its print styles) and
-``figures/*.png``, atomically.
+``brief.pdf`` (laid out by WeasyPrint from the same HTML with its print styles) and ``figures/``
+(each figure as PNG and SVG), atomically.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import io
+import datetime as dt
 import logging
 import math
 import os
@@ -47,10 +50,17 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from sim.analysis.compare import BASELINE, Comparison, available_scenarios, compare, difference_figure
+from sim.analysis.compare import (
+    BASELINE,
+    Comparison,
+    Outcome,
+    available_scenarios,
+    compare,
+    paired_differences,
+)
 from sim.analysis.observations import Target, Use
 from sim.model import interventions, keys
-from sim.model.schemas import ConfigError
+from sim.model.schemas import ConfigError, parse_date
 from sim.report import figures, odd
 from sim.runs import posterior
 from sim.runs.config import CONFIG_DIR, RunConfig, hydra_output_dir, register, to_run_config
@@ -59,25 +69,48 @@ from sim.runs.results import atomic_dir
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REGISTRY = Path(CONFIG_DIR) / "calibration_targets" / "registry.yaml"
 
-# Time series shown as figures: (variable, title, cumulative?). Losses are a weekly flow whose level
-# says little; their running total is what a reader compares.
+WITHOUT, WITH = "without the policy", "with the policy"  # the two runs of each pair, in plain words
+
+# Page 1: each outcome over the policy period (from its start to the end of the run), from the
+# comparison's time series: variable -> (how it is summed up, outcome).
+# The labels name the period where "{period}" stands.
+HEADLINE: dict[str, tuple[str, Outcome]] = {
+    "person_years_held": (
+        "person-years",
+        Outcome("People held in the compounds, {period}", "person-years", "workers"),
+    ),
+    "target_losses": (
+        "total",
+        Outcome("Money taken from the targets of the scams, {period}", "USD", "targets"),
+    ),
+    "compounds_active": (
+        "average",
+        Outcome("Compounds operating, {period} average", "compounds", "compounds"),
+    ),
+}
+# Outcomes of the comparison (whole run) whose paired change is a headline's: the paired runs are the
+# same until the policy starts, so the change is the same number. Page 1 states it; the body does not.
+STATED_ON_PAGE_ONE = ("person_years_held", "target_losses")
+
+# Charts of the body: (variable, title, cumulative?). Losses are a weekly flow whose level says little;
+# their running total is what a reader compares.
 TIME_FIGURES = (
-    ("compounds_active", "Compounds operating (focal jurisdiction)", False),
-    ("workers_held", "Trafficked workers held (focal jurisdiction)", False),
-    ("target_losses", "Money taken from targets (focal jurisdiction)", True),
+    ("compounds_active", "Compounds operating", False),
+    ("target_losses", "Money taken from targets since January 2020", True),
 )
 
 TIME_CAPTION = (
-    "Median over replicates and 90% band, baseline and scenario. The bands are mostly the spread of "
-    "parameter draws and seeds, which both runs share; overlapping bands do not mean no effect: the "
-    "paired differences below show the effect."
+    "Median over the pairs of runs and 90% band. The bands are mostly the spread of parameter sets "
+    "and chance, which both runs of a pair share: overlapping bands do not mean no effect, the "
+    "tables give each paired change."
 )
 
+# Tables of the body, in this order: group of outcomes -> heading.
 GROUP_TITLES = {
-    "compounds": "Compounds",
     "workers": "Trafficked workers",
     "targets": "Targets of the scams",
-    "displacement": "Displacement",
+    "compounds": "Compounds and police",
+    "displacement": "Where compounds went",
 }
 
 # Model simplifications a reader of any brief should weigh (docs/ODD.md gives the details).
@@ -111,6 +144,10 @@ FACTS_ID = re.compile(r"\b[A-Z]{2,3}\d+\b|FACTS §\d+")
 # --------------------------------------------------------------------------------------------------
 
 MINUS = "\u2212"  # the typographic minus sign, wider than a hyphen
+DASH = "\u2013"  # between the two ends of a period
+
+# Unit -> words for a decrease and an increase (counts of anything else: "fewer", "more").
+DIRECTIONS = {"USD": ("less", "more"), "share": ("percentage points lower", "percentage points higher")}
 
 
 def _missing(x: Any) -> bool:
@@ -144,87 +181,158 @@ def format_value(x: float, unit: str) -> str:
     return sign + _significant(x)
 
 
-def format_change(x: float, unit: str) -> str:
-    """A signed change: shares in percentage points, otherwise as :func:`format_value`."""
-    if _missing(x):
-        return "n/a"
-    if x == 0:
-        return "0" + (" pp" if unit == "share" else "")
-    sign = "+" if x > 0 else MINUS
-    if unit == "share":
-        return f"{sign}{_significant(100 * abs(x))} pp"
-    return sign + format_value(abs(x), unit)
+def format_level(x: float, unit: str) -> str:
+    """A level with its unit in words: "117,000 people", "$8.37 bn", "98.1%"."""
+    text = format_value(x, unit)
+    return text if unit in ("USD", "share") or text == "n/a" else f"{text} {unit}"
 
 
-def sentence(row: Any) -> str:
-    """One outcome in words: level before and after, the paired change and its 90% interval.
+def _amount(x: float, unit: str) -> str:
+    """The size of a change, without sign or direction (shares in percentage points)."""
+    return _significant(100 * abs(x)) if unit == "share" else format_value(abs(x), unit)
+
+
+def _direction(x: float, unit: str) -> str:
+    down, up = DIRECTIONS.get(unit, ("fewer", "more"))
+    return down if x < 0 else up
+
+
+def change_words(median: float, q05: float, q95: float, unit: str) -> str:
+    """A paired change in words, with its unit and 90% interval.
 
     Args:
-        row: A row of ``Comparison.differences`` (label, unit, baseline_median, scenario_median,
-            diff_median, diff_q05, diff_q95, within_noise).
+        median: Median over the pairs of runs of the paired difference (with minus without the policy).
+        q05: Its 5th percentile.
+        q95: Its 95th percentile.
+        unit: Unit of measure ("people", "USD", "share", ...).
 
     Returns:
-        E.g. "Compounds operating at the end of the Amnesty window: 52 → 47 (-5, 90% interval -9 to -1)",
-        with typographic minus signs.
+        E.g. "19,900 fewer people (90% interval 10,300 to 37,600 fewer)", "$96.1 m less (90% interval
+        $2 m less to $40 m more)", "no change in any pair of runs".
     """
-    unit = row.unit
-    text = (
-        f"{row.label}: {format_value(row.baseline_median, unit)} → {format_value(row.scenario_median, unit)} "
-        f"({format_change(row.diff_median, unit)}, 90% interval {_interval(row)})"
-    )
-    if row.diff_q05 == row.diff_q95 == 0:
-        text += ": no change in any pair"
-    elif row.within_noise:
-        text += ": within noise, the interval includes no change"
-    return text
+    if any(_missing(x) for x in (median, q05, q95)):
+        return "n/a"
+    if q05 == q95 == 0:
+        return "no change in any pair of runs"
+    if median == 0:
+        head = "no change"
+    elif unit in ("USD", "share"):
+        head = f"{_amount(median, unit)} {_direction(median, unit)}"
+    else:
+        head = f"{_amount(median, unit)} {_direction(median, unit)} {unit}"
+    if q05 < 0 < q95 or 0 in (q05, q95):  # the ends differ in direction: each says its own
+        ends = [("no change" if x == 0 else f"{_amount(x, unit)} {_direction(x, unit)}") for x in (q05, q95)]
+        interval = " to ".join(ends)
+    else:  # both ends the same way: smaller change first, the direction once
+        near, far = sorted((q05, q95), key=abs)
+        interval = f"{_amount(near, unit)} to {_amount(far, unit)} {_direction(far, unit)}"
+    return f"{head} (90% interval {interval})"
 
 
-def _interval(row: Any) -> str:
-    return f"{format_change(row.diff_q05, row.unit)} to {format_change(row.diff_q95, row.unit)}"
+def change_of(row: Any) -> str:
+    """:func:`change_words` of a row of a differences table (diff_median, diff_q05, diff_q95, unit)."""
+    return change_words(row.diff_median, row.diff_q05, row.diff_q95, row.unit)
+
+
+def period(start: dt.date, end: dt.date) -> str:
+    """A period in words, by months: "January 2024 to December 2026"."""
+    return f"{start:%B %Y} to {end:%B %Y}"
+
+
+def short_period(start: dt.date, end: dt.date) -> str:
+    """A period in few characters: "2024\u20132026" for whole years, else "Jan 2024\u2013Jun 2025"."""
+    if (start.month, start.day, end.month, end.day) == (1, 1, 12, 31):
+        return f"{start.year}{DASH}{end.year}" if start.year != end.year else str(start.year)
+    return f"{start:%b %Y}{DASH}{end:%b %Y}"
 
 
 # --------------------------------------------------------------------------------------------------
-# Summary, differences, harm ledger
+# Page 1: the bottom line over the policy period
 # --------------------------------------------------------------------------------------------------
 
 
-def summary(differences: pd.DataFrame) -> tuple[str, list[tuple[str, list[dict[str, Any]]]]]:
-    """The summary: a lead sentence and, per outcome group, one sentence per outcome."""
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for row in differences.itertuples(index=False):
-        item = {"outcome": row.outcome, "text": sentence(row), "within_noise": bool(row.within_noise)}
-        groups.setdefault(GROUP_TITLES.get(row.group, str(row.group)), []).append(item)
-    moved = differences.loc[~differences["within_noise"].astype(bool), "label"].tolist()
-    n_pairs = int(differences["n_pairs"].max()) if len(differences) else 0
-    lead = (
-        f"Across {n_pairs} paired runs, {len(moved)} of {len(differences)} outcomes changed beyond noise"
-        + (f": {'; '.join(moved)}." if moved else ".")
-        + " The others are within noise: these runs cannot tell them apart from no change."
-    )
-    return lead, list(groups.items())
+def policy_window(config: RunConfig) -> tuple[dt.date, dt.date]:
+    """The policy period: the first day any intervention is in force, and the last simulated day."""
+    first = parse_date("time.start", config.time.start)
+    last = parse_date("time.end", config.time.end)
+    starts = [parse_date("start", i.start) if i.start else first for i in interventions.build(config)]
+    return min(starts, default=first), last
 
 
-def _formatted(row: Any) -> dict[str, Any]:
-    """A row of the differences table or the harm ledger, formatted for a table."""
-    out = {
-        "label": row.label,
-        "unit": row.unit,
-        "baseline": format_value(row.baseline_median, row.unit),
-        "diff": format_change(row.diff_median, row.unit),
-        "interval": _interval(row),
-        "within_noise": bool(row.within_noise),
+def period_outcomes(timeseries: pd.DataFrame, start: dt.date, step_days: float) -> pd.DataFrame:
+    """Per run and replicate, the :data:`HEADLINE` outcomes over the steps from ``start`` on.
+
+    Args:
+        timeseries: The comparison's time series (scenario, replicate, date, variable, value).
+        start: First day of the policy period.
+        step_days: Length of a step, to turn people held per step into person-years.
+
+    Returns:
+        Columns scenario, replicate and one per headline outcome.
+    """
+    ts = timeseries[pd.to_datetime(timeseries["date"]) >= pd.Timestamp(start)]
+    grouped = ts.groupby(["scenario", "replicate", "variable"], observed=True)["value"]
+    sums, means = grouped.sum().unstack(), grouped.mean().unstack()
+    summed = {
+        "person-years": lambda v: sums[v] * step_days / 365.25,
+        "total": lambda v: sums[v],
+        "average": lambda v: means[v],
     }
-    if hasattr(row, "scenario_median"):  # the harm ledger shows the change only
-        out["scenario"] = format_value(row.scenario_median, row.unit)
-    return out
+    variables = {"person_years_held": "workers_held"}
+    return pd.DataFrame(
+        {name: summed[how](variables.get(name, name)) for name, (how, _) in HEADLINE.items()}
+    ).reset_index()
 
 
-def harm_rows(harm: pd.DataFrame) -> list[tuple[str, list[dict[str, Any]]]]:
-    """The harm ledger, one table per group of victims (in the ledger's order)."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for row in harm.itertuples(index=False):
-        out.setdefault(row.victims, []).append(_formatted(row))
-    return list(out.items())
+def headline(comparison: Comparison, scenario: str) -> pd.DataFrame:
+    """The paired changes of the :data:`HEADLINE` outcomes over the policy period (a differences table)."""
+    config = config_of(comparison, scenario)
+    start, _ = policy_window(config)
+    table = period_outcomes(comparison.timeseries, start, config.time.step_days)
+    if table.empty:  # the run ends before the policy starts
+        return pd.DataFrame()
+    outcomes = {name: outcome for name, (_, outcome) in HEADLINE.items()}
+    return paired_differences(table, [scenario], outcomes)
+
+
+def bottom_line(changes: pd.DataFrame, start: dt.date, end: dt.date) -> list[dict[str, Any]]:
+    """One sentence per headline outcome: what, over which period, the paired change in its unit."""
+    when = short_period(start, end)
+    return [
+        {
+            "outcome": row.outcome,
+            "text": f"{row.label.format(period=when)}: {change_of(row)}"
+            + (", within noise." if row.within_noise and row.diff_q05 != row.diff_q95 else "."),
+            "within_noise": bool(row.within_noise),
+        }
+        for row in changes.itertuples(index=False)
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# The body: every other outcome, once
+# --------------------------------------------------------------------------------------------------
+
+
+def outcome_tables(differences: pd.DataFrame) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The body's tables, one per group of :data:`GROUP_TITLES`: level without the policy, paired change.
+
+    Outcomes whose change page 1 states (:data:`STATED_ON_PAGE_ONE`) are left out.
+    """
+    tables: dict[str, list[dict[str, Any]]] = {title: [] for title in GROUP_TITLES.values()}
+    for row in differences.itertuples(index=False):
+        if row.outcome in STATED_ON_PAGE_ONE:
+            continue
+        tables.setdefault(GROUP_TITLES.get(row.group, str(row.group)), []).append(
+            {
+                "outcome": row.outcome,
+                "label": row.label,
+                "without": format_level(row.baseline_median, row.unit),
+                "change": change_of(row),
+                "within_noise": bool(row.within_noise),
+            }
+        )
+    return [(title, rows) for title, rows in tables.items() if rows]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -345,6 +453,21 @@ def intervention_rows(config: RunConfig) -> list[Assumption]:
     return rows
 
 
+def policy_items(config: RunConfig) -> list[str]:
+    """Each intervention in plain words with its window: "More raids: ... From January 2024 to the end"."""
+    last = parse_date("time.end", config.time.end)
+    items = []
+    for intervention in interventions.build(config):
+        doc = (type(intervention).__doc__ or "").strip().splitlines()[0]
+        doc = re.sub(r",?\s*(e\.g\. )?\b[A-Z]{2,3}\d+\b", "", doc)  # fact ids: the appendix cites them
+        doc = re.sub(r"\s*\(\s*\)", "", doc)
+        starts = parse_date("start", intervention.start) if intervention.start else None
+        ends = parse_date("end", intervention.end) if intervention.end else last
+        window = f"from {starts:%B %Y}" if starts else "from the start of the run"
+        items.append(f"{doc} In force {window} to {ends:%B %Y}.")
+    return items
+
+
 # --------------------------------------------------------------------------------------------------
 # Calibration status and limitations
 # --------------------------------------------------------------------------------------------------
@@ -434,37 +557,107 @@ def limitations(config: RunConfig, record: dict[str, Any]) -> list[str]:
     return items
 
 
+def key_limitations(config: RunConfig, record: dict[str, Any]) -> list[str]:
+    """Page 1's limitations box: the few a reader must weigh, in plain words (the appendix has them all)."""
+    items = [
+        "A model, not a forecast: it shows how the policy changes a simplified world in which no one "
+        "learns or anticipates the policy and compounds never run out of space.",
+    ]
+    if config.posterior:
+        n_fit = sum(name is True for name in record.get("fit_targets_met", {}).values())
+        items.append(
+            "Its uncertain settings were fitted to a handful of published figures "
+            f"({n_fit} met), so the ranges are wide; a figure it was not fitted to (the places the "
+            "government raided) it meets only at the edge of its range."
+        )
+    else:
+        items.append("These runs use hand-set parameters, not the ones fitted to published figures.")
+    scale = f" at {config.scale:.0%} of the real population" if config.scale < 1 else ""
+    items.append(
+        f"{config.n_seeds} pairs of runs{scale}: the 90% intervals are themselves uncertain, more so "
+        "for small numbers."
+    )
+    return items
+
+
 # --------------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------------
 
 
-def time_figures(comparison: Comparison) -> dict[str, Figure]:
-    """Each scenario and the baseline over time: median and 90% band over replicates."""
+def _with_and_without(comparison: Comparison, scenario: str) -> pd.DataFrame:
+    """The comparison's time series, wide (one column per variable), runs named in plain words."""
     wide = comparison.timeseries.pivot_table(
         index=["scenario", "replicate", "date"], columns="variable", values="value", observed=True
     ).reset_index()
     wide["date"] = pd.to_datetime(wide["date"])
+    runs = wide["scenario"].map({BASELINE: WITHOUT, scenario: WITH})
+    wide["policy"] = pd.Categorical(runs, categories=[WITHOUT, WITH])  # this order in every legend
+    return wide
+
+
+def headline_figure(comparison: Comparison, scenario: str, start: dt.date, place: str) -> Figure:
+    """Page 1's chart: people held with and without the policy (top) and the paired change (below).
+
+    Both panels show the median over the pairs of runs and the 90% band, and mark the policy's start.
+    """
+    wide = _with_and_without(comparison, scenario)
+    paired = wide.pivot_table(index=["replicate", "date"], columns="policy", values="workers_held")
+    change = (paired[WITH] - paired[WITHOUT]).rename("change").reset_index()
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(8, 5.2), sharex=True, height_ratios=(3, 2), layout="constrained"
+    )
+    for k, name in enumerate((WITHOUT, WITH)):
+        figures.band(top, figures.quantiles(wide[wide["policy"] == name], "workers_held"), k, label=name)
+    figures.time_axes(top, "people held [people]", f"Trafficked people held in compounds in {place}")
+    top.set_xlabel("")
+    top.legend(loc="upper left")
+    figures.band(bottom, figures.quantiles(change, "change"), 2, label="paired change")
+    bottom.axhline(0, color=figures.PALETTE["black"], linewidth=0.8)
+    figures.date_axis(bottom)
+    bottom.yaxis.set_major_formatter(figures.GROUPED)
+    bottom.set_xlabel("date")
+    bottom.set_ylabel("with minus without\nthe policy [people]")
+    figures.mark_policy(top, start)
+    figures.mark_policy(bottom, start, label=None)
+    figures.footer(fig, comparison.metadata, note="median and 90% band over pairs of runs")
+    fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))
+    return fig
+
+
+def time_figures(comparison: Comparison, scenario: str, start: dt.date, place: str) -> dict[str, Figure]:
+    """The body's charts: each :data:`TIME_FIGURES` variable with and without the policy over time."""
+    wide = _with_and_without(comparison, scenario)
     return {
-        name: figures.band_plot(wide, name, comparison.metadata, title, cumulative=cumulative, by="scenario")
+        name: figures.band_plot(
+            wide,
+            name,
+            comparison.metadata,
+            f"{title} in {place}",
+            cumulative=cumulative,
+            by="policy",
+            start=start,
+        )
         for name, title, cumulative in TIME_FIGURES
         if name in wide.columns
     }
 
 
-def png(fig: Figure) -> bytes:
-    """A figure as PNG bytes (no software/date metadata, so reruns are byte-identical); closes it.
-
-    The saved area grows to take in anything drawn outside the figure, such as long outcome labels.
-    """
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, metadata={"Software": None}, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])  # width, height: the IHDR chunk follows the 8-byte signature
+
+
+def _embedded(name: str, data: bytes, alt: str, caption: str) -> dict[str, Any]:
+    """A figure for the template: PNG data URI, size, alt text and caption."""
+    width, height = _png_size(data)
+    return {
+        "name": name,
+        "uri": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
+        "alt": alt,
+        "caption": caption,
+        "width": width,
+        "height": height,
+    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -474,28 +667,33 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 @dataclass
 class Brief:
-    """A rendered brief: the HTML document and its figures as PNG bytes."""
+    """A rendered brief: the HTML document and its figures (name -> format -> bytes: PNG and SVG)."""
 
     html: str
-    images: dict[str, bytes]
+    images: dict[str, dict[str, bytes]]
 
     def pdf(self) -> bytes:
         """The brief as PDF, laid out by WeasyPrint from the same HTML with its print styles."""
+        return self.layout().write_pdf()
+
+    def layout(self) -> Any:
+        """The brief laid out for print by WeasyPrint (its ``pages`` are the PDF's pages)."""
         # Its progress reports (from the import on, page by page) would drown the command's own output.
         logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
         import weasyprint  # imported on use: it takes a second to import
 
-        return weasyprint.HTML(string=self.html, base_url=str(TEMPLATES)).write_pdf()
+        return weasyprint.HTML(string=self.html, base_url=str(TEMPLATES)).render()
 
     def write(self, out_dir: Path) -> Path:
-        """Write ``brief.html``, ``brief.pdf`` and ``figures/*.png`` to ``out_dir`` atomically."""
+        """Write ``brief.html``, ``brief.pdf`` and ``figures/*.png|svg`` to ``out_dir`` atomically."""
         pdf = self.pdf()  # before anything is moved into place: a layout error leaves nothing behind
         with atomic_dir(out_dir) as tmp:
             (tmp / "brief.html").write_text(self.html, encoding="utf-8")
             (tmp / "brief.pdf").write_bytes(pdf)
             (tmp / "figures").mkdir()
-            for name, data in self.images.items():
-                (tmp / "figures" / f"{name}.png").write_bytes(data)
+            for name, files in self.images.items():
+                for fmt, data in files.items():
+                    (tmp / "figures" / f"{name}.{fmt}").write_bytes(data)
         return out_dir
 
 
@@ -565,7 +763,7 @@ def render(comparison: Comparison, scenario: str, command: str | None = None) ->
         command: The command line that re-creates the brief (default: from the comparison's overrides).
 
     Returns:
-        The brief (HTML and figures as PNG).
+        The brief (HTML and figures as PNG and SVG).
     """
     keep = [BASELINE, scenario]
     comparison = Comparison(
@@ -579,37 +777,48 @@ def render(comparison: Comparison, scenario: str, command: str | None = None) ->
     overrides = comparison.metadata.get("overrides", [])
     command = command or command_line(scenario, overrides)
     baseline_config = config_of(comparison, BASELINE)
-    figures = {
-        **time_figures(comparison),
-        "paired_differences": difference_figure(comparison),
+    scenario_config = config_of(comparison, scenario)
+    start, end = policy_window(scenario_config)
+    place = baseline_config.focal.replace("_", " ").title()
+    first = parse_date("time.start", baseline_config.time.start)
+    drawn = {
+        "people_held": headline_figure(comparison, scenario, start, place),
+        **time_figures(comparison, scenario, start, place),
     }
-    images = {name: png(fig) for name, fig in figures.items()}
-    captions = {
-        "paired_differences": "Each outcome's paired change (scenario minus baseline, same seeds and "
-        "parameter draws) as a percentage of its baseline median, with its 90% interval; hollow markers "
-        "are within noise.",
-    }
-    figure_items = []
-    for name, data in images.items():
-        width, height = _png_size(data)
-        figure_items.append(
-            {
-                "uri": "data:image/png;base64," + base64.b64encode(data).decode("ascii"),
-                "alt": name.replace("_", " "),
-                "caption": captions.get(name, TIME_CAPTION),
-                "width": width,
-                "height": height,
-            }
-        )
+    images = {name: figures.encode(fig) for name, fig in drawn.items()}
+    chart = _embedded(
+        "people_held",
+        images["people_held"]["png"],
+        f"People held in compounds in {place} with and without the policy, and the change; "
+        f"the policy starts in {start:%B %Y}",
+        "Top: people held with and without the policy (median over the pairs of runs, 90% band); until "
+        f"{start:%B %Y} the two are the same. Bottom: the change within each pair of runs, which isolates "
+        "the policy's effect.",
+    )
+    body_figures = [
+        _embedded(name, images[name]["png"], f"{title} in {place}, with and without the policy", TIME_CAPTION)
+        for name, title, _ in TIME_FIGURES
+        if name in images
+    ]
     record = comparison.metadata.get("posterior") or {}
-    lead, groups = summary(comparison.differences)
     parameters = assumptions(baseline_config)
     context = {
         "scenario": scenario,
-        "description": comparison.scenarios[scenario],
-        "lead": lead,
-        "summary": groups,
-        "interventions": intervention_rows(config_of(comparison, scenario)),
+        "title": comparison.scenarios[scenario],
+        "place": place,
+        "start": f"{start:%B %Y}",
+        "period": period(start, end),
+        "run_period": period(first, end),
+        "bottom_line": bottom_line(headline(comparison, scenario), start, end),
+        "chart": chart,
+        "key_limitations": key_limitations(baseline_config, record),
+        "n_pairs": baseline_config.n_seeds,
+        "scale": baseline_config.scale,
+        "calibrated": bool(baseline_config.posterior),
+        "policies": policy_items(scenario_config),
+        "tables": outcome_tables(comparison.differences),
+        "figures": body_figures,
+        "interventions": intervention_rows(scenario_config),
         "overrides": overrides,
         "run_note": (
             f"{baseline_config.n_seeds} paired replicates from {baseline_config.time.start} to "
@@ -620,9 +829,6 @@ def render(comparison: Comparison, scenario: str, command: str | None = None) ->
                 else "every replicate uses the default parameters."
             )
         ),
-        "figures": figure_items,
-        "differences": [_formatted(row) for row in comparison.differences.itertuples(index=False)],
-        "harm": harm_rows(comparison.harm),
         "calibration": calibration_status(load_registry(), record),
         "limitations": limitations(baseline_config, record),
         "assumptions": parameters,

@@ -115,10 +115,12 @@ def band(ax: Any, q: pd.DataFrame, k: int, label: str | None = None, linestyle: 
     ax.plot(q.index, q["median"], color=colour, linewidth=1.8, linestyle=linestyle, label=label)
 
 
-def mark_policy(ax: Any, start: dt.date, label: str = "policy starts") -> None:
-    """A dashed vertical line where a policy starts, labelled at the top of the axes."""
+def mark_policy(ax: Any, start: dt.date, label: str | None = "policy starts") -> None:
+    """A dashed vertical line where a policy starts, with ``label`` (if any) at the top of the axes."""
     when = pd.Timestamp(start)
     ax.axvline(when, color=PALETTE["black"], linestyle="--", linewidth=1)
+    if label is None:
+        return
     ax.annotate(
         f" {label}, {when:%b %Y}",
         (when, 1),
