@@ -6,7 +6,8 @@ scenario with common random numbers over posterior draws x seeds), never from a 
 * a plain-language summary: one sentence per outcome with the paired median change and its 90%
   interval, saying "within noise" when that interval includes zero;
 * figures (time series with 90% bands, baseline vs scenario; the paired differences of
-  :func:`sim.difference_figure`), embedded as PNG data URIs so the HTML file needs nothing else;
+  :func:`sim.report.compare_figures.difference_figure`), embedded as PNG data URIs so the HTML file
+  needs nothing else;
 * the harm ledger for both groups of victims, trafficked workers and targets;
 * the scenario's interventions and the assumptions table: every model parameter with its value, unit,
   source id and basis (calibrated, published, tuned by hand or assumption), from the schema's metadata
@@ -26,7 +27,6 @@ import contextlib
 import io
 import logging
 import math
-import os
 import re
 import shlex
 import struct
@@ -36,25 +36,22 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-import hydra
 import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
-from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from omegaconf import OmegaConf
 
-from sim.analysis.compare import BASELINE, Comparison, available_scenarios, compare, difference_figure
+from sim.analysis.compare import Comparison
 from sim.analysis.observations import Target, Use
 from sim.model import interventions, keys
-from sim.model.schemas import ConfigError
 from sim.report import figures, odd
-from sim.runs import posterior
-from sim.runs.config import CONFIG_DIR, RunConfig, hydra_output_dir, register, to_run_config
-from sim.runs.results import atomic_dir
+from sim.report.compare_figures import difference_figure
+from sim.run import posterior
+from sim.run.config import CONFIG_DIR, RunConfig, to_run_config
+from sim.run.results import atomic_dir
+from sim.run.scenarios import BASELINE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REGISTRY = Path(CONFIG_DIR) / "calibration_targets" / "registry.yaml"
@@ -632,71 +629,3 @@ def render(comparison: Comparison, scenario: str, command: str | None = None) ->
     }
     html = _environment().get_template("brief.html.j2").render(context)
     return Brief(html=html, images=images)
-
-
-# --------------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------------
-
-
-def make(scenario: str, overrides: Sequence[str], out_dir: Path) -> Brief:
-    """Compare ``scenario`` with the baseline (with a progress bar), render the brief, write it."""
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"brief {scenario}: runs", total=None)
-        comparison = compare(
-            [scenario], overrides, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
-    brief = render(comparison, scenario, command_line(scenario, overrides))
-    brief.write(out_dir)
-    return brief
-
-
-@dataclass
-class Request:
-    """What ``scamsim brief`` was asked for: the scenario, the other overrides, the output directory."""
-
-    scenario: str
-    overrides: list[str]
-    out_dir: Path
-
-
-def _request(cfg: DictConfig) -> Request:
-    """Check the composed configuration (unknown keys, ranges) and note what to run."""
-    from sim.cli import fail
-
-    # The brief is written atomically after Hydra returns (see main): the directory Hydra made goes now.
-    with hydra_output_dir() as out_dir:
-        try:
-            config = to_run_config(cfg)
-        except ConfigError as exc:
-            fail(str(exc))  # SystemExit passes Hydra's job runner without its multi-line banner
-        if config.scenario == BASELINE:  # no scenario= given (null keeps --help and --cfg working)
-            fail(
-                "scenario= is required, e.g. scenario=raid_surge; "
-                f"available: {', '.join(available_scenarios())}"
-            )
-        # Every override but the scenario itself applies to the baseline and the scenario alike.
-        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("scenario=")]
-    return Request(config.scenario, overrides, out_dir)
-
-
-def main() -> None:
-    """The Hydra app behind ``scamsim brief``.
-
-    Hydra only composes and checks the configuration; the runs happen after it returns, because
-    :func:`sim.analysis.compare.compare` composes each scenario's configuration with Hydra itself.
-    """
-    register()
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    requests: list[Request] = []
-    app = hydra.main(config_path=CONFIG_DIR, config_name="brief", version_base="1.3")
-    app(lambda cfg: requests.append(_request(cfg)))()
-    for request in requests:  # none after --help or --cfg
-        make(request.scenario, request.overrides, request.out_dir)
-        Console().print(f"brief written to {request.out_dir}/brief.html and brief.pdf")
