@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,10 +45,11 @@ from hydra.errors import HydraException
 from sim.model import keys
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
-from sim.runs import posterior, provenance
-from sim.runs.config import RunConfig, as_dict, overridden_keys
-from sim.runs.metrics import METRICS
-from sim.runs.runner import run_replicate
+from sim.run import posterior, provenance
+from sim.run.config import RunConfig, as_dict, fix_overridden
+from sim.run.metrics import METRICS
+from sim.run.results import atomic_write
+from sim.run.runner import run_replicate
 
 CHUNK_DIR = "chunks"
 FAILED_SUFFIX = ".failed.json"
@@ -128,7 +128,7 @@ class Chunk:
 
     def __post_init__(self) -> None:
         # The cell's own overrides (the swept parameters) keep their values in every posterior draw.
-        self.config.fixed = sorted(set(self.config.fixed) | overridden_keys(self.overrides))
+        fix_overridden(self.config, self.overrides)
 
     @property
     def key(self) -> str:
@@ -164,23 +164,6 @@ def run_chunk(chunk: Chunk) -> tuple[pd.DataFrame, float]:
                 row |= {"status": "error", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
             rows.append(row | {name: float(metrics.get(name, np.nan)) for name in METRICS})
     return pd.DataFrame(rows), time.perf_counter() - tic
-
-
-def atomic_write(path: Path, write: Any) -> Path:
-    """Write via ``write(tmp_path)`` to a hidden temporary in the same directory, then rename.
-
-    Returns:
-        ``path``.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_chunk(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:
