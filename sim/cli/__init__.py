@@ -1,10 +1,10 @@
 """Command-line interface: ``scamsim COMMAND [key=value ...]``, one module per command.
 
-Every command takes ``key=value`` arguments (:mod:`sim.cli.common`): Hydra overrides for the
-commands that configure model runs, so ``--help``, ``--cfg job`` and ``-m`` (multirun) work as usual,
-and the same syntax for ``collect`` and ``phase``. Bad input (an unknown command or key, a value out of
-range, a config group option that does not exist) ends the program with a one-line message and exit
-code 2, never a traceback.
+Every command takes ``key=value`` arguments (:mod:`sim.cli.common`): Hydra overrides for the commands
+that configure model runs (:mod:`sim.cli.hydra_command`), so ``--help``, ``--cfg job`` and ``-m``
+(multirun) work as usual, and the same syntax for ``collect`` and ``phase``. Bad input (an unknown
+command or key, a value out of range, a config group option that does not exist) ends the program with
+a one-line message and exit code 2, never a traceback.
 
 This module loads only the command asked for (``sim.cli.<command>``), so ``scamsim --help`` and a
 mistyped command answer at once.

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
-from sim.cli.common import fail, hydra_app
+from sim.cli.common import fail
+from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report.app_config import AppConfig, register, serve, split
 from sim.run.config import to_run_config

@@ -21,7 +21,8 @@ from rich.table import Table
 from sim.analysis import calibration
 from sim.analysis.calibration import CalibrateConfig
 from sim.analysis.observations import Use
-from sim.cli.common import console, fail, hydra_app
+from sim.cli.common import console, fail
+from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures
 from sim.run import posterior, provenance

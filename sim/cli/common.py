@@ -1,25 +1,21 @@
 """What every command shares: the one-line error, the terminal, the progress bar, the argument rules.
 
 Every command takes ``key=value`` arguments. Commands that configure model runs hand them to Hydra as
-overrides (:func:`hydra_app`); the commands that only read saved files (``collect``, ``phase``) take
-their own few keys by the same rules (:func:`parse_keys`). Either way a bad argument ends the program
-with one line on stderr naming the key, the value and what is allowed, and exit code 2.
+overrides (:func:`sim.cli.hydra_command.hydra_app`); the commands that only read saved files
+(``collect``, ``phase``) take their own few keys by the same rules (:func:`parse_keys`). Either way a
+bad argument ends the program with one line on stderr naming the key, the value and what is allowed,
+and exit code 2.
 
-This module stays light (no pandas, matplotlib or Mesa), so that errors answer at once.
+This module stays light (no Hydra, pandas, matplotlib or Mesa), so that errors answer at once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NoReturn
+from typing import NoReturn
 
-import hydra
-from hydra.errors import HydraException
-from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,23 +27,8 @@ from rich.progress import (
 )
 
 from sim.model.schemas import ConfigError, did_you_mean
-from sim.run.config import CONFIG_DIR, one_line, register
 
 console = Console(stderr=True)
-
-# Hydra's run modes, of which a command line may name one (Hydra itself raises a traceback otherwise).
-_MODE_FLAGS = {
-    "-m": "--multirun",
-    "--multirun": "--multirun",
-    "-c": "--cfg",
-    "--cfg": "--cfg",
-    "-i": "--info",
-    "--info": "--info",
-    "-r": "--run",
-    "--run": "--run",
-    "-sc": "--shell-completion",
-    "--shell-completion": "--shell-completion",
-}
 
 
 def fail(message: str) -> NoReturn:
@@ -55,25 +36,6 @@ def fail(message: str) -> NoReturn:
     command = sys.argv[0] if sys.argv and sys.argv[0].startswith("scamsim") else "scamsim"
     print(f"{command}: error: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def hydra_app(config_name: str, task: Callable[[DictConfig], Any], argv: Sequence[str]) -> None:
-    """Run ``task`` as the Hydra app of ``configs/<config_name>.yaml`` on the arguments ``argv``.
-
-    ``--help``, ``--cfg job`` and ``-m`` work as usual. Configuration errors end the program with one
-    line (:func:`fail`), never a traceback; so does naming two of Hydra's run modes.
-    """
-    register()
-    # Let configuration errors reach us instead of Hydra's multi-line report, to print one line.
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    modes = sorted({_MODE_FLAGS[a] for a in argv if a in _MODE_FLAGS})
-    if len(modes) > 1:
-        fail(f"{' and '.join(modes)} cannot be combined; use one of them (e.g. --cfg job without -m)")
-    sys.argv = [sys.argv[0], *argv]
-    try:
-        hydra.main(config_path=CONFIG_DIR, config_name=config_name, version_base="1.3")(task)()
-    except (ConfigError, HydraException, OmegaConfBaseException) as exc:
-        fail(str(exc) if isinstance(exc, ConfigError) else one_line(exc))
 
 
 def parse_keys(argv: Sequence[str], keys: dict[str, str], usage: str) -> dict[str, str]:

@@ -18,7 +18,8 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli.common import fail, hydra_app, progress_bar
+from sim.cli.common import fail, progress_bar
+from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.run.config import RunConfig, fix_overridden, hydra_output_dir, to_run_config
 

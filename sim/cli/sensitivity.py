@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.analysis import sensitivity
-from sim.cli.common import fail, hydra_app, progress_bar
+from sim.cli.common import fail, progress_bar
+from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import sensitivity_figures
 from sim.run import provenance

@@ -16,7 +16,8 @@ from rich.console import Console
 from sim.analysis import calibration
 from sim.analysis.observations import Use
 from sim.cli.calibrate import register, report_table, to_calibrate_config
-from sim.cli.common import fail, hydra_app
+from sim.cli.common import fail
+from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures
 from sim.run import posterior, provenance
