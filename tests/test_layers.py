@@ -18,17 +18,6 @@ import sim
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("model", "run", "analysis", "report", "cli")
 
-# Imports that break the rules today and are being removed by work in progress (issue 11, the model
-# layer): (importer, imported) -> why. The test fails once such an import is gone, so that this list
-# only ever shrinks.
-PENDING: dict[tuple[str, str], str] = {
-    ("sim.run.posterior", "sim.analysis.calibration"): "with_values moves to the dotted-key API in sim.model",
-    ("sim.model.schemas", "sim.model.interventions"): "model cycles: schemas <-> interventions",
-    ("sim.model.agents", "sim.model.mechanisms.enforcement"): "model cycles: agents <-> mechanisms",
-    ("sim.model.agents", "sim.model.mechanisms.sites"): "model cycles: agents <-> mechanisms",
-}
-
-
 def module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -89,7 +78,7 @@ def test_modules_import_only_their_own_layer_or_those_below(graph):
         for imported in imported_modules
         if module != "sim" and layer(imported) > layer(module)
     )
-    assert [edge for edge in upward if edge not in PENDING] == []
+    assert upward == []
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -128,13 +117,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_import_cycles_between_files(graph):
-    without_pending = {m: {i for i in imported if (m, i) not in PENDING} for m, imported in graph.items()}
-    assert _cycles(without_pending) == []
-
-
-def test_pending_exceptions_still_exist(graph):
-    gone = [edge for edge in PENDING if edge[1] not in graph.get(edge[0], set())]
-    assert gone == [], f"remove from PENDING: {gone}"
+    assert _cycles(graph) == []
 
 
 def test_cycle_finder_finds_a_cycle():
@@ -162,10 +145,6 @@ def test_import_sim_loads_neither_hydra_pandas_nor_matplotlib():
     assert HEAVY & _loaded_after("import sim") == set()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="sim.model's own modules are made light by the model-layer work of issue 11",
-)
 def test_import_sim_model_loads_neither_hydra_pandas_nor_matplotlib():
     assert HEAVY & _loaded_after("import sim, sim.model.schemas") == set()
 
