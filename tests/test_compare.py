@@ -199,7 +199,10 @@ def test_compare_command_writes_the_comparison(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("policies.raid_surge.multipler=2", "policies.raid_surge.multipler"),
+        (
+            "policies.raid_surge.multipler=2",
+            "'policies.raid_surge.multipler' (did you mean 'policies.raid_surge.multiplier'?)",
+        ),
         (
             "policies.raid_surge.multiplier=-1",
             "policies.raid_surge.multiplier=-1.0 is outside the allowed range",

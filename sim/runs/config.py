@@ -202,7 +202,10 @@ def one_line(exc: BaseException) -> str:
     message = str(getattr(cause, "msg", None) or cause).strip().splitlines()[0]
     if "not in" in message and full_key:
         section = getattr(cause, "object_type", None)
-        keys = [f.name for f in dataclasses.fields(section)] if dataclasses.is_dataclass(section) else []
+        if dataclasses.is_dataclass(section):
+            keys = [f.name for f in dataclasses.fields(section)]
+        else:  # a dict node (a policy, a jurisdiction): its own keys
+            keys = [str(key) for key in getattr(cause, "parent_node", None) or ()]
         section_key, _, _ = str(full_key).rpartition(".")
         prefix = f"{section_key}." if section_key else ""
         hint = did_you_mean(str(full_key), [prefix + key for key in keys])
