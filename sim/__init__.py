@@ -21,19 +21,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-# The `sim.run` subpackage is loaded now, so that importing one of its modules later does not replace
-# the function `sim.run` below with the subpackage (Python binds a subpackage to its parent's name
-# when it first loads it).
-import sim.run as _run_layer  # noqa: F401
-
 if TYPE_CHECKING:
     from sim.analysis.compare import Comparison, compare, load_comparison
     from sim.analysis.sensitivity import Analysis, SensitivityConfig
     from sim.model.model import ScamModel
     from sim.model.schemas import ConfigError, ModelParams
-    from sim.run.collect import Sweep, load_sweep
-    from sim.run.config import RunConfig, load_config
-    from sim.run.results import (
+    from sim.runs.collect import Sweep, load_sweep
+    from sim.runs.config import RunConfig, load_config
+    from sim.runs.results import (
         CalibrationResults,
         Results,
         SensitivityResults,
@@ -44,22 +39,22 @@ if TYPE_CHECKING:
 
 # Public name -> the module that defines it.
 _LAZY = {
-    "CalibrationResults": "sim.run.results",
+    "CalibrationResults": "sim.runs.results",
     "Comparison": "sim.analysis.compare",
     "ConfigError": "sim.model.schemas",
     "ModelParams": "sim.model.schemas",
-    "Results": "sim.run.results",
-    "RunConfig": "sim.run.config",
+    "Results": "sim.runs.results",
+    "RunConfig": "sim.runs.config",
     "ScamModel": "sim.model.model",
-    "SensitivityResults": "sim.run.results",
-    "Sweep": "sim.run.collect",
+    "SensitivityResults": "sim.runs.results",
+    "Sweep": "sim.runs.collect",
     "compare": "sim.analysis.compare",
-    "load_calibration": "sim.run.results",
+    "load_calibration": "sim.runs.results",
     "load_comparison": "sim.analysis.compare",
-    "load_config": "sim.run.config",
-    "load_results": "sim.run.results",
-    "load_sensitivity": "sim.run.results",
-    "load_sweep": "sim.run.collect",
+    "load_config": "sim.runs.config",
+    "load_results": "sim.runs.results",
+    "load_sensitivity": "sim.runs.results",
+    "load_sweep": "sim.runs.collect",
 }
 
 __all__ = [
@@ -111,8 +106,8 @@ def run(config: RunConfig | None = None, overrides: list[str] | None = None) -> 
         Results with time series, raid events, compounds and per-replicate metrics as DataFrames.
     """
     if config is None:
-        config = importlib.import_module("sim.run.config").load_config(overrides)
-    return importlib.import_module("sim.run.runner").run_config(config, command="sim.run")
+        config = importlib.import_module("sim.runs.config").load_config(overrides)
+    return importlib.import_module("sim.runs.runner").run_config(config, command="sim.run")
 
 
 def sensitivity_analysis(

@@ -19,7 +19,7 @@ import pytest
 from sim.analysis.compare import OUTCOMES, compare, load_comparison, paired_differences
 from sim.model.schemas import ConfigError
 from sim.report.compare_figures import difference_figure
-from sim.run.scenarios import check_same_world, scenario_config
+from sim.runs.scenarios import check_same_world, scenario_config
 
 SCAMSIM = str(Path(sys.executable).parent / "scamsim")
 SMALL = ["scale=0.02", "time.end=2022-12-31"]

@@ -1,4 +1,4 @@
-"""The package's layers: model < run < analysis < report < cli, no import cycles, a light ``import sim``.
+"""The package's layers: model < runs < analysis < report < cli, no import cycles, a light ``import sim``.
 
 Imports are read from the source with ``ast``, at module level and inside functions alike (an import
 inside a function is still a dependency); imports under ``if TYPE_CHECKING:`` are left out.
@@ -16,7 +16,8 @@ import pytest
 import sim
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("model", "run", "analysis", "report", "cli")
+LAYERS = ("model", "runs", "analysis", "report", "cli")
+
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(ROOT).with_suffix("").parts

@@ -58,7 +58,7 @@ def test_common_random_numbers_scenarios_agree_until_their_mechanisms_differ():
 
 def test_public_api_run_applies_posterior_draws_and_keeps_overridden_keys():
     import sim
-    from sim.run import posterior
+    from sim.runs import posterior
 
     config = sim.load_config(["n_seeds=2", "n_jobs=1", "scale=0.05", "time.end=2021-12-31"])
     results = sim.run(config)

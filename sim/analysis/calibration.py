@@ -35,26 +35,8 @@ from sim.analysis.uncertainties import Dist, StudyConfig, Uncertainty
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
-from sim.run import metrics, posterior
-from sim.run.config import RunConfig
-from sim.run.runner import parallel_map, run_replicate
-
-
-class Dist(Enum):
-    """Prior distribution families."""
-
-    uniform = "uniform"
-    loguniform = "loguniform"
-
-
-@dataclass
-class Prior:
-    """Prior of one free parameter, with the reason for its range."""
-
-    dist: Dist = Dist.uniform
-    low: float = 0.0
-    high: float = 1.0
-    source: str = "assumption"
+from sim.runs import metrics, posterior
+from sim.runs.runner import parallel_map, run_replicate
 
 
 @dataclass

@@ -37,11 +37,11 @@ import numpy as np
 import pandas as pd
 
 from sim.model.ledger import EXIT_ROUTES
-from sim.run import provenance
-from sim.run.config import RunConfig, as_dict
-from sim.run.results import Results, atomic_dir, save_figures, write_json
-from sim.run.runner import run_config, run_metadata
-from sim.run.scenarios import BASELINE, configure
+from sim.runs import provenance
+from sim.runs.config import RunConfig, as_dict
+from sim.runs.results import Results, atomic_dir, save_figures, write_json
+from sim.runs.runner import run_config, run_metadata
+from sim.runs.scenarios import BASELINE, configure
 
 # Focal-jurisdiction time series kept for figures (people and money at full scale).
 TIMESERIES = (
@@ -282,7 +282,7 @@ def run_comparison(
     overrides: Sequence[str],
     progress: Callable[[int, int], None] | None = None,
 ) -> Comparison:
-    """Run configurations composed by :func:`sim.run.scenarios.configure` and pair their replicates.
+    """Run configurations composed by :func:`sim.runs.scenarios.configure` and pair their replicates.
 
     Args:
         configs: The baseline's and each scenario's configuration, baseline first.

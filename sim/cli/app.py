@@ -14,7 +14,7 @@ from sim.cli.common import fail
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report.app_config import AppConfig, register, serve, split
-from sim.run.config import to_run_config
+from sim.runs.config import to_run_config
 
 
 def _serve(cfg: DictConfig) -> None:

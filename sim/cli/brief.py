@@ -18,8 +18,8 @@ from rich.console import Console
 from sim.cli.common import fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
-from sim.run.config import hydra_output_dir, to_run_config
-from sim.run.scenarios import BASELINE, available_scenarios, configure
+from sim.runs.config import hydra_output_dir, to_run_config
+from sim.runs.scenarios import BASELINE, available_scenarios, configure
 
 
 @dataclass

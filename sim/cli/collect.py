@@ -27,7 +27,7 @@ def main(argv: Sequence[str]) -> None:
             raise ConfigError("dir= is required, e.g. dir=results/multirun/phase")
     except ConfigError as exc:
         fail(str(exc))
-    from sim.run.collect import RUNS_FILE, collect, timing, write  # the work starts: load pandas
+    from sim.runs.collect import RUNS_FILE, collect, timing, write  # the work starts: load pandas
 
     sweep_dir = Path(keys["dir"])
     try:

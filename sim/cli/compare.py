@@ -1,6 +1,6 @@
 """``scamsim compare scenario=NAME[,NAME...] [name=OUT] [Hydra overrides]``: paired scenario runs.
 
-The configurations are composed and checked first (:func:`sim.run.scenarios.configure`), so a bad
+The configurations are composed and checked first (:func:`sim.runs.scenarios.configure`), so a bad
 scenario or override answers at once; the runs load the model only then.
 """
 
@@ -16,7 +16,7 @@ from rich.table import Table
 
 from sim.cli.common import fail, progress_bar
 from sim.model.schemas import ConfigError
-from sim.run.scenarios import available_scenarios, configure
+from sim.runs.scenarios import available_scenarios, configure
 
 if TYPE_CHECKING:
     from sim.analysis.compare import Comparison

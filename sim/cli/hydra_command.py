@@ -14,7 +14,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from sim.cli.common import fail
 from sim.model.schemas import ConfigError
-from sim.run.config import CONFIG_DIR, one_line, register
+from sim.runs.config import CONFIG_DIR, one_line, register
 
 # Hydra's run modes, of which a command line may name one (Hydra itself raises a traceback otherwise).
 _MODE_FLAGS = {

@@ -1,7 +1,7 @@
 """``scamsim run``: run a configuration's replicates and write ``results/<name>/``; with ``-m``, a sweep.
 
 Keys set on the command line keep their value in every posterior draw (``fixed``). With ``-m`` every
-grid cell is one Hydra job that writes one chunk of runs (:mod:`sim.run.multirun`).
+grid cell is one Hydra job that writes one chunk of runs (:mod:`sim.runs.multirun`).
 
 The modules that run the model (Mesa, pandas, matplotlib) load only once the configuration is valid,
 so a configuration error answers at once.
@@ -21,10 +21,10 @@ from rich.table import Table
 from sim.cli.common import fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
-from sim.run.config import RunConfig, fix_overridden, hydra_output_dir, to_run_config
+from sim.runs.config import RunConfig, fix_overridden, hydra_output_dir, to_run_config
 
 if TYPE_CHECKING:
-    from sim.run.results import Results
+    from sim.runs.results import Results
 
 
 def configure(cfg: DictConfig) -> RunConfig:
@@ -63,13 +63,13 @@ def _run(cfg: DictConfig) -> None:
     with hydra_output_dir() as out_dir:
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             # A sweep: each job writes one compact chunk of runs, not a full results directory.
-            from sim.run import multirun  # the work starts: load the model
+            from sim.runs import multirun  # the work starts: load the model
 
             multirun.job(cfg)
             return
         config = configure(cfg)
         from sim.report.figures import run_figures  # the work starts: load the model and plots
-        from sim.run.runner import run_config
+        from sim.runs.runner import run_config
 
         with progress_bar(f"{config.name}: replicates") as report:
             results = run_config(config, "scamsim run", report)

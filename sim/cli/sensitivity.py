@@ -23,9 +23,9 @@ from sim.cli.common import fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import sensitivity_figures
-from sim.run import provenance
-from sim.run.config import as_dict, hydra_output_dir, to_run_config
-from sim.run.results import atomic_dir, save_figures, write_json
+from sim.runs import provenance
+from sim.runs.config import as_dict, hydra_output_dir, to_run_config
+from sim.runs.results import atomic_dir, save_figures, write_json
 
 
 def parameters_table(config: sensitivity.SensitivityConfig) -> pd.DataFrame:

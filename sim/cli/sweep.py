@@ -33,7 +33,7 @@ def main(argv: Sequence[str]) -> None:
             raise ConfigError(f"n_workers={keys['n_workers']} is not a whole number >= 1")
     except ConfigError as exc:
         fail(str(exc))
-    from sim.run import dask_sweep  # the work starts: load the model and Dask
+    from sim.runs import dask_sweep  # the work starts: load the model and Dask
 
     try:
         with progress_bar("chunks") as report:

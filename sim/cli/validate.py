@@ -20,9 +20,9 @@ from sim.cli.common import fail
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures
-from sim.run import posterior, provenance
-from sim.run.config import hydra_output_dir, load_overrides
-from sim.run.results import atomic_dir, save_figures, write_json
+from sim.runs import posterior, provenance
+from sim.runs.config import hydra_output_dir, load_overrides
+from sim.runs.results import atomic_dir, save_figures, write_json
 
 
 def _validate(cfg: DictConfig) -> None:

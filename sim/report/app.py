@@ -33,7 +33,7 @@ from sim.model.ledger import EXIT_ROUTES
 from sim.model.model import ScamModel
 from sim.model.schemas import ModelParams
 from sim.report.app_config import CONFIG_ENV, compose_app
-from sim.run.config import RunConfig, to_run_config
+from sim.runs.config import RunConfig, to_run_config
 
 # Compounds on the map are coloured by their standing with the police.
 PROTECTED = "#dd8452"  # pays protection: raids leaked, fewer raids planned

@@ -18,7 +18,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from sim.model.schemas import param
-from sim.run.config import RunConfig, compose_config
+from sim.runs.config import RunConfig, compose_config
 
 CONFIG_ENV = "SCAMSIM_APP_CONFIG"
 APP_MODULE = "sim.report.app"

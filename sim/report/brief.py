@@ -48,10 +48,10 @@ from sim.analysis.observations import Target, Use
 from sim.model import interventions, keys
 from sim.report import figures, odd
 from sim.report.compare_figures import difference_figure
-from sim.run import posterior
-from sim.run.config import CONFIG_DIR, RunConfig, to_run_config
-from sim.run.results import atomic_dir
-from sim.run.scenarios import BASELINE
+from sim.runs import posterior
+from sim.runs.config import CONFIG_DIR, RunConfig, to_run_config
+from sim.runs.results import atomic_dir
+from sim.runs.scenarios import BASELINE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REGISTRY = Path(CONFIG_DIR) / "calibration_targets" / "registry.yaml"

@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from sim.run import provenance
-from sim.run.metrics import METRICS
-from sim.run.results import atomic_write, write_json
-from sim.run.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, chunk_info, expected_keys
+from sim.runs import provenance
+from sim.runs.metrics import METRICS
+from sim.runs.results import atomic_write, write_json
+from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, chunk_info, expected_keys
 
 RUNS_FILE, METADATA_FILE = "runs.parquet", "metadata.json"
 

@@ -23,8 +23,8 @@ import pandas as pd
 from sim.model.model import ScamModel
 from sim.model.schemas import ModelParams, parse_date
 from sim.model.streams import replicate_seeds
-from sim.run import metrics, posterior, provenance, results
-from sim.run.config import RunConfig, as_dict
+from sim.runs import metrics, posterior, provenance, results
+from sim.runs.config import RunConfig, as_dict
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.model.schemas import ConfigError
-from sim.run.config import CONFIG_DIR, RunConfig, as_dict, compose_config, fix_overridden
+from sim.runs.config import CONFIG_DIR, RunConfig, as_dict, compose_config, fix_overridden
 
 SCENARIO_DIR = Path(CONFIG_DIR) / "scenario"
 BASELINE = "baseline"

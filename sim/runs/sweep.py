@@ -45,11 +45,11 @@ from hydra.errors import HydraException
 from sim.model import keys
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
-from sim.run import posterior, provenance
-from sim.run.config import RunConfig, as_dict, fix_overridden
-from sim.run.metrics import METRICS
-from sim.run.results import atomic_write
-from sim.run.runner import run_replicate
+from sim.runs import posterior, provenance
+from sim.runs.config import RunConfig, as_dict, fix_overridden
+from sim.runs.metrics import METRICS
+from sim.runs.results import atomic_write
+from sim.runs.runner import run_replicate
 
 CHUNK_DIR = "chunks"
 FAILED_SUFFIX = ".failed.json"
