@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.synced
 UV_VERSION := 0.13.8
 
-.PHONY: setup run test browser test-slow lint bench bench-sweep docs strip-notebooks clean
+.PHONY: setup run test browser test-slow lint bench bench-sweep bench-cli docs strip-notebooks clean
 
 $(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -36,6 +36,9 @@ bench: $(STAMP)  ## speed and memory benchmarks (figures quoted in the README)
 
 bench-sweep: $(STAMP)  ## 1,000 runs at calibration scale through `scamsim run -m` (about 5 minutes)
 	$(VENV)/bin/python benchmarks/bench_sweep.py
+
+bench-cli: $(STAMP)  ## how fast `scamsim` answers --help and bad input (goal: 1 s) -> benchmarks/cli_results.json
+	$(VENV)/bin/python benchmarks/bench_cli.py
 
 docs: $(STAMP)  ## regenerate the parameter table in docs/ODD.md from the schemas
 	$(VENV)/bin/python -m sim.report.odd

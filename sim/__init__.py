@@ -12,27 +12,50 @@ Public API (used by the command line and by notebooks)::
     analysis = sim.sensitivity_analysis(["sensitivity.n=4"])  # Morris/Sobol indices: analysis.indices
     saved = sim.load_sensitivity("results/sensitivity/morris")  # what `scamsim sensitivity` wrote
 
-See ``docs/ODD.md`` for the model and every parameter.
+Names load on first use (``import sim`` loads neither Hydra, pandas nor matplotlib). See
+``docs/ODD.md`` for the model and every parameter.
 """
 
-from typing import TYPE_CHECKING
+from __future__ import annotations
 
-from sim.analysis.compare import Comparison, compare, load_comparison
-from sim.model.model import ScamModel
-from sim.model.schemas import ConfigError, ModelParams
-from sim.runs.collect import Sweep, load_sweep
-from sim.runs.config import RunConfig, load_config
-from sim.runs.results import (
-    CalibrationResults,
-    Results,
-    SensitivityResults,
-    load_calibration,
-    load_results,
-    load_sensitivity,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sim.analysis.compare import Comparison, compare, load_comparison
     from sim.analysis.sensitivity import Analysis, SensitivityConfig
+    from sim.model.model import ScamModel
+    from sim.model.schemas import ConfigError, ModelParams
+    from sim.runs.collect import Sweep, load_sweep
+    from sim.runs.config import RunConfig, load_config
+    from sim.runs.results import (
+        CalibrationResults,
+        Results,
+        SensitivityResults,
+        load_calibration,
+        load_results,
+        load_sensitivity,
+    )
+
+# Public name -> the module that defines it.
+_LAZY = {
+    "CalibrationResults": "sim.runs.results",
+    "Comparison": "sim.analysis.compare",
+    "ConfigError": "sim.model.schemas",
+    "ModelParams": "sim.model.schemas",
+    "Results": "sim.runs.results",
+    "RunConfig": "sim.runs.config",
+    "ScamModel": "sim.model.model",
+    "SensitivityResults": "sim.runs.results",
+    "Sweep": "sim.runs.collect",
+    "compare": "sim.analysis.compare",
+    "load_calibration": "sim.runs.results",
+    "load_comparison": "sim.analysis.compare",
+    "load_config": "sim.runs.config",
+    "load_results": "sim.runs.results",
+    "load_sensitivity": "sim.runs.results",
+    "load_sweep": "sim.runs.collect",
+}
 
 __all__ = [
     "CalibrationResults",
@@ -56,8 +79,24 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sim' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 def run(config: RunConfig | None = None, overrides: list[str] | None = None) -> Results:
-    """Run ``config`` (or the default configuration with ``overrides``) over its replicates.
+    """Run ``config`` (or the default configuration with ``overrides``) as ``scamsim run`` does.
+
+    Each replicate runs with its own posterior draw (``posterior``; keys in ``fixed`` and, with
+    ``overrides``, every key they set keep their configured value), and the results carry provenance.
 
     Args:
         config: A configuration from :func:`load_config`; if None, one is composed from ``overrides``.
@@ -66,19 +105,14 @@ def run(config: RunConfig | None = None, overrides: list[str] | None = None) -> 
     Returns:
         Results with time series, raid events, compounds and per-replicate metrics as DataFrames.
     """
-    from sim.runs import provenance
-    from sim.runs.config import as_dict
-    from sim.runs.runner import run_replicates
-
-    config = config if config is not None else load_config(overrides)
-    results = run_replicates(config, config.n_seeds, config.seed, config.n_jobs)
-    results.metadata = provenance.describe(as_dict(config), config.seed, config.n_seeds, "sim.run")
-    return results
+    if config is None:
+        config = importlib.import_module("sim.runs.config").load_config(overrides)
+    return importlib.import_module("sim.runs.runner").run_config(config, command="sim.run")
 
 
 def sensitivity_analysis(
-    overrides: list[str] | None = None, config: "SensitivityConfig | None" = None
-) -> "Analysis":
+    overrides: list[str] | None = None, config: SensitivityConfig | None = None
+) -> Analysis:
     """Run the sensitivity analysis of ``configs/sensitivity.yaml``, as ``scamsim sensitivity`` does.
 
     Args:
@@ -90,6 +124,5 @@ def sensitivity_analysis(
         confidence half-widths, one row per output and parameter) and ``samples`` (each sample row and
         its outputs). For any other function, use :func:`sim.analysis.sensitivity.analyse`.
     """
-    from sim.analysis import sensitivity  # imported on use: SALib pulls in scipy's statistics
-
+    sensitivity = importlib.import_module("sim.analysis.sensitivity")
     return sensitivity.run(config if config is not None else sensitivity.load(overrides))

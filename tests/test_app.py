@@ -16,22 +16,22 @@ import pytest
 from conftest import ARTIFACTS, offline_chromium
 
 from sim.model.schemas import ConfigError
-from sim.report import app
+from sim.report import app, app_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def base():
-    config, _, _ = app.compose_app(["time.end=2021-12-31"])
+    config, _, _ = app_config.compose_app(["time.end=2021-12-31"])
     return config
 
 
 def test_cli_config_gives_baseline_host_and_port():
-    config, host, port = app.compose_app(["police.corruption=0.3", "port=8800"])
+    config, host, port = app_config.compose_app(["police.corruption=0.3", "port=8800"])
     assert (config.police.corruption, config.scale, host, port) == (0.3, 0.05, "127.0.0.1", 8800)
     with pytest.raises(ConfigError, match="port=0 is outside"):
-        app.compose_app(["port=0"])
+        app_config.compose_app(["port=0"])
 
 
 def test_slider_values_reach_the_scenario_but_not_the_baseline(base):

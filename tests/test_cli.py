@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import sim
+
 SCAMSIM = [str(Path(sys.executable).parent / "scamsim")]
 SMALL = ["n_seeds=2", "n_jobs=2", "scale=0.05", "time.end=2025-12-31"]
 
@@ -66,6 +68,12 @@ def test_same_config_and_seed_give_identical_files(two_runs):
         (["police.bogus=1"], "unknown config key 'police.bogus'"),
         (["police.raid_rate=[1"], "error"),
         (["n_seeds=0"], "n_seeds=0 is outside the allowed range"),
+        (["police.raid_rat=1"], "unknown config key 'police.raid_rat' (did you mean 'police.raid_rate'?)"),
+        (
+            ["jurisdictions=mekongg"],
+            "jurisdictions=mekongg is not an option of 'jurisdictions' (did you mean 'mekong'?); "
+            "choose from cambodia, mekong",
+        ),
     ],
 )
 def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path, args, needle):
@@ -99,5 +107,23 @@ def test_help_and_unknown_command():
     assert proc.returncode == 0 and "scamsim run" in proc.stdout
     proc = scamsim("frobnicate")
     assert proc.returncode == 2 and "unknown command" in proc.stderr
+    proc = scamsim("colect")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("scamsim: error: unknown command 'colect' (did you mean 'collect'?)")
     proc = scamsim()
     assert proc.returncode == 2 and "usage: scamsim COMMAND" in proc.stdout
+    proc = scamsim("--help")
+    assert proc.returncode == 0 and "key=value" in proc.stdout
+
+
+def test_public_api_and_command_line_give_identical_metrics(tmp_path):
+    # Both apply the calibrated posterior, one draw per replicate, with the overridden keys fixed.
+    overrides = ["scale=0.03", "time.end=2021-06-30", "n_seeds=2", "police.corruption=0.5"]
+    proc = scamsim("run", *overrides, f"hydra.run.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr
+    results = sim.run(overrides=overrides)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "metrics.parquet"), results.metrics)
+    written = json.loads((tmp_path / "metadata.json").read_text())
+    assert written["config"] == results.metadata["config"]
+    assert written["config"]["fixed"] == ["n_seeds", "police.corruption", "scale", "time.end"]
+    assert written["posterior"] == results.metadata["posterior"]

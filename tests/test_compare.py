@@ -16,15 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.compare import (
-    OUTCOMES,
-    _check_same_world,
-    compare,
-    load_comparison,
-    paired_differences,
-    scenario_config,
-)
+from sim.analysis.compare import OUTCOMES, compare, load_comparison, paired_differences
 from sim.model.schemas import ConfigError
+from sim.report.compare_figures import difference_figure
+from sim.runs.scenarios import check_same_world, scenario_config
 
 SCAMSIM = str(Path(sys.executable).parent / "scamsim")
 SMALL = ["scale=0.02", "time.end=2022-12-31"]
@@ -115,7 +110,7 @@ def test_window_after_the_run_gives_zero_differences():
 
 
 def test_write_and_load_round_trip(comparison, tmp_path):
-    out = comparison.write(tmp_path / "cmp")
+    out = comparison.write(tmp_path / "cmp", {"paired_differences": difference_figure(comparison)})
     loaded = load_comparison(out)
     for name in ("per_replicate", "differences", "harm", "timeseries"):
         pd.testing.assert_frame_equal(getattr(loaded, name), getattr(comparison, name), check_dtype=False)
@@ -144,7 +139,7 @@ def test_a_scenario_may_only_change_interventions():
     base = scenario_config("baseline", SMALL)
     other = scenario_config("raid_surge", [*SMALL, "police.raid_rate=2"])
     with pytest.raises(ConfigError, match=r"changes .*police\.raid_rate.* as well as interventions"):
-        _check_same_world("raid_surge", other, base)
+        check_same_world("raid_surge", other, base)
 
 
 @pytest.mark.parametrize(
@@ -204,7 +199,10 @@ def test_compare_command_writes_the_comparison(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("policies.raid_surge.multipler=2", "policies.raid_surge.multipler"),
+        (
+            "policies.raid_surge.multipler=2",
+            "'policies.raid_surge.multipler' (did you mean 'policies.raid_surge.multiplier'?)",
+        ),
         (
             "policies.raid_surge.multiplier=-1",
             "policies.raid_surge.multiplier=-1.0 is outside the allowed range",

@@ -56,12 +56,18 @@ def test_common_random_numbers_scenarios_agree_until_their_mechanisms_differ():
     assert not np.array_equal(total(low, "workers_held"), total(high, "workers_held"))
 
 
-def test_public_api_run_matches_the_runner():
+def test_public_api_run_applies_posterior_draws_and_keeps_overridden_keys():
     import sim
+    from sim.runs import posterior
 
     config = sim.load_config(["n_seeds=2", "n_jobs=1", "scale=0.05", "time.end=2021-12-31"])
     results = sim.run(config)
-    direct = run_replicates(config, 2, config.seed, 1)
+    direct = run_replicates(config, 2, config.seed, 1, draws=posterior.for_run(config))
     pd.testing.assert_frame_equal(results.metrics, direct.metrics)
+    configured = run_replicates(config, 2, config.seed, 1)  # the parameters as configured, not drawn
+    assert not results.metrics.equals(configured.metrics)
     assert results.metadata["config"]["scale"] == 0.05
+    assert results.metadata["posterior"] == posterior.provenance("calibrated")
     assert len(results.metadata["config_hash"]) == 12
+    # A key set in the overrides stays as set in every draw, as on the command line.
+    assert "police.raid_rate" in sim.load_config(["police.raid_rate=2.5"]).fixed

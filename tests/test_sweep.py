@@ -51,7 +51,7 @@ def test_multirun_writes_one_chunk_per_job_and_collect_makes_one_row_per_run(par
     assert "4/4 [" in proc.stderr  # the progress line
     assert "Step 1 at time" not in proc.stdout + proc.stderr  # Mesa's per-step log stays quiet
 
-    done = scamsim("collect", str(path))
+    done = scamsim("collect", f"dir={path}")
     assert done.returncode == 0, done.stderr
     assert "warning" not in done.stderr
     runs = pd.read_parquet(path / "runs.parquet")
@@ -95,7 +95,7 @@ def test_killed_sweep_keeps_its_chunks_collects_partially_and_resumes(parallel, 
     # A chunk being written when the sweep died is a hidden temporary, which collect never reads.
     (chunks / ".half-written.parquet.123.tmp").write_bytes(b"PAR1 truncated")
 
-    partial = scamsim("collect", str(tmp_path))
+    partial = scamsim("collect", f"dir={tmp_path}")
     assert partial.returncode == 0, partial.stderr
     assert f"{4 - len(survivors)} chunk(s) missing" in partial.stderr
     assert len(pd.read_parquet(tmp_path / "runs.parquet")) == 2 * len(survivors)
@@ -128,7 +128,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path):
         ["police.corruption=1.5", "n_draws=2", "posterior=null", *TINY]
     )  # hydra.* overrides are not part of it
     assert "police.corruption=1.5 is outside the allowed range [0, 1]" in error
-    warnings = scamsim("collect", str(tmp_path)).stderr
+    warnings = scamsim("collect", f"dir={tmp_path}").stderr
     assert "police.corruption=1.5 is outside the allowed range [0, 1]" in warnings
     assert "2 run(s) failed" in warnings
 
@@ -142,10 +142,32 @@ def test_expand_matches_hydra_basic_sweeper_cells():
     assert chunk_key(["b=1", "a=x/y"]) == "a=x%2Fy,b=1"
 
 
-def test_collect_on_a_directory_that_is_not_a_sweep_exits_2(tmp_path):
-    proc = scamsim("collect", str(tmp_path / "nothing"))
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dir=NOTHING"], "dir=NOTHING: NOTHING is not a sweep directory"),
+        (["dri=x"], "unknown key 'dri' (did you mean 'dir'?); keys: dir, out"),
+        (["results/multirun/x"], "'results/multirun/x' is not key=value; keys: dir, out"),
+        ([], "dir= is required"),
+    ],
+)
+def test_collect_bad_arguments_exit_2_with_one_line(tmp_path, args, message):
+    proc = scamsim("collect", *[a.replace("NOTHING", str(tmp_path / "nothing")) for a in args])
     assert proc.returncode == 2
-    assert proc.stderr.strip().startswith("scamsim collect: error:") and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("scamsim collect: error: ") and proc.stderr.count("\n") == 1
+    assert message.replace("NOTHING", str(tmp_path / "nothing")) in proc.stderr
+
+
+def test_phase_and_sweep_take_key_value_arguments_by_the_same_rules():
+    proc = scamsim("phase", "swep=results/x")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "scamsim phase: error: unknown key 'swep' (did you mean 'sweep'?); keys: sweep, out\n"
+    )
+    proc = scamsim("sweep", "n_workers=0", "police.raid_rate=0,1")
+    assert proc.returncode == 2
+    assert proc.stderr == "scamsim sweep: error: n_workers=0 is not a whole number >= 1\n"
+    assert "scheduler=ADDRESS" in scamsim("sweep", "--help").stdout
 
 
 @pytest.mark.slow  # submitit polls its jobs every few seconds: about a minute on a busy 2-core machine

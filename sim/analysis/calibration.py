@@ -35,8 +35,8 @@ from sim.analysis.uncertainties import Dist, StudyConfig, Uncertainty
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
-from sim.runs import metrics
-from sim.runs.runner import run_replicate
+from sim.runs import metrics, posterior
+from sim.runs.runner import parallel_map, run_replicate
 
 
 @dataclass
@@ -157,9 +157,7 @@ class Posterior:
 
     def resample(self, n: int, seed: int) -> pd.DataFrame:
         """``n`` draws from the weighted particles (with replacement)."""
-        rng = np.random.default_rng(seed)
-        w = self.particles["weight"].to_numpy(float)
-        idx = rng.choice(len(w), size=n, p=w / w.sum())
+        idx = posterior.resample(self.particles["weight"].to_numpy(float), n, np.random.default_rng(seed))
         return self.particles.drop(columns="weight").iloc[idx].reset_index(drop=True)
 
 
@@ -271,21 +269,16 @@ def calibrate(
 
 
 def predictive(
-    posterior: Posterior,
+    fitted: Posterior,
     model_params: ModelParams,
     n_draws: int,
     seed: int,
     n_jobs: int,
 ) -> pd.DataFrame:
     """Posterior predictive: one fresh replicate per posterior draw; one row of metrics per draw."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    draws = posterior.resample(n_draws, seed)
-    values = draws.to_dict(orient="records")
+    draws = fitted.resample(n_draws, seed)
     simulate = Simulator(model_params, seed + 1, 1)  # seeds differ from the calibration's
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=get_context("fork")) as pool:
-        rows = list(pool.map(simulate, values))
+    rows = parallel_map(simulate, draws.to_dict(orient="records"), n_jobs)
     return pd.concat([draws, pd.DataFrame(rows)], axis=1)
 
 

@@ -19,7 +19,8 @@ workers and the targets of the scams, because a policy can help one and hurt the
 ``results/compare/<name>/`` (written atomically) holds ``per_replicate.parquet``,
 ``differences.parquet`` and ``differences.csv``, ``harm.parquet`` and ``harm.csv``,
 ``timeseries.parquet`` (focal jurisdiction), ``metadata.json`` (provenance of every scenario and the
-command that re-creates the comparison) and ``figures/paired_differences.png``.
+command that re-creates the comparison) and the figures it is given
+(:func:`sim.report.compare_figures.difference_figure`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import shlex
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,18 +37,11 @@ import numpy as np
 import pandas as pd
 
 from sim.model.ledger import EXIT_ROUTES
-from sim.model.schemas import ConfigError
-from sim.runs import posterior, provenance
-from sim.runs.config import CONFIG_DIR, RunConfig, as_dict, load_config, overridden_keys
+from sim.runs import provenance
+from sim.runs.config import RunConfig, as_dict
 from sim.runs.results import Results, atomic_dir, save_figures, write_json
-from sim.runs.runner import run_replicates
-
-SCENARIO_DIR = Path(CONFIG_DIR) / "scenario"
-BASELINE = "baseline"
-
-# Configuration keys in which a scenario may differ from the baseline: everything else must match, or
-# the paired difference would measure more than the interventions.
-SCENARIO_KEYS = ("name", "scenario", "description", "policies")
+from sim.runs.runner import run_config, run_metadata
+from sim.runs.scenarios import BASELINE, configure
 
 # Focal-jurisdiction time series kept for figures (people and money at full scale).
 TIMESERIES = (
@@ -142,21 +135,17 @@ class Comparison:
     timeseries: pd.DataFrame
     metadata: dict[str, Any]
 
-    def figure(self) -> Any:
-        """The paired-difference figure (:func:`difference_figure`)."""
-        return difference_figure(self)
-
-    def write(self, out_dir: str | Path) -> Path:
-        """Write tables, metadata and the paired-difference figure to ``out_dir`` atomically."""
+    def write(self, out_dir: str | Path, figures: dict[str, Any] | None = None) -> Path:
+        """Write tables, metadata and ``figures`` (name -> matplotlib figure) to ``out_dir`` atomically."""
         out_dir = Path(out_dir)
-        figures = {"paired_differences": self.figure()}
         with atomic_dir(out_dir) as tmp:
             for name in ("per_replicate", "differences", "harm", "timeseries"):
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
             self.differences.to_csv(tmp / "differences.csv", index=False, float_format="%.6g")
             self.harm.to_csv(tmp / "harm.csv", index=False, float_format="%.6g")
             write_json(tmp / "metadata.json", self.metadata)
-            save_figures(tmp / "figures", figures)
+            if figures:
+                save_figures(tmp / "figures", figures)
         return out_dir
 
 
@@ -174,70 +163,6 @@ def load_comparison(path: str | Path) -> Comparison:
         name: entry["description"] for name, entry in metadata["scenarios"].items() if name != BASELINE
     }
     return Comparison(scenarios=scenarios, metadata=metadata, **tables)
-
-
-# --------------------------------------------------------------------------------------------------
-# Configurations
-# --------------------------------------------------------------------------------------------------
-
-
-def available_scenarios() -> list[str]:
-    """Names of the scenarios in ``configs/scenario/``."""
-    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
-
-
-def policy_of(override: str) -> str | None:
-    """The intervention a ``policies.<name>.<key>=value`` override sets (None for other overrides)."""
-    parts = override.split("=", 1)[0].lstrip("+~").split(".")
-    return parts[1] if parts[0] == "policies" and len(parts) > 1 else None
-
-
-def scenario_config(name: str, overrides: Sequence[str] = ()) -> RunConfig:
-    """The composed configuration of scenario ``name`` (or ``"baseline"``) with ``overrides``.
-
-    An override of an intervention (``policies.<policy>.<key>=value``) applies only to scenarios that
-    have that intervention, so one command line can tune a policy and still share every other setting
-    with the baseline. Other keys set in ``overrides`` keep their value in every posterior draw (``fixed``),
-    as on the ``scamsim run`` command line.
-
-    Raises:
-        ConfigError: Unknown scenario, unknown key or invalid value (one line).
-    """
-    if name != BASELINE and name not in available_scenarios():
-        raise ConfigError(
-            f"scenario={name!r} not found; available: {', '.join([BASELINE, *available_scenarios()])}"
-        )
-    group = [] if name == BASELINE else [f"scenario={name}"]
-    shared = [o for o in overrides if policy_of(o) is None]
-    ours = [o for o in overrides if policy_of(o) is not None]
-    if ours:
-        policies = load_config(group + shared).policies
-        ours = [o for o in ours if policy_of(o) in policies]
-    config = load_config(group + shared + ours)
-    config.fixed = sorted(set(config.fixed) | overridden_keys(shared))
-    return config
-
-
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): tree}
-
-
-def _check_same_world(name: str, config: RunConfig, baseline: RunConfig) -> None:
-    """A scenario may differ from the baseline only in its interventions (:data:`SCENARIO_KEYS`)."""
-    ours, theirs = (
-        _flatten({k: v for k, v in as_dict(c).items() if k not in SCENARIO_KEYS}) for c in (config, baseline)
-    )
-    changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
-    if changed:
-        raise ConfigError(
-            f"scenario={name!r} changes {', '.join(changed)} as well as interventions; put such settings "
-            "on the command line so the baseline shares them"
-        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -357,34 +282,35 @@ def compare(
         ConfigError: No or duplicate scenarios, an unknown scenario, an invalid override, or a scenario
             that changes more than interventions (one line).
     """
-    scenarios = list(scenarios)
-    if not scenarios or BASELINE in scenarios or len(set(scenarios)) != len(scenarios):
-        raise ConfigError(
-            f"scenario={','.join(scenarios)!r} must name distinct scenarios other than the baseline; "
-            f"available: {', '.join(available_scenarios())}"
-        )
-    settings = [
-        f"{k}={v}" for k, v in (("n_seeds", n_seeds), ("seed", seed), ("n_jobs", n_jobs)) if v is not None
-    ]
-    configs = {name: scenario_config(name, [*overrides, *settings]) for name in [BASELINE, *scenarios]}
+    configs, used = configure(scenarios, overrides, n_seeds=n_seeds, seed=seed, n_jobs=n_jobs)
+    return run_comparison(configs, used, progress)
+
+
+def run_comparison(
+    configs: dict[str, RunConfig],
+    overrides: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> Comparison:
+    """Run configurations composed by :func:`sim.runs.scenarios.configure` and pair their replicates.
+
+    Args:
+        configs: The baseline's and each scenario's configuration, baseline first.
+        overrides: The overrides they were composed with (for the provenance record).
+        progress: Called as ``progress(done, total)`` after each replicate of every run.
+
+    Returns:
+        The comparison.
+    """
+    scenarios = [name for name in configs if name != BASELINE]
     baseline = configs[BASELINE]
-    for name in scenarios:
-        _check_same_world(name, configs[name], baseline)
-    known = {policy for config in configs.values() for policy in config.policies}
-    for override in overrides:
-        if policy_of(override) is not None and policy_of(override) not in known:
-            raise ConfigError(
-                f"{override!r} sets policies.{policy_of(override)}, which none of the scenarios has; "
-                f"they have: {', '.join(sorted(known)) or 'none'}"
-            )
-    # Posterior draw i for replicate i of every run: the draws depend only on what the runs share.
-    draws = posterior.for_run(baseline)
+    # Posterior draw i for replicate i of every run: the draws depend only on the seed, the posterior and
+    # the fixed keys, which every run shares (check_same_world).
     n = baseline.n_seeds
     total, done = n * len(configs), 0
     per_replicate, series = [], []
     for name, config in configs.items():
         report = (lambda k, _n, offset=done: progress(offset + k, total)) if progress else None
-        results = run_replicates(config, n, config.seed, config.n_jobs, progress=report, draws=draws)
+        results = run_config(config, progress=report)
         done += n
         per_replicate.append(replicate_outcomes(results, config).assign(scenario=name))
         series.append(focal_timeseries(results, config).assign(scenario=name))
@@ -398,7 +324,7 @@ def compare(
         differences=paired_differences(table, scenarios),
         harm=pd.DataFrame(),
         timeseries=timeseries,
-        metadata=_metadata(configs, scenarios, [*overrides, *settings]),
+        metadata=_metadata(configs, scenarios, list(overrides)),
     )
     comparison.harm = harm_ledger(comparison)
     return comparison
@@ -411,9 +337,7 @@ def command_line(scenarios: Sequence[str], overrides: Sequence[str]) -> str:
 
 def _metadata(configs: dict[str, RunConfig], scenarios: list[str], overrides: list[str]) -> dict[str, Any]:
     baseline = configs[BASELINE]
-    meta = provenance.describe(
-        as_dict(baseline), baseline.seed, baseline.n_seeds, command_line(scenarios, overrides)
-    )
+    meta = run_metadata(baseline, command_line(scenarios, overrides))
     meta["overrides"] = list(overrides)
     meta["scenarios"] = {
         name: {
@@ -425,158 +349,4 @@ def _metadata(configs: dict[str, RunConfig], scenarios: list[str], overrides: li
     }
     meta["seeds"]["pairing"] = "replicate i of every scenario: the same seed and posterior draw i"
     meta["posterior_name"] = baseline.posterior
-    if baseline.posterior:
-        meta["posterior"] = posterior.provenance(baseline.posterior)
     return meta
-
-
-# --------------------------------------------------------------------------------------------------
-# Figure and terminal table
-# --------------------------------------------------------------------------------------------------
-
-
-def difference_figure(comparison: Comparison) -> Any:
-    """Paired differences of every outcome, as % of the baseline median, one marker per scenario.
-
-    Hollow markers are effects within noise. Outcomes whose baseline median is zero have no relative
-    change and are left out.
-    """
-    import matplotlib.pyplot as plt  # imported on use: `import sim` stays light
-
-    from sim.report.figures import footer
-
-    d = comparison.differences
-    d = d[d["baseline_median"].abs() > 0]
-    outcomes = [name for name in OUTCOMES if name in set(d["outcome"])]
-    names = list(comparison.scenarios)
-    # Constrained layout makes room for the long outcome labels (tight_layout clipped them).
-    fig, ax = plt.subplots(figsize=(12, 1.8 + 0.32 * len(outcomes)), layout="constrained")
-    height = 0.8 / max(len(names), 1)
-    for k, scenario in enumerate(names):
-        part = d[d["scenario"] == scenario].set_index("outcome").reindex(outcomes)
-        scale = 100 / part["baseline_median"].abs()
-        y = np.arange(len(outcomes)) + (k - (len(names) - 1) / 2) * height
-        mid = part["diff_median"] * scale
-        err = [mid - part["diff_q05"] * scale, part["diff_q95"] * scale - mid]
-        colour = f"C{k}"
-        ax.errorbar(mid, y, xerr=err, fmt="none", ecolor=colour, elinewidth=1.2, capsize=2)
-        noise = part["within_noise"].fillna(True).astype(bool).to_numpy()
-        ax.plot(mid[~noise], y[~noise], "o", color=colour, label=scenario)
-        ax.plot(mid[noise], y[noise], "o", mfc="white", color=colour)
-    ax.plot([], [], "o", mfc="white", color="0.3", label="hollow: within noise")
-    labels = [f"{OUTCOMES[o].label} [{OUTCOMES[o].unit}]" for o in outcomes]
-    ax.set_yticks(np.arange(len(outcomes)), labels, fontsize=7.5)
-    ax.invert_yaxis()
-    ax.axvline(0, color="0.2", linewidth=0.8)
-    ax.set_xlabel("paired difference, scenario - baseline [% of the baseline median]")
-    ax.set_title("Scenarios vs baseline: paired difference, median and 90% interval over replicates")
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=7, loc="best")
-    footer(fig, comparison.metadata, note="paired median and 90% interval; hollow: within noise")
-    fig.get_layout_engine().set(rect=(0, 0.03, 1, 0.97))
-    return fig
-
-
-def _number(x: float, unit: str, sign: str = "+") -> str:
-    """``x`` to 3 significant digits (shares to 3 decimals), thousands grouped, never in exponent form."""
-    if unit == "share" or x == 0 or not math.isfinite(x):
-        return f"{x:{sign}.3f}" if unit == "share" else f"{x:{sign}g}"
-    digits = 2 - math.floor(math.log10(abs(x)))
-    return f"{round(x, digits):{sign},.{max(digits, 0)}f}"
-
-
-def summary_table(comparison: Comparison) -> Any:
-    """The differences as a rich table for the terminal."""
-    from rich.table import Table
-
-    table = Table(title="Paired differences, scenario - baseline: median [90% interval] over replicates")
-    for column in ("scenario", "outcome [unit]", "baseline", "difference", "verdict"):
-        table.add_column(column)
-    for row in comparison.differences.itertuples():
-        baseline = _number(row.baseline_median, row.unit, sign="-")
-        diff = (
-            f"{_number(row.diff_median, row.unit)} "
-            f"[{_number(row.diff_q05, row.unit)}, {_number(row.diff_q95, row.unit)}]"
-        )
-        verdict = "within noise" if row.within_noise else ("up" if row.diff_median > 0 else "down")
-        table.add_row(row.scenario, f"{row.outcome} [{row.unit}]", baseline, diff, verdict)
-    return table
-
-
-# --------------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------------
-
-USAGE = """usage: scamsim compare scenario=NAME[,NAME...] [name=OUT] [Hydra overrides]
-
-Run the baseline and each scenario with common random numbers (replicate i: the same seed and
-posterior draw in every run) and report paired differences with 90% intervals, saying when an
-effect is within noise. Writes results/compare/<name>/ (default name: the scenario names joined by
-'+'). Overrides apply to the baseline and every scenario alike.
-
-scenarios: {scenarios}
-
-Examples:
-  scamsim compare scenario=raid_surge,anti_corruption,crackdown
-  scamsim compare scenario=cross_border jurisdictions=mekong n_seeds=10
-  scamsim compare scenario=raid_surge policies.raid_surge.multiplier=5 name=raids-x5
-"""
-
-
-def parse_args(argv: Sequence[str]) -> tuple[list[str], list[str], str | None]:
-    """(scenarios, overrides, output name) from ``scamsim compare`` arguments.
-
-    Raises:
-        ConfigError: If no ``scenario=`` is given.
-    """
-    scenarios: list[str] = []
-    overrides: list[str] = []
-    name = None
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key == "scenario":
-            scenarios = [s for s in value.split(",") if s]
-        elif key == "name":
-            name = value
-        else:
-            overrides.append(arg)
-    if not scenarios:
-        raise ConfigError(
-            f"scenario= is required, e.g. scenario=raid_surge; available: {', '.join(available_scenarios())}"
-        )
-    return scenarios, overrides, name
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``scamsim compare``: run, write ``results/compare/<name>/`` and print the differences."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in ("-h", "--help") for a in argv):
-        print(USAGE.format(scenarios=", ".join(available_scenarios())))
-        return
-    scenarios, overrides, name = parse_args(argv)
-    out_dir = Path("results") / "compare" / (name or "+".join(scenarios))
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    bar = Progress(*columns, console=Console(stderr=True), transient=True)
-    task = bar.add_task("compare: runs", total=None)
-
-    def report(done: int, total: int) -> None:
-        bar.start()  # on the first replicate: a configuration error leaves the terminal untouched
-        bar.update(task, completed=done, total=total)
-
-    try:
-        comparison = compare(scenarios, overrides, progress=report)
-    finally:
-        if bar.live.is_started:  # stopping a bar never started still prints a newline
-            bar.stop()
-    comparison.write(out_dir)
-    console = Console()
-    console.print(summary_table(comparison))
-    console.print(f"comparison written to {out_dir}")

@@ -324,16 +324,8 @@ def base_params(config: SensitivityConfig) -> ModelParams:
     params: ModelParams = copy.deepcopy(config)
     if not config.posterior:
         return params
-    particles = posterior.load(config.posterior)
-    weights = particles.pop("weight").to_numpy(float)
-    medians = {key: _weighted_median(particles[key].to_numpy(float), weights) for key in particles}
-    return posterior.apply(params, medians)
-
-
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order]) / weights.sum()
-    return float(values[order][np.searchsorted(cumulative, 0.5)])
+    medians = posterior.quantiles(config.posterior, [0.5]).iloc[0]
+    return posterior.apply(params, {key: float(value) for key, value in medians.items()})
 
 
 def run(config: SensitivityConfig, progress: Callable[[int, int], None] | None = None) -> Analysis:

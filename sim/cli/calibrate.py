@@ -8,11 +8,10 @@
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-import hydra
 import pandas as pd
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -22,13 +21,13 @@ from rich.table import Table
 from sim.analysis import calibration
 from sim.analysis.calibration import CalibrateConfig
 from sim.analysis.observations import Use
+from sim.cli.common import console, fail
+from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures
 from sim.runs import posterior, provenance
-from sim.runs.config import CONFIG_DIR, hydra_output_dir, load_overrides, to_run_config
+from sim.runs.config import hydra_output_dir, load_overrides, to_run_config
 from sim.runs.results import atomic_dir, save_figures, write_json
-
-console = Console(stderr=True)
 
 
 def register() -> None:
@@ -127,8 +126,6 @@ def report_table(frame, title: str) -> Table:
 
 
 def _calibrate(cfg: DictConfig) -> None:
-    from sim.cli import fail
-
     with hydra_output_dir() as out_dir:
         try:
             config = to_calibrate_config(cfg)
@@ -141,45 +138,7 @@ def _calibrate(cfg: DictConfig) -> None:
     terminal.print(f"results written to {out_dir}")
 
 
-def app() -> None:
-    """The Hydra app behind ``scamsim calibrate``."""
+def main(argv: Sequence[str]) -> None:
+    """``scamsim calibrate [Hydra overrides]``."""
     register()
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    hydra.main(config_path=CONFIG_DIR, config_name="calibrate", version_base="1.3")(_calibrate)()
-
-
-def _validate(cfg: DictConfig) -> None:
-    from sim.cli import fail
-
-    with hydra_output_dir() as out_dir:
-        try:
-            config = to_calibrate_config(cfg)
-            particles = posterior.load(config.posterior or "calibrated")
-        except ConfigError as exc:
-            fail(str(exc))
-        settings = config.calibration
-        model_params = load_overrides(config, settings.model_overrides)
-        draws = calibration.Posterior(particles=particles, diagnostics=pd.DataFrame())
-        predicted = calibration.predictive(
-            draws, model_params, settings.predictive_draws, config.seed, settings.n_procs
-        )
-        report = calibration.fit_report(settings.targets, predicted, Use.validate)
-        config_dict = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
-        n_draws = settings.predictive_draws
-        metadata = provenance.describe(config_dict, config.seed, n_draws, "scamsim validate")
-        metadata["posterior"] = posterior.provenance(config.posterior or "calibrated")
-        with atomic_dir(out_dir) as tmp:
-            report.to_csv(tmp / "validation.csv", index=False)
-            predicted.to_parquet(tmp / "predictive.parquet", index=False)
-            write_json(tmp / "metadata.json", metadata)
-            save_figures(tmp / "figures", {"validation": calibration_figures.fit(report, metadata)})
-    Console().print(report_table(report, "Validate targets (out of sample, calibrated posterior)"))
-    Console().print(f"results written to {out_dir}")
-
-
-def validate_app() -> None:
-    """The Hydra app behind ``scamsim validate``."""
-    register()
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    main = hydra.main(config_path=CONFIG_DIR, config_name="validate", version_base="1.3")
-    main(_validate)()
+    hydra_app("calibrate", _calibrate, argv)

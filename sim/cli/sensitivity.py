@@ -9,32 +9,23 @@ their sources), ``samples.parquet`` (every sample row and its outputs), ``metada
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-import hydra
 import pandas as pd
 from omegaconf import DictConfig
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from sim.analysis import sensitivity
+from sim.cli.common import fail, progress_bar
+from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import sensitivity_figures
 from sim.runs import provenance
-from sim.runs.config import CONFIG_DIR, as_dict, hydra_output_dir, to_run_config
+from sim.runs.config import as_dict, hydra_output_dir, to_run_config
 from sim.runs.results import atomic_dir, save_figures, write_json
-
-console = Console(stderr=True)
 
 
 def parameters_table(config: sensitivity.SensitivityConfig) -> pd.DataFrame:
@@ -49,17 +40,9 @@ def parameters_table(config: sensitivity.SensitivityConfig) -> pd.DataFrame:
 
 def run_and_write(config: sensitivity.SensitivityConfig, out_dir: Path) -> sensitivity.Analysis:
     """Run the analysis with a progress bar (ETA) and write everything to ``out_dir`` atomically."""
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
     started = time.perf_counter()
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(f"{config.name}: {config.sensitivity.method.value} rows", total=None)
-        analysis = sensitivity.run(config, lambda done, total: bar.update(task, completed=done, total=total))
+    with progress_bar(f"{config.name}: {config.sensitivity.method.value} rows") as report:
+        analysis = sensitivity.run(config, report)
     metadata = provenance.describe(as_dict(config), config.seed, config.n_seeds, "scamsim sensitivity")
     metadata["seconds"] = round(time.perf_counter() - started, 1)
     metadata["rows"] = len(analysis.samples)
@@ -93,8 +76,6 @@ def ranking_table(analysis: sensitivity.Analysis, top: int = 5) -> Table:
 
 
 def _sensitivity(cfg: DictConfig) -> None:
-    from sim.cli import fail
-
     with hydra_output_dir() as out_dir:
         try:
             config = to_run_config(cfg, sensitivity.SensitivityConfig)
@@ -107,8 +88,7 @@ def _sensitivity(cfg: DictConfig) -> None:
     terminal.print(f"results written to {out_dir}")
 
 
-def app() -> None:
-    """The Hydra app behind ``scamsim sensitivity``."""
+def main(argv: Sequence[str]) -> None:
+    """``scamsim sensitivity [Hydra overrides]``."""
     sensitivity.register()
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    hydra.main(config_path=CONFIG_DIR, config_name="sensitivity", version_base="1.3")(_sensitivity)()
+    hydra_app("sensitivity", _sensitivity, argv)

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +26,12 @@ INF = math.inf
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message is one line naming key, value and allowed range."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to a mistyped ``word``, else ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def param(

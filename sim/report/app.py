@@ -7,10 +7,10 @@ with: ``scamsim app police.corruption=0.3`` changes it), both run with the same 
 random numbers wherever their mechanisms agree and are identical when the sliders equal the baseline.
 Mesa applies slider values when the model is reset (the "Reset" button).
 
-The CLI hands the composed configuration to the solara server process in the environment variable
-:data:`CONFIG_ENV` (YAML). The browser fetches nothing from the internet: solara serves its JavaScript
-from the ``solara-assets`` package, and plots are PNGs drawn with matplotlib (Mesa's Altair backend
-would need more files from a CDN).
+The CLI (:mod:`sim.report.app_config`) hands the composed configuration to the solara server process
+in the environment variable :data:`sim.report.app_config.CONFIG_ENV` (YAML). The browser fetches
+nothing from the internet: solara serves its JavaScript from the ``solara-assets`` package, and plots
+are PNGs drawn with matplotlib (Mesa's Altair backend would need more files from a CDN).
 """
 
 from __future__ import annotations
@@ -18,28 +18,22 @@ from __future__ import annotations
 import copy
 import functools
 import os
-import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
-import hydra
 import numpy as np
 import solara
-from hydra import compose, initialize_config_dir
-from hydra.core.config_store import ConfigStore
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from mesa import DataCollector
 from mesa.visualization import SolaraViz, make_plot_component
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 from sim.model.ledger import EXIT_ROUTES
 from sim.model.model import ScamModel
-from sim.model.schemas import ConfigError, ModelParams, param
-from sim.runs.config import CONFIG_DIR, RunConfig, one_line, register, to_run_config
-
-CONFIG_ENV = "SCAMSIM_APP_CONFIG"
+from sim.model.schemas import ModelParams
+from sim.report.app_config import CONFIG_ENV, compose_app
+from sim.runs.config import RunConfig, to_run_config
 
 # Compounds on the map are coloured by their standing with the police.
 PROTECTED = "#dd8452"  # pays protection: raids leaked, fewer raids planned
@@ -51,44 +45,6 @@ RAID = "#c44e52"  # ring around a compound raided in the last step
 # -------------------------------------------------------------------------------------------------
 # Configuration
 # -------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class AppConfig(RunConfig):
-    """A run configuration plus the address the app's server listens on."""
-
-    host: str = param("127.0.0.1", "-", "Address the app's server listens on", "-")
-    port: int = param(8765, "-", "Port the app's server listens on", "-", 1, 65535)
-
-
-def split_config(cfg: DictConfig) -> tuple[RunConfig, str, int]:
-    """Validated model configuration, host and port of a composed ``configs/app.yaml``.
-
-    Raises:
-        ConfigError: On an invalid value (one-line message).
-    """
-    host, port = cfg.host, cfg.port
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"port={port} is outside the allowed range [1, 65535]")
-    with open_dict(cfg):
-        del cfg["host"], cfg["port"]
-    return to_run_config(cfg), host, port
-
-
-def compose_app(overrides: Sequence[str] = ()) -> tuple[RunConfig, str, int]:
-    """Compose ``configs/app.yaml`` with Hydra overrides, as ``scamsim app`` does."""
-    _register()
-    try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="app", overrides=list(overrides))
-    except Exception as exc:
-        raise ConfigError(one_line(exc)) from None
-    return split_config(cfg)
-
-
-def _register() -> None:
-    register()
-    ConfigStore.instance().store(name="app_schema", node=AppConfig)
 
 
 @functools.cache
@@ -444,40 +400,3 @@ def Page() -> None:
         model_params=model_params(base),
         name="scamsim: scam compounds, raids and police corruption",
     )
-
-
-# -------------------------------------------------------------------------------------------------
-# The server
-# -------------------------------------------------------------------------------------------------
-
-
-def serve(config: RunConfig, host: str, port: int) -> None:
-    """Replace this process by a solara server for :func:`Page` at ``http://host:port``.
-
-    Replacing (rather than starting a child) means stopping this process stops the server.
-    """
-    env = {
-        **os.environ,
-        CONFIG_ENV: OmegaConf.to_yaml(OmegaConf.structured(config)),
-        # No usage statistics: the app must not reach out to the internet.
-        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
-    }
-    args = ["--host", host, "--port", str(port), "--production", "--no-open", "--no-check-version"]
-    print(f"scamsim app: serving http://{host}:{port} (Ctrl-C to stop)", flush=True)
-    os.execve(sys.executable, [sys.executable, "-m", "solara", "run", f"{__name__}:Page", *args], env)
-
-
-def _serve(cfg: DictConfig) -> None:
-    from sim.cli import fail  # the CLI's one-line error; imported here as the CLI imports this module
-
-    try:
-        config, host, port = split_config(cfg)
-    except ConfigError as exc:
-        fail(str(exc))  # SystemExit passes through Hydra's job runner without its error banner
-    serve(config, host, port)
-
-
-def main() -> None:
-    """``scamsim app``: compose ``configs/app.yaml`` with the command line's overrides and serve."""
-    _register()
-    hydra.main(config_path=CONFIG_DIR, config_name="app", version_base="1.3")(_serve)()

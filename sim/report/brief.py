@@ -29,7 +29,6 @@ import contextlib
 import datetime as dt
 import logging
 import math
-import os
 import re
 import shlex
 import struct
@@ -39,32 +38,22 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-import hydra
 import jinja2
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from hydra.core.hydra_config import HydraConfig
 from matplotlib.figure import Figure
-from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from omegaconf import OmegaConf
 
-from sim.analysis.compare import (
-    BASELINE,
-    Comparison,
-    Outcome,
-    available_scenarios,
-    compare,
-    paired_differences,
-)
+from sim.analysis.compare import Comparison, Outcome, paired_differences
 from sim.analysis.observations import Target, Use
 from sim.model import interventions, keys
-from sim.model.schemas import ConfigError, parse_date
+from sim.model.schemas import parse_date
 from sim.report import figures, odd
 from sim.runs import posterior
-from sim.runs.config import CONFIG_DIR, RunConfig, hydra_output_dir, register, to_run_config
+from sim.runs.config import CONFIG_DIR, RunConfig, to_run_config
 from sim.runs.results import atomic_dir
+from sim.runs.scenarios import BASELINE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 REGISTRY = Path(CONFIG_DIR) / "calibration_targets" / "registry.yaml"
@@ -838,71 +827,3 @@ def render(comparison: Comparison, scenario: str, command: str | None = None) ->
     }
     html = _environment().get_template("brief.html.j2").render(context)
     return Brief(html=html, images=images)
-
-
-# --------------------------------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------------------------------
-
-
-def make(scenario: str, overrides: Sequence[str], out_dir: Path) -> Brief:
-    """Compare ``scenario`` with the baseline (with a progress bar), render the brief, write it."""
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(f"brief {scenario}: runs", total=None)
-        comparison = compare(
-            [scenario], overrides, progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
-    brief = render(comparison, scenario, command_line(scenario, overrides))
-    brief.write(out_dir)
-    return brief
-
-
-@dataclass
-class Request:
-    """What ``scamsim brief`` was asked for: the scenario, the other overrides, the output directory."""
-
-    scenario: str
-    overrides: list[str]
-    out_dir: Path
-
-
-def _request(cfg: DictConfig) -> Request:
-    """Check the composed configuration (unknown keys, ranges) and note what to run."""
-    from sim.cli import fail
-
-    # The brief is written atomically after Hydra returns (see main): the directory Hydra made goes now.
-    with hydra_output_dir() as out_dir:
-        try:
-            config = to_run_config(cfg)
-        except ConfigError as exc:
-            fail(str(exc))  # SystemExit passes Hydra's job runner without its multi-line banner
-        if config.scenario == BASELINE:  # no scenario= given (null keeps --help and --cfg working)
-            fail(
-                "scenario= is required, e.g. scenario=raid_surge; "
-                f"available: {', '.join(available_scenarios())}"
-            )
-        # Every override but the scenario itself applies to the baseline and the scenario alike.
-        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("scenario=")]
-    return Request(config.scenario, overrides, out_dir)
-
-
-def main() -> None:
-    """The Hydra app behind ``scamsim brief``.
-
-    Hydra only composes and checks the configuration; the runs happen after it returns, because
-    :func:`sim.analysis.compare.compare` composes each scenario's configuration with Hydra itself.
-    """
-    register()
-    os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    requests: list[Request] = []
-    app = hydra.main(config_path=CONFIG_DIR, config_name="brief", version_base="1.3")
-    app(lambda cfg: requests.append(_request(cfg)))()
-    for request in requests:  # none after --help or --cfg
-        make(request.scenario, request.overrides, request.out_dir)
-        Console().print(f"brief written to {request.out_dir}/brief.html and brief.pdf")

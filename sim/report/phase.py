@@ -1,7 +1,7 @@
 """The raid-rate x corruption phase diagram: heatmaps and cuts from a collected sweep.
 
-``scamsim phase [DIR]`` reads the sweep in ``DIR`` (default ``results/multirun/phase``, written by
-``scamsim run experiment=phase``), and writes to ``results/phase/``:
+``scamsim phase [sweep=DIR] [out=OUT]`` reads the sweep in ``DIR`` (default ``results/multirun/phase``,
+written by ``scamsim run experiment=phase``), and writes to ``OUT`` (default ``results/phase/``):
 
 * ``am7_share``, ``workers_held``, ``target_losses`` (each figure as PNG and SVG): the median of
   each grid cell's runs, with the two-thirds contour of the AM7 share (Amnesty: "more than
@@ -10,7 +10,7 @@
   (5th-95th percentile over a cell's runs: posterior draws x seeds);
 * ``summary.csv``: median and 90% interval of the plotted metrics per cell;
 * ``runs.parquet`` and ``metadata.json``: the sweep's runs and provenance (``sim.load_sweep``), so the
-  figures can be redrawn (``scamsim phase results/phase``) and explored without the sweep directory.
+  figures can be redrawn (``scamsim phase sweep=results/phase``) and explored without the sweep directory.
 
 Raid rates are not evenly spaced, so the heatmaps use one column per grid value (labelled with the
 value) rather than a linear axis.
@@ -18,8 +18,6 @@ value) rather than a linear axis.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -200,19 +198,3 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     if Path(sweep_dir).resolve() != out_dir.resolve():
         written += sweep.write(out_dir)
     return [*written, out_dir / "summary.csv"]
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``scamsim phase [DIR] [--out OUT]``."""
-    parser = argparse.ArgumentParser(
-        prog="scamsim phase",
-        description="Draw the raid-rate x corruption phase diagram of a sweep (see experiment=phase).",
-    )
-    parser.add_argument("sweep_dir", nargs="?", type=Path, default=Path("results/multirun/phase"))
-    parser.add_argument("--out", type=Path, default=Path("results/phase"), help="figure directory")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        written = draw(args.sweep_dir, args.out)
-    except (FileNotFoundError, ValueError) as exc:
-        parser.exit(2, f"scamsim phase: error: {exc}\n")
-    print("\n".join(str(p) for p in written))

@@ -1,6 +1,6 @@
 """Gather a sweep's chunk files into one tidy table: one row per run.
 
-``scamsim collect DIR`` reads ``DIR/chunks/*.parquet`` (finished chunks only: half-written chunks are
+``scamsim collect dir=DIR`` reads ``DIR/chunks/*.parquet`` (finished chunks only: half-written chunks are
 hidden temporaries and never read), sorts the rows by swept values, draw and replicate (so the table
 does not depend on which process finished first), writes ``DIR/runs.parquet`` atomically and warns
 about chunks that are missing (not run yet, or lost to a killed sweep), failed (invalid configuration)
@@ -9,7 +9,6 @@ or that contain failed runs.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -21,8 +20,8 @@ import pandas as pd
 
 from sim.runs import provenance
 from sim.runs.metrics import METRICS
-from sim.runs.results import write_json
-from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, atomic_write, chunk_info, expected_keys
+from sim.runs.results import atomic_write, write_json
+from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, chunk_info, expected_keys
 
 RUNS_FILE, METADATA_FILE = "runs.parquet", "metadata.json"
 
@@ -155,30 +154,3 @@ def timing(chunks: pd.DataFrame) -> dict[str, float]:
 def write(collected: Collected, path: Path) -> Path:
     """Write the runs table atomically."""
     return atomic_write(path, lambda tmp: collected.runs.to_parquet(tmp, index=False))
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``scamsim collect DIR [--out FILE]``: write DIR/runs.parquet and print what is missing."""
-    parser = argparse.ArgumentParser(
-        prog="scamsim collect",
-        description="Gather a finished or partial sweep into one table (one row per run).",
-    )
-    parser.add_argument(
-        "sweep_dir", type=Path, help="sweep directory (hydra.sweep.dir), e.g. results/multirun/phase"
-    )
-    parser.add_argument("--out", type=Path, help="output file (default: SWEEP_DIR/runs.parquet)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        collected = collect(args.sweep_dir)
-    except FileNotFoundError as exc:
-        parser.exit(2, f"scamsim collect: error: {exc}\n")
-    for line in collected.warnings():
-        print(f"scamsim collect: warning: {line}", file=sys.stderr)
-    out = write(collected, args.out or args.sweep_dir / RUNS_FILE)
-    n_ok = int((collected.runs["status"] == "ok").sum())
-    stats: dict[str, Any] = timing(collected.chunks)
-    text = f"{len(collected.runs)} runs ({n_ok} ok) from {len(collected.chunks)} chunks -> {out}"
-    if stats:
-        text += f"; compute {stats['compute_seconds']:.0f} s"
-        text += f", first chunk start to last chunk finish {stats['span_seconds']:.0f} s"
-    print(text)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from sim.model.schemas import ConfigError, JurisdictionParams, ModelParams, param
+from sim.model.schemas import ConfigError, JurisdictionParams, ModelParams, did_you_mean, param
 from sim.model.validation import validate
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
@@ -115,10 +116,10 @@ def to_run_config(cfg: DictConfig, schema: type[RunConfig] = RunConfig) -> RunCo
     return validate(config)
 
 
-def load_config(
+def compose_config(
     overrides: list[str] | None = None, config_name: str = "run", schema: type[RunConfig] = RunConfig
 ) -> RunConfig:
-    """Compose a configuration from ``configs/`` with Hydra overrides, as the CLI would.
+    """Compose a configuration from ``configs/`` with Hydra overrides (``fixed`` as configured).
 
     Args:
         overrides: Hydra overrides, e.g. ``["police.raid_rate=1.0", "jurisdictions=mekong"]``.
@@ -140,9 +141,33 @@ def load_config(
     return to_run_config(cfg, schema)
 
 
-def overridden_keys(overrides: list[str]) -> set[str]:
+def load_config(
+    overrides: list[str] | None = None, config_name: str = "run", schema: type[RunConfig] = RunConfig
+) -> RunConfig:
+    """Compose a configuration as the command line does: every key set in ``overrides`` is ``fixed``.
+
+    So ``load_config(["police.raid_rate=1.0"])`` runs every posterior draw at raid rate 1.0, as
+    ``scamsim run police.raid_rate=1.0`` does. Arguments as for :func:`compose_config`.
+
+    Raises:
+        ConfigError: On an unknown key or invalid value (one-line message).
+    """
+    return fix_overridden(compose_config(overrides, config_name, schema), overrides or [])
+
+
+def overridden_keys(overrides: Iterable[str]) -> set[str]:
     """Config keys set by command-line overrides (``police.raid_rate=2`` gives ``police.raid_rate``)."""
     return {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
+
+
+def fix_overridden[C: RunConfig](config: C, overrides: Iterable[str]) -> C:
+    """``config`` with every key set in ``overrides`` added to ``fixed`` (in place, and returned).
+
+    What the user set explicitly (on the command line, in a sweep cell, in :func:`load_config`) keeps
+    its value in every posterior draw instead of being drawn.
+    """
+    config.fixed = sorted(set(config.fixed) | overridden_keys(overrides))
+    return config
 
 
 def load_overrides(config: ModelParams, overrides: list[str]) -> ModelParams:
@@ -159,18 +184,43 @@ def load_overrides(config: ModelParams, overrides: list[str]) -> ModelParams:
     return validate(out)
 
 
+# Hydra's message for a config group option that does not exist, and the options it lists.
+_MISSING_OPTION = re.compile(r"Could not find '(?P<group>.+)/(?P<option>[^/']+)'")
+_OPTIONS = re.compile(r"Available options in '[^']+':\n((?:\t.*\n?)*)")
+
+
 def one_line(exc: BaseException) -> str:
-    """A one-line description of a Hydra/OmegaConf configuration error."""
+    """A one-line description of a Hydra/OmegaConf configuration error.
+
+    An unknown key names the closest key of its section; a config group option that does not exist
+    lists the group's options.
+    """
     cause: Any = exc
     while cause.__cause__ is not None and cause.__cause__ is not cause:
         cause = cause.__cause__
     full_key = getattr(cause, "full_key", None)
     message = str(getattr(cause, "msg", None) or cause).strip().splitlines()[0]
     if "not in" in message and full_key:
-        return f"unknown config key '{full_key}' ({message})"
+        section = getattr(cause, "object_type", None)
+        if dataclasses.is_dataclass(section):
+            keys = [f.name for f in dataclasses.fields(section)]
+        else:  # a dict node (a policy, a jurisdiction): its own keys
+            keys = [str(key) for key in getattr(cause, "parent_node", None) or ()]
+        section_key, _, _ = str(full_key).rpartition(".")
+        prefix = f"{section_key}." if section_key else ""
+        hint = did_you_mean(str(full_key), [prefix + key for key in keys])
+        return f"unknown config key '{full_key}'{hint} ({message})"
     if full_key:
         return f"{full_key}: {message}"
-    return str(exc).strip().splitlines()[0]
+    text = str(exc)
+    if (missing := _MISSING_OPTION.search(text)) and (listed := _OPTIONS.search(text)):
+        options = [line.strip() for line in listed[1].splitlines() if line.strip()]
+        group, option = missing["group"], missing["option"]
+        return (
+            f"{group}={option} is not an option of '{group}'{did_you_mean(option, options)}; "
+            f"choose from {', '.join(options)}"
+        )
+    return text.strip().splitlines()[0]
 
 
 def as_dict(config: ModelParams) -> dict[str, Any]:

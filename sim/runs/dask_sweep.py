@@ -9,7 +9,7 @@ runs it to the same ``<sweep dir>/chunks/<key>.parquet``; resume, failure record
 
 Usage::
 
-    scamsim sweep --scheduler tcp://10.0.0.5:8786 experiment=phase
+    scamsim sweep scheduler=tcp://10.0.0.5:8786 experiment=phase
     scamsim sweep police.raid_rate=0,1,2 police.corruption=0.2,0.8 n_seeds=50   # local cluster, 2 workers
 
 The sweep directory must be on a file system every worker can write to.
@@ -17,15 +17,12 @@ The sweep directory must be on a file system every worker can write to.
 
 from __future__ import annotations
 
-import argparse
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from sim.model.schemas import ConfigError
 from sim.runs.config import CONFIG_DIR, one_line, register, to_run_config
@@ -81,8 +78,19 @@ def chunk_of(cell: list[str]) -> Chunk:
     return Chunk(cell, to_run_config(cfg))
 
 
-def run(overrides: list[str], scheduler: str | None, n_workers: int = 2) -> dict[str, int]:
+def run(
+    overrides: list[str],
+    scheduler: str | None,
+    n_workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, int]:
     """Run a sweep on a Dask cluster (a local one with ``n_workers`` processes if no scheduler).
+
+    Args:
+        overrides: Hydra overrides with sweep syntax (comma lists are swept).
+        scheduler: Address of a Dask scheduler, e.g. ``tcp://host:8786``; None starts a local cluster.
+        n_workers: Processes of the local cluster.
+        progress: Called as ``progress(done, total)`` after each chunk.
 
     Returns:
         How many chunks were done, skipped and failed.
@@ -103,32 +111,14 @@ def run(overrides: list[str], scheduler: str | None, n_workers: int = 2) -> dict
         if scheduler
         else LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     )
-    columns = (TextColumn("[bold]chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
-        with Client(scheduler or cluster) as client, Progress(*columns, console=Console(stderr=True)) as bar:
-            task = bar.add_task("chunks", total=len(chunks))
+        with Client(scheduler or cluster) as client:
             futures = client.map(execute, chunks, sweep_dir=str(sweep_dir), pure=False)
-            for future in as_completed(futures):
+            for done, future in enumerate(as_completed(futures), start=1):
                 counts[future.result()] += 1
-                bar.advance(task)
+                if progress:
+                    progress(done, len(chunks))
     finally:
         if cluster is not None:
             cluster.close()
     return counts
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``scamsim sweep [--scheduler ADDRESS] [--workers N] OVERRIDES...``."""
-    parser = argparse.ArgumentParser(
-        prog="scamsim sweep",
-        description="Run a sweep (Hydra override syntax, e.g. experiment=phase) on a Dask cluster.",
-    )
-    parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: local)")
-    parser.add_argument("--workers", type=int, default=2, help="processes of the local cluster (default 2)")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides; comma lists are swept")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        counts = run(args.overrides, args.scheduler, args.workers)
-    except ConfigError as exc:
-        parser.exit(2, f"scamsim sweep: error: {exc}\n")
-    print(", ".join(f"{n} chunks {status}" for status, n in counts.items()))

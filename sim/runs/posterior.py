@@ -53,12 +53,17 @@ def provenance(name: str) -> dict[str, Any]:
     return json.loads(meta.read_text()) if meta.exists() else {}
 
 
+def resample(weights: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` draws with replacement from particles with ``weights`` (need not sum to 1)."""
+    return rng.choice(len(weights), size=n, p=weights / weights.sum())
+
+
 def draws(name: str, n: int, seed: int, fixed: list[str] | tuple[str, ...] = ()) -> list[dict[str, float]]:
     """``n`` posterior draws (weighted resample fixed by ``seed``), without the ``fixed`` keys."""
     particles = load(name)
     weights = particles.pop("weight").to_numpy(float)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x905]))  # not a model stream
-    rows = rng.choice(len(particles), size=n, p=weights / weights.sum())
+    rows = resample(weights, n, rng)
     keep = [c for c in particles.columns if c not in set(fixed)]
     return [dict(zip(keep, particles.iloc[r][keep].astype(float), strict=True)) for r in rows]
 

@@ -1,5 +1,9 @@
 """Run replicates of the model, serially or in parallel, and assemble their results.
 
+:func:`run_config` is the one way to run a configuration (``scamsim run``, :func:`sim.run`,
+comparisons and briefs): replicate ``i`` runs with posterior draw ``i`` (keys in ``fixed`` keep their
+configured value), and the results carry provenance.
+
 Replicate ``i`` of a run with base seed ``s`` uses ``SeedSequence(s).spawn(n)[i]``, whichever process
 runs it, so serial and parallel runs give identical tables, and two runs (or scenarios) with the same
 base seed share their random streams replicate by replicate (common random numbers).
@@ -11,6 +15,7 @@ import multiprocessing
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +23,8 @@ import pandas as pd
 from sim.model.model import ScamModel
 from sim.model.schemas import ModelParams, parse_date
 from sim.model.streams import replicate_seeds
-from sim.runs import metrics, posterior, results
+from sim.runs import metrics, posterior, provenance, results
+from sim.runs.config import RunConfig, as_dict
 
 
 @dataclass
@@ -81,6 +87,35 @@ def run_replicates(
     per_replicate = [params if draws is None else posterior.apply(params, draws[i]) for i in range(n_seeds)]
     tasks = [(per_replicate[i], s, i) for i, s in enumerate(seeds)]
     return combine(parallel_map(_run_task, tasks, n_jobs, progress))
+
+
+def run_config(
+    config: RunConfig, command: str = "sim.run", progress: Callable[[int, int], None] | None = None
+) -> results.Results:
+    """Run a configuration's ``n_seeds`` replicates, each with its own posterior draw, with provenance.
+
+    Args:
+        config: A validated configuration; its ``posterior`` gives replicate ``i`` draw ``i`` (keys in
+            ``fixed`` keep their configured value), ``posterior=null`` runs the parameters as configured.
+        command: What ran it, for the provenance record (e.g. ``"scamsim run"``).
+        progress: Called as ``progress(done, total)`` after each replicate.
+
+    Returns:
+        Results with provenance in ``metadata``.
+    """
+    out = run_replicates(
+        config, config.n_seeds, config.seed, config.n_jobs, progress, draws=posterior.for_run(config)
+    )
+    out.metadata = run_metadata(config, command)
+    return out
+
+
+def run_metadata(config: RunConfig, command: str) -> dict[str, Any]:
+    """Provenance of a run of ``config``: commit, versions, configuration, seeds and its posterior."""
+    metadata = provenance.describe(as_dict(config), config.seed, config.n_seeds, command)
+    if config.posterior:
+        metadata["posterior"] = posterior.provenance(config.posterior)
+    return metadata
 
 
 def _run_task(task: tuple[ModelParams, np.random.SeedSequence, int]) -> ReplicateOutput:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -47,8 +46,9 @@ from sim.model import keys
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.runs import posterior, provenance
-from sim.runs.config import RunConfig, as_dict, overridden_keys
+from sim.runs.config import RunConfig, as_dict, fix_overridden
 from sim.runs.metrics import METRICS
+from sim.runs.results import atomic_write
 from sim.runs.runner import run_replicate
 
 CHUNK_DIR = "chunks"
@@ -128,7 +128,7 @@ class Chunk:
 
     def __post_init__(self) -> None:
         # The cell's own overrides (the swept parameters) keep their values in every posterior draw.
-        self.config.fixed = sorted(set(self.config.fixed) | overridden_keys(self.overrides))
+        fix_overridden(self.config, self.overrides)
 
     @property
     def key(self) -> str:
@@ -164,23 +164,6 @@ def run_chunk(chunk: Chunk) -> tuple[pd.DataFrame, float]:
                 row |= {"status": "error", "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
             rows.append(row | {name: float(metrics.get(name, np.nan)) for name in METRICS})
     return pd.DataFrame(rows), time.perf_counter() - tic
-
-
-def atomic_write(path: Path, write: Any) -> Path:
-    """Write via ``write(tmp_path)`` to a hidden temporary in the same directory, then rename.
-
-    Returns:
-        ``path``.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_chunk(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:

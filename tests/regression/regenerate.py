@@ -43,9 +43,7 @@ def outputs(overrides: list[str]) -> dict:
     return {
         "overrides": [*COMMON, *overrides],
         "metrics": {name: [None if pd.isna(v) else float(v) for v in col] for name, col in metrics.items()},
-        "hashes": {
-            name: table_hash(getattr(results, name)) for name in ("timeseries", "raids", "compounds")
-        },
+        "hashes": {name: table_hash(getattr(results, name)) for name in ("timeseries", "raids", "compounds")},
     }
 
 

@@ -1,0 +1,93 @@
+"""What every command shares: the one-line error, the terminal, the progress bar, the argument rules.
+
+Every command takes ``key=value`` arguments. Commands that configure model runs hand them to Hydra as
+overrides (:func:`sim.cli.hydra_command.hydra_app`); the commands that only read saved files
+(``collect``, ``phase``) take their own few keys by the same rules (:func:`parse_keys`). Either way a
+bad argument ends the program with one line on stderr naming the key, the value and what is allowed,
+and exit code 2.
+
+This module stays light (no Hydra, pandas, matplotlib or Mesa), so that errors answer at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import NoReturn
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from sim.model.schemas import ConfigError, did_you_mean
+
+console = Console(stderr=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Print a one-line error for the current command and exit with code 2."""
+    command = sys.argv[0] if sys.argv and sys.argv[0].startswith("scamsim") else "scamsim"
+    print(f"{command}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_keys(argv: Sequence[str], keys: dict[str, str], usage: str) -> dict[str, str]:
+    """``key=value`` arguments of a command that is not a Hydra app, by the same rules.
+
+    Args:
+        argv: The arguments.
+        keys: The keys the command takes -> their default value (``""``: none).
+        usage: Printed for ``-h`` or ``--help`` (then the program exits with code 0).
+
+    Returns:
+        Every key of ``keys`` with its value.
+
+    Raises:
+        ConfigError: For an argument that is not ``key=value`` or names another key (one line).
+    """
+    if any(a in ("-h", "--help") for a in argv):
+        print(usage)
+        sys.exit(0)
+    values = dict(keys)
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise ConfigError(f"{arg!r} is not key=value; keys: {', '.join(keys)}")
+        if key not in keys:
+            raise ConfigError(f"unknown key {key!r}{did_you_mean(key, keys)}; keys: {', '.join(keys)}")
+        values[key] = value
+    return values
+
+
+@contextlib.contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A transient progress bar on stderr; yields ``report(done, total)`` to call after each task.
+
+    The bar appears at the first report, so a configuration error leaves the terminal untouched.
+    """
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    bar = Progress(*columns, console=console, transient=True)
+    task = bar.add_task(description, total=None)
+
+    def report(done: int, total: int) -> None:
+        bar.start()  # once: starting a started bar does nothing
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield report
+    finally:
+        if bar.live.is_started:  # stopping a bar never started still prints a newline
+            bar.stop()

@@ -1,0 +1,58 @@
+"""``scamsim validate``: the validate targets, out of sample, against the calibrated posterior.
+
+Re-simulates the posterior predictive of ``configs/posterior_draws/<posterior>.csv`` and writes
+``validation.csv``, ``predictive.parquet``, ``metadata.json`` and ``figures/validation.png`` to the
+Hydra output directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from sim.analysis import calibration
+from sim.analysis.observations import Use
+from sim.cli.calibrate import register, report_table, to_calibrate_config
+from sim.cli.common import fail
+from sim.cli.hydra_command import hydra_app
+from sim.model.schemas import ConfigError
+from sim.report import calibration_figures
+from sim.runs import posterior, provenance
+from sim.runs.config import hydra_output_dir, load_overrides
+from sim.runs.results import atomic_dir, save_figures, write_json
+
+
+def _validate(cfg: DictConfig) -> None:
+    with hydra_output_dir() as out_dir:
+        try:
+            config = to_calibrate_config(cfg)
+            particles = posterior.load(config.posterior or "calibrated")
+        except ConfigError as exc:
+            fail(str(exc))
+        settings = config.calibration
+        model_params = load_overrides(config, settings.model_overrides)
+        draws = calibration.Posterior(particles=particles, diagnostics=pd.DataFrame())
+        predicted = calibration.predictive(
+            draws, model_params, settings.predictive_draws, config.seed, settings.n_procs
+        )
+        report = calibration.fit_report(settings.targets, predicted, Use.validate)
+        config_dict = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
+        n_draws = settings.predictive_draws
+        metadata = provenance.describe(config_dict, config.seed, n_draws, "scamsim validate")
+        metadata["posterior"] = posterior.provenance(config.posterior or "calibrated")
+        with atomic_dir(out_dir) as tmp:
+            report.to_csv(tmp / "validation.csv", index=False)
+            predicted.to_parquet(tmp / "predictive.parquet", index=False)
+            write_json(tmp / "metadata.json", metadata)
+            save_figures(tmp / "figures", {"validation": calibration_figures.fit(report, metadata)})
+    Console().print(report_table(report, "Validate targets (out of sample, calibrated posterior)"))
+    Console().print(f"results written to {out_dir}")
+
+
+def main(argv: Sequence[str]) -> None:
+    """``scamsim validate [Hydra overrides]``."""
+    register()
+    hydra_app("validate", _validate, argv)
