@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 from conftest import ARTIFACTS, offline_chromium
 
-from sim.analysis.compare import BASELINE, Comparison, available_scenarios, compare
+from sim.analysis.compare import Comparison, compare
 from sim.model.schemas import ModelParams
 from sim.report import brief
 from sim.runs import posterior
+from sim.runs.scenarios import BASELINE, available_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = "raid_surge"
