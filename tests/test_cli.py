@@ -37,6 +37,7 @@ def test_run_writes_tables_summary_metadata_and_figures(two_runs):
         assert (path / f"{name}.parquet").stat().st_size > 0
     for fig in ("compounds_active", "workers_held", "exits_by_route"):
         assert (path / "figures" / f"{fig}.png").stat().st_size > 10_000
+        assert (path / "figures" / f"{fig}.svg").read_text().lstrip().startswith("<?xml")  # vector copy
     metadata = json.loads((path / "metadata.json").read_text())
     assert metadata["config"]["scale"] == 0.05
     assert metadata["seeds"]["n_seeds"] == 2

@@ -18,6 +18,7 @@ import pytest
 
 from sim.analysis.compare import OUTCOMES, compare, load_comparison, paired_differences
 from sim.model.schemas import ConfigError
+from sim.report import figures
 from sim.report.compare_figures import difference_figure
 from sim.runs.scenarios import check_same_world, scenario_config
 
@@ -110,7 +111,8 @@ def test_window_after_the_run_gives_zero_differences():
 
 
 def test_write_and_load_round_trip(comparison, tmp_path):
-    out = comparison.write(tmp_path / "cmp", {"paired_differences": difference_figure(comparison)})
+    drawn = {"paired_differences": difference_figure(comparison)}
+    out = comparison.write(tmp_path / "cmp", figures.files(drawn))
     loaded = load_comparison(out)
     for name in ("per_replicate", "differences", "harm", "timeseries"):
         pd.testing.assert_frame_equal(getattr(loaded, name), getattr(comparison, name), check_dtype=False)

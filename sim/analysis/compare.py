@@ -39,7 +39,7 @@ import pandas as pd
 from sim.model.ledger import EXIT_ROUTES
 from sim.runs import provenance
 from sim.runs.config import RunConfig, as_dict
-from sim.runs.results import Results, atomic_dir, save_figures, write_json
+from sim.runs.results import Results, atomic_dir, write_files, write_json
 from sim.runs.runner import run_config, run_metadata
 from sim.runs.scenarios import BASELINE, configure
 
@@ -135,8 +135,8 @@ class Comparison:
     timeseries: pd.DataFrame
     metadata: dict[str, Any]
 
-    def write(self, out_dir: str | Path, figures: dict[str, Any] | None = None) -> Path:
-        """Write tables, metadata and ``figures`` (name -> matplotlib figure) to ``out_dir`` atomically."""
+    def write(self, out_dir: str | Path, files: dict[str, bytes] | None = None) -> Path:
+        """Write tables, metadata and ``files`` (relative path -> bytes, e.g. encoded figures) atomically."""
         out_dir = Path(out_dir)
         with atomic_dir(out_dir) as tmp:
             for name in ("per_replicate", "differences", "harm", "timeseries"):
@@ -144,8 +144,7 @@ class Comparison:
             self.differences.to_csv(tmp / "differences.csv", index=False, float_format="%.6g")
             self.harm.to_csv(tmp / "harm.csv", index=False, float_format="%.6g")
             write_json(tmp / "metadata.json", self.metadata)
-            if figures:
-                save_figures(tmp / "figures", figures)
+            write_files(tmp, files or {})
         return out_dir
 
 

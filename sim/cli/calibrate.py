@@ -24,10 +24,10 @@ from sim.analysis.observations import Use
 from sim.cli.common import console, fail
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
-from sim.report import calibration_figures
+from sim.report import calibration_figures, figures
 from sim.runs import posterior, provenance
 from sim.runs.config import hydra_output_dir, load_overrides, to_run_config
-from sim.runs.results import atomic_dir, save_figures, write_json
+from sim.runs.results import atomic_dir, write_json
 
 
 def register() -> None:
@@ -70,7 +70,7 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     metadata["seconds"] = time.perf_counter() - started
 
     priors = calibration.priors(config)
-    figures = {
+    drawn = {
         "marginals": calibration_figures.marginals(fitted, priors, metadata),
         "pairs": calibration_figures.pairs(fitted, priors, metadata),
         "fit": calibration_figures.fit(pd.concat([fit, validation], ignore_index=True), metadata),
@@ -82,7 +82,7 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
         fit.to_csv(tmp / "fit.csv", index=False)
         validation.to_csv(tmp / "validation.csv", index=False)
         write_json(tmp / "metadata.json", metadata)
-        save_figures(tmp / "figures", figures)
+        figures.save(tmp / "figures", drawn)
     if settings.publish:
         publish(fitted.particles, settings.publish, metadata, fit)
     return {"fit": fit, "validation": validation, "diagnostics": fitted.diagnostics}

@@ -97,12 +97,13 @@ def main(argv: Sequence[str]) -> None:
         fail(str(exc))
     # The work starts: load the model, the comparison and its figure.
     from sim.analysis.compare import run_comparison
+    from sim.report import figures
     from sim.report.compare_figures import difference_figure
 
     out_dir = Path("results") / "compare" / (name or "+".join(scenarios))
     with progress_bar("compare: runs") as report:
         comparison = run_comparison(configs, used, report)
-    comparison.write(out_dir, {"paired_differences": difference_figure(comparison)})
+    comparison.write(out_dir, figures.files({"paired_differences": difference_figure(comparison)}))
     console = Console()
     console.print(summary_table(comparison))
     console.print(f"comparison written to {out_dir}")

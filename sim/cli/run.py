@@ -68,12 +68,12 @@ def _run(cfg: DictConfig) -> None:
             multirun.job(cfg)
             return
         config = configure(cfg)
-        from sim.report.figures import run_figures  # the work starts: load the model and plots
+        from sim.report import figures  # the work starts: load the model and plots
         from sim.runs.runner import run_config
 
         with progress_bar(f"{config.name}: replicates") as report:
             results = run_config(config, "scamsim run", report)
-        results.write(out_dir, run_figures(results.timeseries, results.metadata))
+        results.write(out_dir, figures.files(figures.run_figures(results.timeseries, results.metadata)))
     out = Console()
     out.print(comparison_table(results))
     out.print(f"results written to {out_dir}")

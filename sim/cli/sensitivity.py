@@ -22,10 +22,10 @@ from sim.analysis import sensitivity
 from sim.cli.common import fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
-from sim.report import sensitivity_figures
+from sim.report import figures, sensitivity_figures
 from sim.runs import provenance
 from sim.runs.config import as_dict, hydra_output_dir, to_run_config
-from sim.runs.results import atomic_dir, save_figures, write_json
+from sim.runs.results import atomic_dir, write_json
 
 
 def parameters_table(config: sensitivity.SensitivityConfig) -> pd.DataFrame:
@@ -54,7 +54,7 @@ def run_and_write(config: sensitivity.SensitivityConfig, out_dir: Path) -> sensi
         parameters_table(config).to_csv(tmp / "parameters.csv", index=False)
         analysis.samples.to_parquet(tmp / "samples.parquet", index=False)
         write_json(tmp / "metadata.json", metadata)
-        save_figures(tmp / "figures", {analysis.method: figure})
+        figures.save(tmp / "figures", {analysis.method: figure})
     return analysis
 
 

@@ -19,10 +19,10 @@ from sim.cli.calibrate import register, report_table, to_calibrate_config
 from sim.cli.common import fail
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
-from sim.report import calibration_figures
+from sim.report import calibration_figures, figures
 from sim.runs import posterior, provenance
 from sim.runs.config import hydra_output_dir, load_overrides
-from sim.runs.results import atomic_dir, save_figures, write_json
+from sim.runs.results import atomic_dir, write_json
 
 
 def _validate(cfg: DictConfig) -> None:
@@ -47,7 +47,7 @@ def _validate(cfg: DictConfig) -> None:
             report.to_csv(tmp / "validation.csv", index=False)
             predicted.to_parquet(tmp / "predictive.parquet", index=False)
             write_json(tmp / "metadata.json", metadata)
-            save_figures(tmp / "figures", {"validation": calibration_figures.fit(report, metadata)})
+            figures.save(tmp / "figures", {"validation": calibration_figures.fit(report, metadata)})
     Console().print(report_table(report, "Validate targets (out of sample, calibrated posterior)"))
     Console().print(f"results written to {out_dir}")
 

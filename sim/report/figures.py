@@ -146,6 +146,13 @@ def encode(fig: Figure) -> dict[str, bytes]:
     return out
 
 
+def files(figures: dict[str, Figure], folder: str = "figures") -> dict[str, bytes]:
+    """Each figure encoded as ``<folder>/<name>.png`` and ``.svg`` (for a results directory's writer)."""
+    return {
+        f"{folder}/{name}.{fmt}": data for name, fig in figures.items() for fmt, data in encode(fig).items()
+    }
+
+
 def save(folder: Path, figures: dict[str, Figure]) -> list[Path]:
     """Write each figure as ``<name>.png`` and ``<name>.svg`` in ``folder`` (made if missing); closes them."""
     folder.mkdir(parents=True, exist_ok=True)

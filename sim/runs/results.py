@@ -49,16 +49,20 @@ class Results:
     summary: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def write(self, path: str | Path, figures: dict[str, Any] | None = None) -> Path:
-        """Write all tables, JSON files and figures to ``path`` atomically (replacing it)."""
+    def write(self, path: str | Path, files: dict[str, bytes] | None = None) -> Path:
+        """Write all tables, JSON files and ``files`` (e.g. encoded figures) to ``path`` atomically.
+
+        Args:
+            path: The results directory (replaced).
+            files: Further files by path relative to ``path`` (``figures/<name>.png``), as bytes.
+        """
         path = Path(path)
         with atomic_dir(path) as tmp:
             for name in TABLES:
                 getattr(self, name).to_parquet(tmp / f"{name}.parquet", index=False)
             write_json(tmp / "summary.json", self.summary)
             write_json(tmp / "metadata.json", self.metadata)
-            if figures:
-                save_figures(tmp / "figures", figures)
+            write_files(tmp, files or {})
         return path
 
 
@@ -170,11 +174,12 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
     return path
 
 
-def save_figures(folder: Path, figures: dict[str, Any]) -> None:
-    """Save matplotlib figures as PNG (no software/date metadata, so reruns are byte-identical)."""
-    folder.mkdir()
-    for name, fig in figures.items():
-        fig.savefig(folder / f"{name}.png", dpi=120, metadata={"Software": None})
+def write_files(root: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (path relative to ``root`` -> bytes) under ``root``, making folders as needed."""
+    for relative, data in files.items():
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 def write_json(path: Path, obj: Any) -> None:
