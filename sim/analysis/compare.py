@@ -39,7 +39,7 @@ import pandas as pd
 from sim.model.ledger import EXIT_ROUTES
 from sim.model.schemas import ConfigError
 from sim.runs import posterior, provenance
-from sim.runs.config import CONFIG_DIR, RunConfig, as_dict, load_config, overridden_keys
+from sim.runs.config import CONFIG_DIR, RunConfig, as_dict, compose_config, load_config, overridden_keys
 from sim.runs.results import Results, atomic_dir, save_figures, write_json
 from sim.runs.runner import run_replicates
 
@@ -211,7 +211,8 @@ def scenario_config(name: str, overrides: Sequence[str] = ()) -> RunConfig:
     shared = [o for o in overrides if policy_of(o) is None]
     ours = [o for o in overrides if policy_of(o) is not None]
     if ours:
-        policies = load_config(group + shared).policies
+        # The scenario's own interventions, before the overrides move their windows into the run.
+        policies = compose_config(group + shared).get("policies") or {}
         ours = [o for o in ours if policy_of(o) in policies]
     config = load_config(group + shared + ours)
     config.fixed = sorted(set(config.fixed) | overridden_keys(shared))

@@ -115,6 +115,20 @@ def to_run_config(cfg: DictConfig, schema: type[RunConfig] = RunConfig) -> RunCo
     return validate(config)
 
 
+def compose_config(overrides: list[str] | None = None, config_name: str = "run") -> DictConfig:
+    """The configuration composed from ``configs/`` with Hydra overrides, not yet validated.
+
+    Raises:
+        ConfigError: On an unknown key, config group or malformed override (one-line message).
+    """
+    register()
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            return compose(config_name=config_name, overrides=list(overrides or []))
+    except Exception as exc:
+        raise ConfigError(one_line(exc)) from None
+
+
 def load_config(
     overrides: list[str] | None = None, config_name: str = "run", schema: type[RunConfig] = RunConfig
 ) -> RunConfig:
@@ -131,13 +145,7 @@ def load_config(
     Raises:
         ConfigError: On an unknown key or invalid value (one-line message).
     """
-    register()
-    try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name=config_name, overrides=list(overrides or []))
-    except Exception as exc:
-        raise ConfigError(one_line(exc)) from None
-    return to_run_config(cfg, schema)
+    return to_run_config(compose_config(overrides, config_name), schema)
 
 
 def overridden_keys(overrides: list[str]) -> set[str]:
