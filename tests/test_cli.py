@@ -66,6 +66,8 @@ def test_same_config_and_seed_give_identical_files(two_runs):
         (["police.bogus=1"], "unknown config key 'police.bogus'"),
         (["police.raid_rate=[1"], "error"),
         (["n_seeds=0"], "n_seeds=0 is outside the allowed range"),
+        (["scenario=[1,2]"], "scenario=[1, 2] is not in configs/scenario/; choose one of: anti_corruption"),
+        (["targets.groom_rate=1e6"], "targets.groom_rate=1e+06: 2 run(s) at once"),
     ],
 )
 def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path, args, needle):

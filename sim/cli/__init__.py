@@ -31,6 +31,7 @@ from sim.runs.config import (
     CONFIG_DIR,
     RunConfig,
     as_dict,
+    check_groups,
     hydra_output_dir,
     one_line,
     overridden_keys,
@@ -214,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(modes) > 1:
         fail(f"{' and '.join(modes)} cannot be combined; use one of them (e.g. --cfg job without -m)")
     try:
+        check_groups(argv[1:])
         COMMANDS[command][1]()
     except (ConfigError, HydraException, OmegaConfBaseException) as exc:
         fail(str(exc) if isinstance(exc, ConfigError) else one_line(exc))
