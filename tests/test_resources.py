@@ -10,7 +10,7 @@ from conftest import params, run
 from sim.model.resources import MEMORY_BUDGET, check_memory, estimate
 from sim.model.schemas import ConfigError
 from sim.model.validation import with_values
-from sim.run.config import load_config
+from sim.runs.config import load_config
 
 
 @pytest.mark.parametrize(

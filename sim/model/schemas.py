@@ -258,7 +258,7 @@ class RecruitmentParams:
         "countries by their weight",
         "calibrated (SC1)",
         0.0,
-        INF,
+        1e7,  # 80 times the default: beyond it one step's supply is more than the recruit sampler takes
     )
     deceived_share: float = param(
         0.6,
@@ -282,7 +282,7 @@ class RecruitmentParams:
         "Recruits delivered by captives forced to recruit",
         "RC1; value assumption",
         0.0,
-        INF,
+        100.0,
     )
     covid_multiplier: float = param(
         1.5,
@@ -466,9 +466,8 @@ class WorkerParams:
         "USD",
         "Buy-out price at which the ransom rate falls by a factor e",
         "RC7 ($2k-$30k); value assumption",
-        0.0,
+        1.0,
         INF,
-        lo_open=True,
     )
     leak_punishment: int = param(
         2,
@@ -555,9 +554,8 @@ class TargetParams:
         "month",
         "Time scale over which an investing target is drained",
         "TG4 (weeks to months)",
-        0.0,
+        0.01,
         120.0,
-        lo_open=True,
     )
     escalation: float = param(
         2.0, "-", "Weibull shape of cumulative deposits (> 1: deposits escalate)", "TG4", 0.1, 10.0
@@ -690,6 +688,7 @@ def check_field(key: str, value: Any, f: dataclasses.Field) -> None:
     if value is None:
         if not nullable:
             names = {"int": "whole number", "float": "number", "str": "string", "list[str]": "list of names"}
+            names["bool"] = "true or false"
             expected = f"a {names.get(kind, kind)}"
             if kind in ("int", "float"):
                 expected += f" in {_fmt_range(meta)}"
@@ -698,6 +697,8 @@ def check_field(key: str, value: Any, f: dataclasses.Field) -> None:
         check_value(key, value, meta, integer=kind == "int")
     elif kind == "str" and not isinstance(value, str):
         raise ConfigError(f"{key}={value!r} is not a string")
+    elif kind == "bool" and not isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r} is not true or false")
     elif kind == "list[str]" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
         raise ConfigError(f"{key}={value!r} is not a list of names")
 
