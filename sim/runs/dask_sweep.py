@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -81,13 +82,26 @@ def chunk_of(cell: list[str]) -> Chunk:
     return Chunk(cell, to_run_config(cfg))
 
 
+def local_cluster(n_workers: int) -> Any:
+    """A Dask cluster on this machine whose scheduler, workers and dashboard listen on 127.0.0.1 only."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    )
+
+
 def run(overrides: list[str], scheduler: str | None, n_workers: int = 2) -> dict[str, int]:
     """Run a sweep on a Dask cluster (a local one with ``n_workers`` processes if no scheduler).
 
     Returns:
         How many chunks were done, skipped and failed.
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     sweep_dir, cells = plan(overrides)
     counts = {"done": 0, "skipped": 0, "failed": 0}
@@ -98,11 +112,7 @@ def run(overrides: list[str], scheduler: str | None, n_workers: int = 2) -> dict
         except ConfigError as exc:
             record_failure(sweep_dir, cell, str(exc))
             counts["failed"] += 1
-    cluster = (
-        None
-        if scheduler
-        else LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-    )
+    cluster = None if scheduler else local_cluster(n_workers)
     columns = (TextColumn("[bold]chunks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     try:
         with Client(scheduler or cluster) as client, Progress(*columns, console=Console(stderr=True)) as bar:
