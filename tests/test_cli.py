@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +105,25 @@ def test_help_and_unknown_command():
     assert proc.returncode == 2 and "unknown command" in proc.stderr
     proc = scamsim()
     assert proc.returncode == 2 and "usage: scamsim COMMAND" in proc.stdout
+
+
+def test_a_full_disk_is_one_line_exit_2_and_leaves_the_previous_results(tmp_path, monkeypatch, capsys):
+    from sim.cli import main
+
+    out = tmp_path / "results" / "full"
+    out.mkdir(parents=True)
+    (out / "metadata.json").write_text("previous\n")
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "results" / "x.parquet"))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", no_space)
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "n_seeds=1", "n_jobs=1", "scale=0.01", "time.end=2020-03-31", f"hydra.run.dir={out}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()  # the progress bar leaves an empty line when it stops
+    assert err.startswith("scamsim run: error: ") and "\n" not in err, err
+    assert err.endswith("x.parquet: No space left on device")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["full"]  # no temporary left behind
+    assert [p.name for p in out.iterdir()] == ["metadata.json"]
+    assert (out / "metadata.json").read_text() == "previous\n"

@@ -1,12 +1,13 @@
 """Command-line interface: ``scamsim COMMAND [Hydra overrides]``.
 
 Each command is a Hydra app, so ``--help``, ``--cfg job`` and ``-m`` (multirun) work as usual.
-Configuration errors (unknown keys, values out of range, malformed overrides) end the program with a
-one-line message and exit code 2, never a traceback.
+Configuration errors (unknown keys, values out of range, malformed overrides) and failures to read or
+write files (a full disk) end the program with a one-line message and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -98,6 +99,29 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def os_error_line(exc: OSError) -> str:
+    """One line for a failure to read or write a file: the file and the system's reason."""
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+
+
+def one_line_errors(task: Callable[[DictConfig], None]) -> Callable[[DictConfig], None]:
+    """A Hydra task that ends with one line and exit code 2 on a configuration or file error.
+
+    Inside the job, because Hydra prints a banner over any exception but SystemExit that leaves it.
+    """
+
+    @functools.wraps(task)
+    def wrapped(cfg: DictConfig) -> None:
+        try:
+            task(cfg)
+        except ConfigError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(os_error_line(exc))
+
+    return wrapped
+
+
 def _config(cfg: DictConfig) -> RunConfig:
     # SystemExit (not an Exception) passes through Hydra's job runner without its error banner.
     try:
@@ -154,7 +178,7 @@ def _brief() -> None:
 COMMANDS: dict[str, tuple[str, Callable[[], None]]] = {
     "run": (
         "run the model over n_seeds replicates and write results/<name>/",
-        hydra.main(config_path=CONFIG_DIR, config_name="run", version_base="1.3")(_run),
+        hydra.main(config_path=CONFIG_DIR, config_name="run", version_base="1.3")(one_line_errors(_run)),
     ),
     "app": ("start the interactive browser app (Mesa SolaraViz) on 127.0.0.1", _app),
     "calibrate": ("fit the free parameters with ABC-SMC; write results/calibration/<name>/", _calibrate),
@@ -219,3 +243,5 @@ def main(argv: list[str] | None = None) -> None:
         COMMANDS[command][1]()
     except (ConfigError, HydraException, OmegaConfBaseException) as exc:
         fail(str(exc) if isinstance(exc, ConfigError) else one_line(exc))
+    except OSError as exc:  # e.g. a full disk: results are written atomically, so nothing is half-written
+        fail(os_error_line(exc))
