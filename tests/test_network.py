@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 
-from sim.run.dask_sweep import local_cluster
+from sim.runs.dask_sweep import local_cluster
 
 
 def listening(process: psutil.Process) -> list[str]:

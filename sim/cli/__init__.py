@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import hydra
+import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from hydra.types import RunMode
@@ -241,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         check_groups(argv[1:])
         COMMANDS[command][1]()
-    except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+    except (ConfigError, HydraException, OmegaConfBaseException, yaml.YAMLError) as exc:
         fail(str(exc) if isinstance(exc, ConfigError) else one_line(exc))
     except OSError as exc:  # e.g. a full disk: results are written atomically, so nothing is half-written
         fail(os_error_line(exc))

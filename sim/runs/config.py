@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
@@ -231,6 +232,9 @@ def one_line(exc: BaseException) -> str:
     cause: Any = exc
     while cause.__cause__ is not None and cause.__cause__ is not cause:
         cause = cause.__cause__
+    mark = getattr(cause, "problem_mark", None)
+    if isinstance(cause, yaml.YAMLError) and mark is not None:
+        return f"{mark.name}, line {mark.line + 1}: not valid YAML ({cause.problem})"
     full_key = getattr(cause, "full_key", None)
     message = str(getattr(cause, "msg", None) or cause).strip().splitlines()[0]
     if "not in" in message and full_key:
