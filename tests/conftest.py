@@ -10,10 +10,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 
 from sim.model import keys
+from sim.model.ledger import EXIT_ROUTES
 from sim.model.model import ScamModel
 from sim.model.schemas import ModelParams
+
+# Property-based tests (tests/test_fuzz.py): a bounded number of examples in the default suite, many more
+# in the slow suite. No deadline: a model run's time varies with the configuration drawn.
+settings.register_profile("bounded", max_examples=8, deadline=None, database=None)
+settings.register_profile(
+    "full", max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def params(**overrides: object) -> ModelParams:
@@ -49,6 +58,29 @@ QUIET = {
     "compounds__close_rate": 0.0,
     "compounds__expansion_rate": 0.0,
 }
+
+
+def assert_people_conserved(model: ScamModel) -> None:
+    """Every step: people held at the start + recruited so far = people held + exits so far."""
+    recruited = np.cumsum(total(model, "recruited"))
+    exits = np.cumsum(sum(total(model, f"exits_{r}") for r in EXIT_ROUTES))
+    held = total(model, "workers_held")
+    np.testing.assert_array_equal(model.initial_workers + recruited, held + exits)
+    assert held[-1] == model.workers.n
+
+
+def assert_money_conserved(model: ScamModel) -> float:
+    """What targets lost (finished targets and those still paying) is what compounds took in.
+
+    Returns:
+        The compounds' scam income (USD).
+    """
+    taken = model.accounts.scam_income.sum()
+    lost = model.ledger.loss_total + model.targets.paid.sum()
+    assert taken == pytest.approx(lost, rel=1e-9)
+    assert total(model, "target_losses").sum() == pytest.approx(total(model, "scam_revenue").sum(), rel=1e-12)
+    assert total(model, "target_losses").sum() == pytest.approx(taken, rel=1e-9)
+    return float(taken)
 
 
 @functools.cache

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +77,8 @@ def test_same_config_and_seed_give_identical_files(two_runs):
             "jurisdictions=mekongg is not an option of 'jurisdictions' (did you mean 'mekong'?); "
             "choose from cambodia, mekong",
         ),
+        (["scenario=[1,2]"], "scenario=[1, 2] is not an option of 'scenario'; choose from anti_corruption"),
+        (["targets.groom_rate=1e6"], "targets.groom_rate=1e+06: 2 run(s) at once"),
     ],
 )
 def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path, args, needle):
@@ -128,3 +132,25 @@ def test_public_api_and_command_line_give_identical_metrics(tmp_path):
     assert written["config"] == results.metadata["config"]
     assert written["config"]["fixed"] == ["n_seeds", "police.corruption", "scale", "time.end"]
     assert written["posterior"] == results.metadata["posterior"]
+
+
+def test_a_full_disk_is_one_line_exit_2_and_leaves_the_previous_results(tmp_path, monkeypatch, capsys):
+    from sim.cli import main
+
+    out = tmp_path / "results" / "full"
+    out.mkdir(parents=True)
+    (out / "metadata.json").write_text("previous\n")
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "results" / "x.parquet"))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", no_space)
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "n_seeds=1", "n_jobs=1", "scale=0.01", "time.end=2020-03-31", f"hydra.run.dir={out}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()  # the progress bar leaves an empty line when it stops
+    assert err.startswith("scamsim run: error: ") and "\n" not in err, err
+    assert err.endswith("x.parquet: No space left on device")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["full"]  # no temporary left behind
+    assert [p.name for p in out.iterdir()] == ["metadata.json"]
+    assert (out / "metadata.json").read_text() == "previous\n"

@@ -80,6 +80,13 @@ def test_values_outside_their_range_are_rejected_naming_key_and_range(key, field
         ("time.start=2020-13-01", "time.start='2020-13-01' is not a date"),
         ("focal=atlantis", "focal='atlantis' is not a jurisdiction"),
         ("time.step_days=0", "time.step_days=0.0 is outside the allowed range [0.25, 31]"),
+        ("police.raid_rate=nan", "police.raid_rate=nan is not a finite number; allowed: finite numbers"),
+        ("targets.wealth_median=inf", "targets.wealth_median=inf is not a finite number"),
+        ("recruitment.price=-inf", "recruitment.price=-inf is not a finite number"),
+        ("posterior=''", "posterior='' names no posterior; use posterior=null for none"),
+        ("fixed=[police.bogus]", "fixed=['police.bogus']: 'police.bogus' is not a model parameter"),
+        ("scenario=nope", "scenario='nope' is not in configs/scenario/; choose one of: anti_corruption"),
+        ("scenario=null", "scenario=null is not in configs/scenario/"),
     ],
 )
 def test_bad_overrides_give_one_line_errors(override, expected):

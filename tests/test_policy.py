@@ -210,19 +210,6 @@ def test_cross_border_cooperation_cuts_relocations_across_borders():
 # --------------------------------------------------------------------------------------------------
 
 
-def test_window_after_the_run_gives_the_baseline_exactly():
-    late = {name: {**entry, "start": "2030-01-01", "end": None} for name, entry in NAMED.items()}
-    late.pop("cross_border")
-    p = small()
-    p.policies = late
-    model = ScamModel(validate(p), 1)
-    model.run_model()
-    base = baseline(1)
-    for variable, series in base.ledger.series.items():
-        np.testing.assert_array_equal(series, model.ledger.series[variable], err_msg=variable)
-    assert model.ledger.raids == base.ledger.raids
-
-
 def test_parameter_change_holds_over_its_window_then_restores():
     p = small()
     p.policies = {
@@ -269,6 +256,14 @@ def test_raid_surge_acts_on_each_jurisdictions_own_rate_and_restores_it():
             "policies.p.end='2023-01-01' is before",
         ),
         ({"kind": "raid_surge", "start": "2024-02-30"}, "policies.p.start='2024-02-30' is not a date"),
+        ({"kind": "raid_surge", "start": "2030-01-01"}, "policies.p.start='2030-01-01' leaves no step"),
+        ({"kind": "raid_surge", "end": "2019-12-31"}, "policies.p.end='2019-12-31' leaves no step"),
+        # Between the starts of two weekly steps (2021-01-06 and 2021-01-13): it would never act either.
+        ({"kind": "raid_surge", "start": "2021-01-07", "end": "2021-01-12"}, "policies.p.start='2021-01-07'"),
+        ({"kind": "raid_surge", "multiplier": None}, "policies.p.multiplier=null is not allowed"),
+        ({"kind": "awareness", "sources": None}, "policies.p.sources=null is not allowed"),
+        ({"kind": "parameter", "key": None, "value": 1}, "policies.p.key=null is not allowed"),
+        ({"kind": "parameter", "key": "police.raid_rate", "multiply": "inf"}, "policies.p.multiply=inf is"),
         ({"kind": "raid_surge", "jurisdictions": ["atlantis"]}, "policies.p.jurisdictions=['atlantis']"),
         ({"kind": "surge"}, "policies.p.kind='surge' is not an intervention"),
         ({"kind": "parameter", "key": "police.nope", "value": 1}, "policies.p.key='police.nope' is not"),

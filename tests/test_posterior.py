@@ -80,3 +80,56 @@ def test_cli_overrides_win_over_posterior_draws(particles_csv, tmp_path):
     metadata = json.loads((out / "metadata.json").read_text())
     assert "police.raid_rate" in metadata["config"]["fixed"]
     assert (pd.read_parquet(out / "metrics.parquet")["raids"] == 0).all()
+
+
+CALIBRATED = posterior.POSTERIOR_DIR / "calibrated.csv"
+
+
+def _rows(text: str, edit) -> str:
+    header, *rows = text.splitlines()
+    return "\n".join(edit(header, rows)) + "\n"
+
+
+def _set_cell(column: str, value: str):
+    def edit(header: str, rows: list[str]) -> list[str]:
+        i = header.split(",").index(column)
+        first = rows[0].split(",")
+        first[i] = value
+        return [header, ",".join(first), *rows[1:]]
+
+    return edit
+
+
+# Corruptions of the committed posterior file, each with what its one-line error must say.
+CORRUPTIONS = {
+    "no weight column": (lambda t: t.replace(",weight\n", ",w\n", 1), "no 'weight' column"),
+    "negative weight": (lambda t: _rows(t, _set_cell("weight", "-0.5")), "line 2: weight=-0.5 is outside"),
+    "NaN weight": (lambda t: _rows(t, _set_cell("weight", "nan")), "line 2: weight=nan is not a finite"),
+    "text weight": (lambda t: _rows(t, _set_cell("weight", "heavy")), "weight='heavy' is not a number"),
+    "zero weights": (
+        lambda t: _rows(t, lambda h, rows: [h, *(r.rsplit(",", 1)[0] + ",0" for r in rows)]),
+        "the weights sum to 0",
+    ),
+    "unknown column": (lambda t: t.replace("police.raid_rate", "police.raid_rat", 1), "'police.raid_rat'"),
+    "text column": (lambda t: t.replace("police.raid_rate", "focal", 1), "column 'focal' is not a numeric"),
+    "out of range": (
+        lambda t: _rows(t, _set_cell("police.corruption", "1.5")),
+        "line 2: police.corruption=1.5 is outside the allowed range [0, 1]",
+    ),
+    "infinite value": (lambda t: _rows(t, _set_cell("targets.groom_rate", "inf")), "groom_rate=inf is not"),
+    "empty file": (lambda t: "", "not a readable CSV (No columns to parse from file)"),
+    "header only": (lambda t: t.splitlines()[0] + "\n", "no particles"),
+    "unparsable": (lambda t: t + '1,2,"3\n', "not a readable CSV"),
+    "binary": (lambda t: "\x00\xff\xfe garbage", "not a readable CSV"),
+}
+
+
+@pytest.mark.parametrize("corruption", sorted(CORRUPTIONS))
+def test_a_corrupt_posterior_file_is_a_one_line_error_naming_file_and_problem(tmp_path, corruption):
+    corrupt, message = CORRUPTIONS[corruption]
+    path = tmp_path / "broken.csv"
+    path.write_bytes(corrupt(CALIBRATED.read_text()).encode("latin-1", errors="replace"))
+    with pytest.raises(ConfigError) as err:
+        posterior.load(str(path))
+    assert str(err.value).startswith(f"{path}"), str(err.value)
+    assert message in str(err.value) and "\n" not in str(err.value)

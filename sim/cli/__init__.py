@@ -4,7 +4,8 @@ Every command takes ``key=value`` arguments (:mod:`sim.cli.common`): Hydra overr
 that configure model runs (:mod:`sim.cli.hydra_command`), so ``--help``, ``--cfg job`` and ``-m``
 (multirun) work as usual, and the same syntax for ``collect`` and ``phase``. Bad input (an unknown
 command or key, a value out of range, a config group option that does not exist) ends the program with
-a one-line message and exit code 2, never a traceback.
+a one-line message and exit code 2, never a traceback; so does a failure to read or write a file (a
+full disk: results are written atomically, so nothing is half-written).
 
 This module loads only the command asked for (``sim.cli.<command>``), so ``scamsim --help`` and a
 mistyped command answer at once.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from sim.cli.common import fail, os_error_line
 from sim.model.schemas import did_you_mean
 
 COMMANDS: dict[str, str] = {
@@ -65,4 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(2)
     sys.argv = [f"scamsim {command}", *argv[1:]]
-    importlib.import_module(f"sim.cli.{command}").main(argv[1:])
+    try:
+        importlib.import_module(f"sim.cli.{command}").main(argv[1:])
+    except OSError as exc:
+        fail(os_error_line(exc))

@@ -38,6 +38,11 @@ def fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
+def os_error_line(exc: OSError) -> str:
+    """One line for a failure to read or write a file (e.g. a full disk): the file and the reason."""
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+
+
 def parse_keys(argv: Sequence[str], keys: dict[str, str], usage: str) -> dict[str, str]:
     """``key=value`` arguments of a command that is not a Hydra app, by the same rules.
 

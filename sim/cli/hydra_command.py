@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import hydra
+import yaml
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.cli.common import fail
+from sim.cli.common import fail, os_error_line
 from sim.model.schemas import ConfigError
-from sim.runs.config import CONFIG_DIR, one_line, register
+from sim.runs.config import CONFIG_DIR, check_groups, one_line, register
 
 # Hydra's run modes, of which a command line may name one (Hydra itself raises a traceback otherwise).
 _MODE_FLAGS = {
@@ -34,8 +36,9 @@ _MODE_FLAGS = {
 def hydra_app(config_name: str, task: Callable[[DictConfig], Any], argv: Sequence[str]) -> None:
     """Run ``task`` as the Hydra app of ``configs/<config_name>.yaml`` on the arguments ``argv``.
 
-    ``--help``, ``--cfg job`` and ``-m`` work as usual. Configuration errors end the program with one
-    line (:func:`fail`), never a traceback; so does naming two of Hydra's run modes.
+    ``--help``, ``--cfg job`` and ``-m`` work as usual. Configuration errors, broken YAML and failures
+    to read or write files end the program with one line (:func:`fail`), never a traceback; so does
+    naming two of Hydra's run modes or a config group option that does not exist.
     """
     register()
     # Let configuration errors reach us instead of Hydra's multi-line report, to print one line.
@@ -45,6 +48,25 @@ def hydra_app(config_name: str, task: Callable[[DictConfig], Any], argv: Sequenc
         fail(f"{' and '.join(modes)} cannot be combined; use one of them (e.g. --cfg job without -m)")
     sys.argv = [sys.argv[0], *argv]
     try:
-        hydra.main(config_path=CONFIG_DIR, config_name=config_name, version_base="1.3")(task)()
-    except (ConfigError, HydraException, OmegaConfBaseException) as exc:
+        check_groups(list(argv))
+        hydra.main(config_path=CONFIG_DIR, config_name=config_name, version_base="1.3")(_one_line(task))()
+    except (ConfigError, HydraException, OmegaConfBaseException, yaml.YAMLError) as exc:
         fail(str(exc) if isinstance(exc, ConfigError) else one_line(exc))
+
+
+def _one_line(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """``task`` ending with one line and exit code 2 on a configuration or file error.
+
+    Inside the job, because Hydra prints its banner over any exception but a SystemExit that leaves it.
+    """
+
+    @functools.wraps(task)
+    def wrapped(cfg: DictConfig) -> Any:
+        try:
+            return task(cfg)
+        except ConfigError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(os_error_line(exc))
+
+    return wrapped

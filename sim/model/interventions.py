@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import numpy as np
+
 from sim.model import keys
+from sim.model.clock import Clock
 from sim.model.schemas import INF, ConfigError, ModelParams, check_ranges, check_value, param, parse_date
 
 if TYPE_CHECKING:
@@ -59,12 +61,27 @@ class Intervention:
     end: str | None = param(None, "date", "Last day in force (null: end of the run)", "-")
 
     def check(self, params: ModelParams) -> None:
-        """Cross-field checks against the run's parameters (window, names); raise ConfigError."""
+        """Cross-field checks against the run's parameters (window, names); raise ConfigError.
+
+        The window must hold the start of at least one step of the run: one that does not would leave
+        the scenario equal to the baseline without a word.
+        """
         prefix = f"policies.{self.name}"
         start = parse_date(f"{prefix}.start", self.start) if self.start is not None else None
         end = parse_date(f"{prefix}.end", self.end) if self.end is not None else None
         if start is not None and end is not None and end < start:
             raise ConfigError(f"{prefix}.end={self.end!r} is before {prefix}.start={self.start!r}")
+        t = params.time
+        clock = Clock(parse_date("time.start", t.start), parse_date("time.end", t.end), t.step_days)
+        steps = clock.dates()
+        first = steps[0] if start is None else np.datetime64(start, "D")
+        last = steps[-1] if end is None else np.datetime64(end, "D")
+        if not ((steps >= first) & (steps <= last)).any():
+            key, value = (f"{prefix}.start", self.start) if first > steps[0] else (f"{prefix}.end", self.end)
+            raise ConfigError(
+                f"{key}={value!r} leaves no step of the run in the window ({t.start} to {t.end}, steps "
+                f"of {t.step_days:g} days): the intervention would never act; move the window into the run"
+            )
 
     def _check_names(self, key: str, names: list[str], allowed: Any) -> None:
         """Every name in ``names`` must be one of ``allowed`` (the run's jurisdictions or sources)."""
@@ -411,12 +428,9 @@ def _coerce(key: str, value: Any, hint: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise ConfigError(f"{key}={value!r} is not a number")
         try:
-            number = float(value)
+            return float(value)
         except ValueError:
             raise ConfigError(f"{key}={value!r} is not a number") from None
-        if math.isnan(number):
-            raise ConfigError(f"{key}={value!r} is not a number")
-        return number
     return str(value)
 
 

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import difflib
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,9 @@ def param(
     lo_open: bool = False,
 ) -> Any:
     """Declare a documented, range-checked parameter.
+
+    A numeric parameter must be a finite number (never NaN or infinite, whatever its range) and, if its
+    type is ``int``, a whole number; a parameter may be null only if its type says so (``float | None``).
 
     Args:
         default: Default value.
@@ -262,7 +266,7 @@ class RecruitmentParams:
         "countries by their weight",
         "calibrated (SC1)",
         0.0,
-        INF,
+        1e7,  # 80 times the default: beyond it one step's supply is more than the recruit sampler takes
     )
     deceived_share: float = param(
         0.6,
@@ -286,7 +290,7 @@ class RecruitmentParams:
         "Recruits delivered by captives forced to recruit",
         "RC1; value assumption",
         0.0,
-        INF,
+        100.0,
     )
     covid_multiplier: float = param(
         1.5,
@@ -470,9 +474,8 @@ class WorkerParams:
         "USD",
         "Buy-out price at which the ransom rate falls by a factor e",
         "RC7 ($2k-$30k); value assumption",
-        0.0,
+        1.0,
         INF,
-        lo_open=True,
     )
     leak_punishment: int = param(
         2,
@@ -559,9 +562,8 @@ class TargetParams:
         "month",
         "Time scale over which an investing target is drained",
         "TG4 (weeks to months)",
-        0.0,
+        0.01,
         120.0,
-        lo_open=True,
     )
     escalation: float = param(
         2.0, "-", "Weibull shape of cumulative deposits (> 1: deposits escalate)", "TG4", 0.1, 10.0
@@ -649,22 +651,64 @@ class ModelParams:
 
 def _fmt_range(meta: dict[str, Any]) -> str:
     lo, hi = meta.get("lo"), meta.get("hi")
-    left = "(" if meta.get("lo_open") else "["
+    left = "(" if meta.get("lo_open") or lo is None else "["
     lo_s = "-inf" if lo is None else f"{lo:g}"
-    hi_s = "inf" if hi is None or hi == INF else f"{hi:g}"
-    return f"{left}{lo_s}, {hi_s}]"
+    if hi is None or hi == INF:
+        return f"{left}{lo_s}, inf)"
+    return f"{left}{lo_s}, {hi:g}]"
 
 
-def _check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
+def check_value(key: str, value: Any, meta: dict[str, Any], integer: bool = False) -> None:
+    """Check number ``value`` of ``key`` against the range in field metadata ``meta`` (see :func:`param`).
+
+    Raises:
+        ConfigError: If it is not a finite number (a whole one if ``integer``) or is outside the range
+            (one line naming key, value and what is allowed).
+    """
+    allowed = f"allowed: {'whole' if integer else 'finite'} numbers in {_fmt_range(meta)}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{key}={value!r} is not a number; {allowed}")
+    if not math.isfinite(value):
+        raise ConfigError(f"{key}={value!r} is not a finite number; {allowed}")
+    if integer and not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{key}={value!r} is not a whole number; {allowed}")
     lo, hi = meta.get("lo"), meta.get("hi")
-    if value is None or (lo is None and hi is None):
-        return
-    if isinstance(value, float) and math.isnan(value):
-        raise ConfigError(f"{key}={value} is not a number; allowed range {_fmt_range(meta)}")
     too_low = lo is not None and (value <= lo if meta.get("lo_open") else value < lo)
     too_high = hi is not None and value > hi
     if too_low or too_high:
         raise ConfigError(f"{key}={value!r} is outside the allowed range {_fmt_range(meta)}")
+
+
+def value_type(f: dataclasses.Field) -> tuple[str, bool]:
+    """The declared type of field ``f`` without ``None`` ("float", "int", "list[str]", ...); nullable?"""
+    parts = [part.strip() for part in str(f.type).split("|")]
+    return " | ".join(p for p in parts if p != "None"), "None" in parts
+
+
+def check_field(key: str, value: Any, f: dataclasses.Field) -> None:
+    """Check ``value`` of ``key`` against the declaration of field ``f``: null, type and range.
+
+    Raises:
+        ConfigError: One line naming key, value and what is allowed.
+    """
+    kind, nullable = value_type(f)
+    meta = dict(f.metadata)
+    if value is None:
+        if not nullable:
+            names = {"int": "whole number", "float": "number", "str": "string", "list[str]": "list of names"}
+            names["bool"] = "true or false"
+            expected = f"a {names.get(kind, kind)}"
+            if kind in ("int", "float"):
+                expected += f" in {_fmt_range(meta)}"
+            raise ConfigError(f"{key}=null is not allowed; expected {expected}")
+    elif kind in ("int", "float"):
+        check_value(key, value, meta, integer=kind == "int")
+    elif kind == "str" and not isinstance(value, str):
+        raise ConfigError(f"{key}={value!r} is not a string")
+    elif kind == "bool" and not isinstance(value, bool):
+        raise ConfigError(f"{key}={value!r} is not true or false")
+    elif kind == "list[str]" and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        raise ConfigError(f"{key}={value!r} is not a list of names")
 
 
 def _walk(obj: Any, prefix: str) -> None:
@@ -678,7 +722,7 @@ def _walk(obj: Any, prefix: str) -> None:
                 if dataclasses.is_dataclass(sub):
                     _walk(sub, f"{key}.{name}.")
         else:
-            _check_value(key, value, dict(f.metadata))
+            check_field(key, value, f)
 
 
 def parse_date(key: str, value: str) -> dt.date:
@@ -689,19 +733,10 @@ def parse_date(key: str, value: str) -> dt.date:
         raise ConfigError(f"{key}={value!r} is not a date; expected YYYY-MM-DD") from None
 
 
-def check_value(key: str, value: Any, meta: dict[str, Any]) -> None:
-    """Check ``value`` of ``key`` against the range in field metadata ``meta`` (see :func:`param`).
-
-    Raises:
-        ConfigError: If it is outside the range (one line naming key, value and range).
-    """
-    _check_value(key, value, meta)
-
-
 def check_ranges(obj: Any, prefix: str = "") -> None:
-    """Check every range-declared field of dataclass ``obj`` (keys ``<prefix><field>``).
+    """Check every field of dataclass ``obj`` (keys ``<prefix><field>``) with :func:`check_field`.
 
     Raises:
-        ConfigError: On the first value outside its range (one line naming key, value and range).
+        ConfigError: On the first invalid value (one line naming key, value and what is allowed).
     """
     _walk(obj, prefix)

@@ -43,7 +43,7 @@ from sim.runs.metrics import METRICS
 ODD_PATH = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
 
 # Run settings: fields of RunConfig that control a run rather than describe the simulated world.
-RUN_SETTINGS = ("name", "seed", "n_seeds", "n_draws", "n_jobs", "fixed", "scenario", "description")
+RUN_SETTINGS = ("name", "seed", "n_seeds", "n_draws", "n_jobs", "fixed", "scenario", "description", "force")
 
 # Cross-field rules checked by sim.model.schemas.validate (not expressible as a per-field range). Keep in
 # step with validate(); tests/test_odd.py checks that each rule is enforced.
@@ -306,7 +306,8 @@ def parameters_markdown() -> str:
     for row in rows:
         sections.setdefault(_section_of(row.key), []).append(row)
     parts = [
-        "Ranges: `[a, b]` closed, `(a, b]` excludes `a`; `inf` means no upper bound. A null "
+        "Ranges: `[a, b]` closed, `(a, b]` excludes `a`; `inf` means no upper bound, but every number "
+        "must be finite (NaN and infinity are rejected) and null is allowed only where stated. A null "
         "jurisdiction `raid_rate` or `corruption` uses the `police.*` value. Source `-` marks run "
         "settings, which do not describe the simulated world."
     ]

@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
+from sim.model import keys
+from sim.model.resources import check_memory
 from sim.model.schemas import ConfigError, JurisdictionParams, ModelParams, did_you_mean, param
 from sim.model.validation import validate
 
@@ -73,6 +77,12 @@ class RunConfig(ModelParams):
     description: str = param(
         "The calibrated baseline: no interventions", "-", "One-line description of the scenario", "-"
     )
+    force: bool = param(
+        False,
+        "-",
+        "Run even if the populations would need more memory than the budget (sim/model/resources.py)",
+        "-",
+    )
     # Jurisdictions come from the `jurisdictions` config group (a dict cannot lose keys when merged).
     jurisdictions: dict[str, JurisdictionParams] = field(
         default_factory=dict,
@@ -104,8 +114,11 @@ def register() -> None:
 def to_run_config(cfg: DictConfig, schema: type[RunConfig] = RunConfig) -> RunConfig:
     """Turn a composed configuration into validated parameters of ``schema`` (a RunConfig).
 
+    Unless ``force`` is set, the replicates that run at once must fit the memory budget
+    (:func:`sim.model.resources.check_memory`).
+
     Raises:
-        ConfigError: With a one-line message naming the key, its value and the allowed range.
+        ConfigError: With a one-line message naming the key, its value and what is allowed.
     """
     try:
         plain = OmegaConf.to_container(cfg, resolve=True)
@@ -113,7 +126,67 @@ def to_run_config(cfg: DictConfig, schema: type[RunConfig] = RunConfig) -> RunCo
         config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), plain))
     except Exception as exc:
         raise ConfigError(one_line(exc)) from None
-    return validate(config)
+    validate(config)
+    check_run_settings(config)
+    if not config.force:
+        check_memory(config, runs=min(config.n_jobs, config.n_seeds))
+    return config
+
+
+def check_run_settings(config: RunConfig) -> None:
+    """The settings of a run that are not model parameters: the posterior's name and the fixed keys.
+
+    Raises:
+        ConfigError: ``posterior=''`` (only null means no posterior) or a fixed key that is no model
+            parameter (one line naming it).
+    """
+    if config.posterior == "":
+        raise ConfigError(
+            "posterior='' names no posterior; use posterior=null for none, or a name in "
+            "configs/posterior_draws/ or a path to a .csv"
+        )
+    for key in config.fixed:
+        try:
+            keys.expand(config, key)
+        except ConfigError:
+            raise ConfigError(f"fixed={config.fixed}: {key!r} is not a model parameter") from None
+
+
+# Config groups a command line may choose from (configs/<group>/<name>.yaml).
+GROUPS = ("jurisdictions", "scenario", "experiment")
+
+
+def check_groups(overrides: list[str]) -> None:
+    """Each config-group override must name files of its group (Hydra gives a traceback otherwise).
+
+    Raises:
+        ConfigError: ``scenario=[1,2]``, ``scenario=null``, ``scenario=123`` or an unknown name (one line
+            naming the group and what is available).
+    """
+    picks = [o for o in overrides if o.split("=", 1)[0] in GROUPS and "=" in o]
+    for override in OverridesParser.create().parse_overrides(picks):
+        group = override.key_or_group
+        values = list(override.sweep_iterator()) if override.is_sweep_override() else [override.value()]
+        available = sorted(p.stem for p in (Path(CONFIG_DIR) / group).glob("*.yaml"))
+        for value in values:
+            if not isinstance(value, str) or value not in available:
+                shown = "null" if value is None else str(value)
+                raise ConfigError(not_an_option(group, shown, available))
+
+
+def compose_dict(overrides: list[str] | None = None, config_name: str = "run") -> DictConfig:
+    """The configuration composed from ``configs/`` with Hydra overrides, not yet validated.
+
+    Raises:
+        ConfigError: On an unknown key, config group or malformed override (one-line message).
+    """
+    register()
+    check_groups(list(overrides or []))
+    try:
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            return compose(config_name=config_name, overrides=list(overrides or []))
+    except Exception as exc:
+        raise ConfigError(one_line(exc)) from None
 
 
 def compose_config(
@@ -132,13 +205,7 @@ def compose_config(
     Raises:
         ConfigError: On an unknown key or invalid value (one-line message).
     """
-    register()
-    try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name=config_name, overrides=list(overrides or []))
-    except Exception as exc:
-        raise ConfigError(one_line(exc)) from None
-    return to_run_config(cfg, schema)
+    return to_run_config(compose_dict(overrides, config_name), schema)
 
 
 def load_config(
@@ -198,6 +265,9 @@ def one_line(exc: BaseException) -> str:
     cause: Any = exc
     while cause.__cause__ is not None and cause.__cause__ is not cause:
         cause = cause.__cause__
+    mark = getattr(cause, "problem_mark", None)
+    if isinstance(cause, yaml.YAMLError) and mark is not None:
+        return f"{mark.name}, line {mark.line + 1}: not valid YAML ({cause.problem})"
     full_key = getattr(cause, "full_key", None)
     message = str(getattr(cause, "msg", None) or cause).strip().splitlines()[0]
     if "not in" in message and full_key:
@@ -216,11 +286,15 @@ def one_line(exc: BaseException) -> str:
     if (missing := _MISSING_OPTION.search(text)) and (listed := _OPTIONS.search(text)):
         options = [line.strip() for line in listed[1].splitlines() if line.strip()]
         group, option = missing["group"], missing["option"]
-        return (
-            f"{group}={option} is not an option of '{group}'{did_you_mean(option, options)}; "
-            f"choose from {', '.join(options)}"
-        )
+        return not_an_option(group, option, options)
     return text.strip().splitlines()[0]
+
+
+def not_an_option(group: str, option: str, options: list[str]) -> str:
+    """The one-line message for a config group option that does not exist (with the closest one)."""
+    return f"{group}={option} is not an option of '{group}'{did_you_mean(option, options)}; " + (
+        f"choose from {', '.join(options)}"
+    )
 
 
 def as_dict(config: ModelParams) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -78,6 +79,19 @@ def chunk_of(cell: list[str]) -> Chunk:
     return Chunk(cell, to_run_config(cfg))
 
 
+def local_cluster(n_workers: int) -> Any:
+    """A Dask cluster on this machine whose scheduler, workers and dashboard listen on 127.0.0.1 only."""
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=n_workers,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    )
+
+
 def run(
     overrides: list[str],
     scheduler: str | None,
@@ -95,7 +109,7 @@ def run(
     Returns:
         How many chunks were done, skipped and failed.
     """
-    from distributed import Client, LocalCluster, as_completed
+    from distributed import Client, as_completed
 
     sweep_dir, cells = plan(overrides)
     counts = {"done": 0, "skipped": 0, "failed": 0}
@@ -106,11 +120,7 @@ def run(
         except ConfigError as exc:
             record_failure(sweep_dir, cell, str(exc))
             counts["failed"] += 1
-    cluster = (
-        None
-        if scheduler
-        else LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-    )
+    cluster = None if scheduler else local_cluster(n_workers)
     try:
         with Client(scheduler or cluster) as client:
             futures = client.map(execute, chunks, sweep_dir=str(sweep_dir), pure=False)

@@ -13,7 +13,9 @@ parameters as calibrated".
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.model.schemas import ConfigError, ModelParams
+from sim.model import keys
+from sim.model.schemas import ConfigError, ModelParams, check_value, value_type
 from sim.model.validation import with_values
 from sim.runs.config import CONFIG_DIR
 
@@ -40,11 +43,46 @@ def path_of(name: str) -> Path:
 
 
 def load(name: str) -> pd.DataFrame:
-    """Weighted particles of a posterior (columns: parameter keys and ``weight``)."""
-    particles = pd.read_csv(path_of(name))
-    if "weight" not in particles.columns or particles.empty:
-        raise ConfigError(f"posterior={name!r}: expected particles with a 'weight' column")
+    """Weighted particles of a posterior (columns: parameter keys and ``weight``), checked on load.
+
+    Raises:
+        ConfigError: One line naming the file and the problem: not a readable CSV, no rows, no
+            ``weight`` column, a weight that is negative or not a finite number (or all zero), a column
+            that is not a numeric model parameter, or a value outside the parameter's range.
+    """
+    path = path_of(name)
+    try:
+        particles = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not a readable CSV ({str(exc).strip().splitlines()[0]})") from None
+    if "weight" not in particles.columns:
+        raise ConfigError(f"{path}: no 'weight' column; columns: {list(particles.columns)}")
+    if particles.empty:
+        raise ConfigError(f"{path}: no particles (the file has a header but no rows)")
+    schema = ModelParams()
+    for column in particles.columns:
+        meta = {"lo": 0.0} if column == "weight" else _metadata(path, schema, column)
+        for row, value in enumerate(particles[column].tolist(), start=2):  # row 1 is the header
+            try:
+                check_value(column, value, meta)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}, line {row}: {exc}") from None
+    if particles["weight"].sum() <= 0:
+        raise ConfigError(f"{path}: the weights sum to 0; at least one particle needs weight > 0")
     return particles
+
+
+def _metadata(path: Path, schema: ModelParams, column: str) -> dict[str, Any]:
+    """Metadata of the numeric parameter a posterior column names (any entry of a named group)."""
+    key = re.sub(r"^(jurisdictions|sources)\.[^.]+\.", r"\1.*.", column)
+    try:
+        node, field_name = keys.locate(schema, keys.expand(schema, key)[0])
+    except ConfigError:
+        raise ConfigError(f"{path}: column {column!r} is not a model parameter") from None
+    f = next(f for f in dataclasses.fields(node) if f.name == field_name)
+    if value_type(f)[0] not in ("int", "float"):
+        raise ConfigError(f"{path}: column {column!r} is not a numeric parameter")
+    return dict(f.metadata)
 
 
 def provenance(name: str) -> dict[str, Any]:

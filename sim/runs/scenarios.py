@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.model.schemas import ConfigError
-from sim.runs.config import CONFIG_DIR, RunConfig, as_dict, compose_config, fix_overridden
+from sim.runs.config import CONFIG_DIR, RunConfig, as_dict, compose_config, compose_dict, fix_overridden
 
 SCENARIO_DIR = Path(CONFIG_DIR) / "scenario"
 BASELINE = "baseline"
@@ -53,7 +53,7 @@ def scenario_config(name: str, overrides: Sequence[str] = ()) -> RunConfig:
     shared = [o for o in overrides if policy_of(o) is None]
     ours = [o for o in overrides if policy_of(o) is not None]
     if ours:
-        policies = compose_config(group + shared).policies
+        policies = compose_dict(group + shared).get("policies") or {}
         ours = [o for o in ours if policy_of(o) in policies]
     return fix_overridden(compose_config(group + shared + ours), shared)
 

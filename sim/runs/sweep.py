@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from hydra.errors import HydraException
@@ -46,7 +47,7 @@ from sim.model import keys
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.runs import posterior, provenance
-from sim.runs.config import RunConfig, as_dict, fix_overridden
+from sim.runs.config import RunConfig, as_dict, fix_overridden, one_line
 from sim.runs.metrics import METRICS
 from sim.runs.results import atomic_write
 from sim.runs.runner import run_replicate
@@ -216,15 +217,37 @@ def multirun_overrides(saved: dict[str, Any]) -> list[str]:
     return params + list(hydra.get("overrides", {}).get("task", []))
 
 
+def _node(tree: Any, *path: str) -> Any:
+    """``tree[path[0]][path[1]]...``, or None where a level is missing or not a mapping."""
+    for part in path:
+        tree = tree.get(part) if isinstance(tree, dict) else None
+    return tree
+
+
 def expected_keys(sweep_dir: str | Path) -> list[str] | None:
-    """Chunk keys a sweep directory should hold, from its ``multirun.yaml`` (None if there is none)."""
+    """Chunk keys a sweep directory should hold, from its ``multirun.yaml`` (None if there is none).
+
+    Raises:
+        ConfigError: If ``multirun.yaml`` is not valid YAML or not a sweep's record (one line naming
+            the file and the problem).
+    """
     from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
     path = Path(sweep_dir) / "multirun.yaml"
     if not path.exists():
         return None
-    saved = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    try:
+        saved = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except yaml.YAMLError as exc:
+        raise ConfigError(one_line(exc)) from None  # names the file and line
+    except (OmegaConfBaseException, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not readable as YAML ({one_line(exc)})") from None
+    params, task = _node(saved, "hydra", "sweeper", "params"), _node(saved, "hydra", "overrides", "task")
+    if not isinstance(params, dict | None) or not isinstance(task, list):
+        needs = "hydra.sweeper.params and hydra.overrides.task"
+        raise ConfigError(f"{path}: not the record of a sweep (it needs {needs})")
     try:
         return [chunk_key(cell) for cell in expand(multirun_overrides(saved))]
-    except HydraException:
-        return None
+    except HydraException as exc:
+        raise ConfigError(f"{path}: the sweep's overrides do not parse ({one_line(exc)})") from None
