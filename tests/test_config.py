@@ -85,8 +85,9 @@ def test_values_outside_their_range_are_rejected_naming_key_and_range(key, field
         ("recruitment.price=-inf", "recruitment.price=-inf is not a finite number"),
         ("posterior=''", "posterior='' names no posterior; use posterior=null for none"),
         ("fixed=[police.bogus]", "fixed=['police.bogus']: 'police.bogus' is not a model parameter"),
-        ("scenario=nope", "scenario='nope' is not in configs/scenario/; choose one of: anti_corruption"),
-        ("scenario=null", "scenario=null is not in configs/scenario/"),
+        ("scenario=nope", "scenario=nope is not an option of 'scenario'; choose from anti_corruption"),
+        ("scenario=crackdwn", "scenario=crackdwn is not an option of 'scenario' (did you mean 'crackdown'?)"),
+        ("scenario=null", "scenario=null is not an option of 'scenario'"),
     ],
 )
 def test_bad_overrides_give_one_line_errors(override, expected):
