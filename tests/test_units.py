@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -124,15 +125,16 @@ def test_results_round_trip(tmp_path):
     assert loaded.summary == {"a": 1} and loaded.metadata == {"b": 2}
 
 
-def test_failed_write_leaves_nothing_half_written_and_keeps_old_results(tmp_path):
+def test_failed_write_leaves_nothing_half_written_and_keeps_old_results(tmp_path, monkeypatch):
     tiny_results().write(tmp_path / "run")
 
-    class Broken:
-        def savefig(self, *args, **kwargs):
-            raise RuntimeError("disk full")
+    def disk_full(self, data):
+        raise OSError(28, "No space left on device", str(self))
 
-    with pytest.raises(RuntimeError, match="disk full"):
-        tiny_results().write(tmp_path / "run", figures={"f": Broken()})
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        tiny_results().write(tmp_path / "run", files={"figures/f.png": b"png"})
+    monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert load_results(tmp_path / "run").summary == {"a": 1}
 
