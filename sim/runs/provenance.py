@@ -11,6 +11,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sim.runs import dirs
+
 PACKAGES = (
     "scamsim",
     "mesa",
@@ -57,7 +59,7 @@ def versions() -> dict[str, str | None]:
 
 
 # Run settings that do not change any output: left out of the configuration hash.
-NOT_HASHED = ("name", "n_jobs")
+NOT_HASHED = ("name", "n_jobs", "overwrite")
 
 
 def config_hash(config: dict[str, Any]) -> str:
@@ -68,9 +70,16 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 def describe(config: dict[str, Any], seed: int, n_seeds: int, command: str) -> dict[str, Any]:
-    """Metadata for a results directory. ``created`` is the only field that differs between reruns."""
+    """Metadata for a results directory.
+
+    ``created`` and ``argv`` (the full command line, None outside the ``scamsim`` command) are the only
+    fields that differ between reruns; ``written_by`` marks the directory as one this project may
+    replace (:mod:`sim.runs.dirs`).
+    """
     return {
+        dirs.MARKER[0]: dirs.MARKER[1],
         "command": command,
+        "argv": dirs.command_line(),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git": git_commit(),
         "versions": versions(),

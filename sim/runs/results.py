@@ -11,13 +11,15 @@ A results directory holds:
 * ``metadata.json``: provenance (git commit, package versions, full config, seeds);
 * ``figures/``: PNG figures.
 
-Directories are written under a temporary name and renamed into place, so an interrupted run never
-leaves a half-written results directory behind.
+Directories are written under a temporary name and swapped into place (:func:`atomic_dir`), so an
+interrupted run never leaves a half-written or empty results directory behind, and the previous
+results stay until the new ones are complete.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -31,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model.ledger import VARIABLES
+from sim.runs import dirs
 
 if TYPE_CHECKING:
     from sim.model.model import ScamModel
@@ -143,18 +146,28 @@ def load_sensitivity(path: str | Path) -> SensitivityResults:
 
 @contextlib.contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
-    """Yield a temporary sibling directory that replaces ``path`` only if the block succeeds."""
+    """Yield a temporary sibling directory that replaces ``path`` only if the block succeeds.
+
+    The one way results directories are (re)placed: under ``path``'s lock, only over an empty
+    directory or one this project wrote (:func:`sim.runs.dirs.check_replaceable`), and by one atomic
+    exchange of the two directories, so a kill at any moment leaves either the old or the new results
+    in place (plus, at worst, a hidden temporary that the next command removes).
+
+    Raises:
+        sim.runs.dirs.DirError: If ``path`` is busy or may not be replaced.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are meant to be shared
-    try:
-        yield tmp
-        _replace_dir(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with dirs.lock(path):
+        dirs.check_replaceable(path)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}{dirs.TMP_INFIX}", dir=path.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are meant to be shared
+        try:
+            yield tmp
+            _replace_dir(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # the failed results, or the replaced old ones
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
@@ -164,7 +177,7 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:
         ``path``.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}{dirs.TMP_INFIX}{os.getpid()}")
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -193,15 +206,27 @@ def _json_default(obj: Any) -> Any:
     return str(obj)
 
 
+_RENAME_EXCHANGE, _AT_FDCWD = 2, -100
+
+
 def _replace_dir(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst``, replacing an existing ``dst`` (as close to atomic as POSIX allows)."""
-    if dst.exists():
-        trash = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, trash)
+    """Move directory ``src`` to ``dst``; an existing ``dst`` ends up at ``src`` (for the caller to remove).
+
+    Where the system can (Linux: ``renameat2(RENAME_EXCHANGE)``) the two directories swap in one step;
+    elsewhere ``dst`` is first renamed to ``.<dst>.old``, which :func:`sim.runs.dirs.clean_debris` puts
+    back if the process dies before the second rename.
+    """
+    if not dst.exists():
         os.replace(src, dst)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(src, dst)
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    exchange = getattr(libc, "renameat2", None)
+    if exchange and exchange(_AT_FDCWD, bytes(src), _AT_FDCWD, bytes(dst), _RENAME_EXCHANGE) == 0:
+        return
+    old = dst.with_name(f".{dst.name}{dirs.OLD_SUFFIX}")
+    os.replace(dst, old)
+    os.replace(src, dst)
+    os.replace(old, src)
 
 
 def load_results(path: str | Path) -> Results:
