@@ -334,9 +334,15 @@ def command_line(scenarios: Sequence[str], overrides: Sequence[str]) -> str:
     return shlex.join(["scamsim", "compare", f"scenario={','.join(scenarios)}", *overrides])
 
 
+def comparison_hash(configs: dict[str, RunConfig]) -> str:
+    """Hash of what determines a comparison's outputs: every scenario's configuration (names aside)."""
+    return provenance.config_hash({name: provenance.config_hash(as_dict(c)) for name, c in configs.items()})
+
+
 def _metadata(configs: dict[str, RunConfig], scenarios: list[str], overrides: list[str]) -> dict[str, Any]:
     baseline = configs[BASELINE]
     meta = run_metadata(baseline, command_line(scenarios, overrides))
+    meta["config_hash"] = comparison_hash(configs)
     meta["overrides"] = list(overrides)
     meta["scenarios"] = {
         name: {

@@ -29,7 +29,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "run a sweep's chunks on a Dask cluster (scheduler=ADDRESS; default: local)",
     "sensitivity": "Morris or Sobol indices (SALib) -> results/sensitivity/<name>/",
     "compare": "scenarios vs baseline, paired by common random numbers -> results/compare/<name>/",
-    "brief": "a scenario's policy brief (HTML + PDF) -> results/briefs/<scenario>/",
+    "brief": "a scenario's policy brief (HTML + PDF) -> results/briefs/<name>/ (default: the scenario)",
 }
 
 

@@ -1,4 +1,6 @@
-"""``scamsim brief scenario=NAME [Hydra overrides]``: a scenario's policy brief (HTML + PDF).
+"""``scamsim brief scenario=NAME [name=OUT] [Hydra overrides]``: a scenario's policy brief (HTML + PDF).
+
+The brief goes to ``results/briefs/<name>/``; ``name`` defaults to the scenario's name.
 
 Hydra only composes and checks the configuration; the runs happen after it returns, because the
 comparison composes each scenario's configuration with Hydra itself. The scenario and the baseline
@@ -15,10 +17,10 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from rich.console import Console
 
-from sim.cli.common import fail, progress_bar
+from sim.cli.common import claim_or_fail, fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
-from sim.runs.config import hydra_output_dir, to_run_config
+from sim.runs.config import results_dir, to_run_config
 from sim.runs.scenarios import BASELINE, available_scenarios, configure
 
 
@@ -33,20 +35,18 @@ class Request:
 
 def _request(cfg: DictConfig) -> Request:
     """Check the composed configuration (unknown keys, ranges) and note what to run."""
-    # The brief is written atomically after Hydra returns (see main): the directory Hydra made goes now.
-    with hydra_output_dir() as out_dir:
-        try:
-            config = to_run_config(cfg)
-        except ConfigError as exc:
-            fail(str(exc))  # SystemExit passes Hydra's job runner without its multi-line banner
-        if config.scenario == BASELINE:  # no scenario= given (null keeps --help and --cfg working)
-            fail(
-                "scenario= is required, e.g. scenario=raid_surge; "
-                f"available: {', '.join(available_scenarios())}"
-            )
-        # Every override but the scenario itself applies to the baseline and the scenario alike.
-        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("scenario=")]
-    return Request(config.scenario, overrides, out_dir)
+    # The brief is written after Hydra returns (see main).
+    try:
+        config = to_run_config(cfg)
+    except ConfigError as exc:
+        fail(str(exc))  # SystemExit passes Hydra's job runner without its multi-line banner
+    if config.scenario == BASELINE:  # no scenario= given (null keeps --help and --cfg working)
+        fail(
+            f"scenario= is required, e.g. scenario=raid_surge; available: {', '.join(available_scenarios())}"
+        )
+    # Every override but the scenario itself applies to the baseline and the scenario alike.
+    overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("scenario=")]
+    return Request(config.scenario, overrides, results_dir(config, "briefs"))
 
 
 def make(request: Request) -> None:
@@ -56,13 +56,14 @@ def make(request: Request) -> None:
     except ConfigError as exc:
         fail(str(exc))
     # The work starts: load the model, the comparison and the brief's renderer.
-    from sim.analysis.compare import run_comparison
+    from sim.analysis.compare import comparison_hash, run_comparison
     from sim.report.brief import command_line, render
 
-    with progress_bar(f"brief {request.scenario}: runs") as report:
-        comparison = run_comparison(configs, used, report)
-    brief = render(comparison, request.scenario, command_line(request.scenario, request.overrides))
-    brief.write(request.out_dir)
+    with claim_or_fail(request.out_dir, comparison_hash(configs), configs[BASELINE].overwrite):
+        with progress_bar(f"brief {request.scenario}: runs") as report:
+            comparison = run_comparison(configs, used, report)
+        brief = render(comparison, request.scenario, command_line(request.scenario, request.overrides))
+        brief.write(request.out_dir)
 
 
 def main(argv: Sequence[str]) -> None:

@@ -21,12 +21,12 @@ from rich.table import Table
 from sim.analysis import calibration
 from sim.analysis.calibration import CalibrateConfig
 from sim.analysis.observations import Use
-from sim.cli.common import console, fail
+from sim.cli.common import claim_or_fail, console, fail
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures, figures
 from sim.runs import posterior, provenance
-from sim.runs.config import hydra_output_dir, load_overrides, to_run_config
+from sim.runs.config import load_overrides, results_dir, to_run_config
 from sim.runs.results import atomic_dir, write_json
 
 
@@ -40,6 +40,11 @@ def to_calibrate_config(cfg: DictConfig) -> CalibrateConfig:
     config = to_run_config(cfg, CalibrateConfig)
     calibration.check(config, config)
     return config
+
+
+def config_dict(config: CalibrateConfig) -> dict:
+    """The configuration as recorded in ``metadata.json`` (and hashed)."""
+    return OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
 
 
 def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
@@ -65,8 +70,9 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     )
     fit = calibration.fit_report(settings.targets, predicted, Use.fit)
     validation = calibration.fit_report(settings.targets, predicted, Use.validate)
-    config_dict = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
-    metadata = provenance.describe(config_dict, config.seed, settings.predictive_draws, "scamsim calibrate")
+    metadata = provenance.describe(
+        config_dict(config), config.seed, settings.predictive_draws, "scamsim calibrate"
+    )
     metadata["seconds"] = time.perf_counter() - started
 
     priors = calibration.priors(config)
@@ -126,11 +132,12 @@ def report_table(frame, title: str) -> Table:
 
 
 def _calibrate(cfg: DictConfig) -> None:
-    with hydra_output_dir() as out_dir:
-        try:
-            config = to_calibrate_config(cfg)
-        except ConfigError as exc:
-            fail(str(exc))
+    try:
+        config = to_calibrate_config(cfg)
+    except ConfigError as exc:
+        fail(str(exc))
+    out_dir = results_dir(config, "calibration")
+    with claim_or_fail(out_dir, provenance.config_hash(config_dict(config)), config.overwrite):
         out = calibrate_and_write(config, out_dir)
     terminal = Console()
     terminal.print(report_table(out["fit"], "Fit targets"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from rich.console import Console
@@ -27,6 +28,7 @@ from rich.progress import (
 )
 
 from sim.model.schemas import ConfigError, did_you_mean
+from sim.runs.dirs import claim
 
 console = Console(stderr=True)
 
@@ -41,6 +43,36 @@ def fail(message: str) -> NoReturn:
 def os_error_line(exc: OSError) -> str:
     """One line for a failure to read or write a file (e.g. a full disk): the file and the reason."""
     return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+
+
+def check_repeated(argv: Sequence[str]) -> None:
+    """Refuse a command line that sets one key twice (``police.raid_rate=1 police.raid_rate=2``).
+
+    Raises:
+        ConfigError: Naming the key and both values.
+    """
+    seen: dict[str, str] = {}
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+~")
+        if not sep or key.startswith("-"):
+            continue
+        if key in seen:
+            raise ConfigError(
+                f"{key} is given twice ({key}={seen[key]} and {key}={value}); give each key once"
+            )
+        seen[key] = value
+
+
+@contextlib.contextmanager
+def claim_or_fail(path: Path, config_hash: str | None, overwrite: bool) -> Iterator[Path]:
+    """:func:`sim.runs.dirs.claim` for a command: a refusal ends the program with one line (exit 2)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(claim(path, config_hash, overwrite))
+        except ConfigError as exc:
+            fail(str(exc))
+        yield path
 
 
 def parse_keys(argv: Sequence[str], keys: dict[str, str], usage: str) -> dict[str, str]:
@@ -60,6 +92,7 @@ def parse_keys(argv: Sequence[str], keys: dict[str, str], usage: str) -> dict[st
     if any(a in ("-h", "--help") for a in argv):
         print(usage)
         sys.exit(0)
+    check_repeated(argv)
     values = dict(keys)
     for arg in argv:
         key, sep, value = arg.partition("=")

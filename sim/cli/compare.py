@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli.common import fail, progress_bar
+from sim.cli.common import check_repeated, claim_or_fail, fail, progress_bar
 from sim.model.schemas import ConfigError
-from sim.runs.scenarios import available_scenarios, configure
+from sim.runs.config import RESULTS
+from sim.runs.dirs import check_name
+from sim.runs.scenarios import BASELINE, available_scenarios, configure
 
 if TYPE_CHECKING:
     from sim.analysis.compare import Comparison
@@ -43,6 +44,7 @@ def parse_args(argv: Sequence[str]) -> tuple[list[str], list[str], str | None]:
     Raises:
         ConfigError: If no ``scenario=`` is given.
     """
+    check_repeated(argv)
     scenarios: list[str] = []
     overrides: list[str] = []
     name = None
@@ -51,7 +53,7 @@ def parse_args(argv: Sequence[str]) -> tuple[list[str], list[str], str | None]:
         if key == "scenario":
             scenarios = [s for s in value.split(",") if s]
         elif key == "name":
-            name = value
+            name = check_name(value)
         else:
             overrides.append(arg)
     if not scenarios:
@@ -96,14 +98,15 @@ def main(argv: Sequence[str]) -> None:
     except ConfigError as exc:
         fail(str(exc))
     # The work starts: load the model, the comparison and its figure.
-    from sim.analysis.compare import run_comparison
+    from sim.analysis.compare import comparison_hash, run_comparison
     from sim.report import figures
     from sim.report.compare_figures import difference_figure
 
-    out_dir = Path("results") / "compare" / (name or "+".join(scenarios))
-    with progress_bar("compare: runs") as report:
-        comparison = run_comparison(configs, used, report)
-    comparison.write(out_dir, figures.files({"paired_differences": difference_figure(comparison)}))
+    out_dir = RESULTS / "compare" / (name or "+".join(scenarios))
+    with claim_or_fail(out_dir, comparison_hash(configs), configs[BASELINE].overwrite):
+        with progress_bar("compare: runs") as report:
+            comparison = run_comparison(configs, used, report)
+        comparison.write(out_dir, figures.files({"paired_differences": difference_figure(comparison)}))
     console = Console()
     console.print(summary_table(comparison))
     console.print(f"comparison written to {out_dir}")

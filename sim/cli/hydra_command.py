@@ -14,7 +14,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from sim.cli.common import fail, os_error_line
+from sim.cli.common import check_repeated, fail, os_error_line
 from sim.model.schemas import ConfigError
 from sim.runs.config import CONFIG_DIR, check_groups, one_line, register
 
@@ -46,6 +46,10 @@ def hydra_app(config_name: str, task: Callable[[DictConfig], Any], argv: Sequenc
     modes = sorted({_MODE_FLAGS[a] for a in argv if a in _MODE_FLAGS})
     if len(modes) > 1:
         fail(f"{' and '.join(modes)} cannot be combined; use one of them (e.g. --cfg job without -m)")
+    try:
+        check_repeated(argv)
+    except ConfigError as exc:
+        fail(str(exc))
     sys.argv = [sys.argv[0], *argv]
     try:
         check_groups(list(argv))

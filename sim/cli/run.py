@@ -18,10 +18,11 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from sim.cli.common import fail, progress_bar
+from sim.cli.common import claim_or_fail, fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
-from sim.runs.config import RunConfig, fix_overridden, hydra_output_dir, to_run_config
+from sim.runs.config import RunConfig, as_dict, fix_overridden, results_dir, to_run_config
+from sim.runs.provenance import config_hash
 
 if TYPE_CHECKING:
     from sim.runs.results import Results
@@ -60,14 +61,15 @@ def comparison_table(results: Results) -> Table:
 
 
 def _run(cfg: DictConfig) -> None:
-    with hydra_output_dir() as out_dir:
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
-            # A sweep: each job writes one compact chunk of runs, not a full results directory.
-            from sim.runs import multirun  # the work starts: load the model
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        # A sweep: each job writes one compact chunk of runs, not a full results directory.
+        from sim.runs import multirun  # the work starts: load the model
 
-            multirun.job(cfg)
-            return
-        config = configure(cfg)
+        multirun.job(cfg)
+        return
+    config = configure(cfg)
+    out_dir = results_dir(config)
+    with claim_or_fail(out_dir, config_hash(as_dict(config)), config.overwrite):
         from sim.report import figures  # the work starts: load the model and plots
         from sim.runs.runner import run_config
 

@@ -19,12 +19,12 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.analysis import sensitivity
-from sim.cli.common import fail, progress_bar
+from sim.cli.common import claim_or_fail, fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import figures, sensitivity_figures
 from sim.runs import provenance
-from sim.runs.config import as_dict, hydra_output_dir, to_run_config
+from sim.runs.config import as_dict, results_dir, to_run_config
 from sim.runs.results import atomic_dir, write_json
 
 
@@ -76,12 +76,13 @@ def ranking_table(analysis: sensitivity.Analysis, top: int = 5) -> Table:
 
 
 def _sensitivity(cfg: DictConfig) -> None:
-    with hydra_output_dir() as out_dir:
-        try:
-            config = to_run_config(cfg, sensitivity.SensitivityConfig)
-            sensitivity.check(config)
-        except ConfigError as exc:
-            fail(str(exc))
+    try:
+        config = to_run_config(cfg, sensitivity.SensitivityConfig)
+        sensitivity.check(config)
+    except ConfigError as exc:
+        fail(str(exc))
+    out_dir = results_dir(config, "sensitivity")
+    with claim_or_fail(out_dir, provenance.config_hash(as_dict(config)), config.overwrite):
         analysis = run_and_write(config, out_dir)
     terminal = Console()
     terminal.print(ranking_table(analysis))

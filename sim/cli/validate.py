@@ -10,28 +10,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from rich.console import Console
 
 from sim.analysis import calibration
 from sim.analysis.observations import Use
-from sim.cli.calibrate import register, report_table, to_calibrate_config
-from sim.cli.common import fail
+from sim.cli.calibrate import config_dict, register, report_table, to_calibrate_config
+from sim.cli.common import claim_or_fail, fail
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures, figures
 from sim.runs import posterior, provenance
-from sim.runs.config import hydra_output_dir, load_overrides
+from sim.runs.config import load_overrides, results_dir
 from sim.runs.results import atomic_dir, write_json
 
 
 def _validate(cfg: DictConfig) -> None:
-    with hydra_output_dir() as out_dir:
-        try:
-            config = to_calibrate_config(cfg)
-            particles = posterior.load(config.posterior or "calibrated")
-        except ConfigError as exc:
-            fail(str(exc))
+    try:
+        config = to_calibrate_config(cfg)
+        particles = posterior.load(config.posterior or "calibrated")
+    except ConfigError as exc:
+        fail(str(exc))
+    out_dir = results_dir(config, "validation")
+    with claim_or_fail(out_dir, provenance.config_hash(config_dict(config)), config.overwrite):
         settings = config.calibration
         model_params = load_overrides(config, settings.model_overrides)
         draws = calibration.Posterior(particles=particles, diagnostics=pd.DataFrame())
@@ -39,9 +40,8 @@ def _validate(cfg: DictConfig) -> None:
             draws, model_params, settings.predictive_draws, config.seed, settings.n_procs
         )
         report = calibration.fit_report(settings.targets, predicted, Use.validate)
-        config_dict = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
         n_draws = settings.predictive_draws
-        metadata = provenance.describe(config_dict, config.seed, n_draws, "scamsim validate")
+        metadata = provenance.describe(config_dict(config), config.seed, n_draws, "scamsim validate")
         metadata["posterior"] = posterior.provenance(config.posterior or "calibrated")
         with atomic_dir(out_dir) as tmp:
             report.to_csv(tmp / "validation.csv", index=False)

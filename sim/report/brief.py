@@ -33,7 +33,7 @@ import re
 import shlex
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ from sim.model.schemas import parse_date
 from sim.report import figures, odd
 from sim.runs import posterior
 from sim.runs.config import CONFIG_DIR, RunConfig, to_run_config
-from sim.runs.results import atomic_dir
+from sim.runs.results import atomic_dir, write_json
 from sim.runs.scenarios import BASELINE
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -656,10 +656,11 @@ def _embedded(name: str, data: bytes, alt: str, caption: str) -> dict[str, Any]:
 
 @dataclass
 class Brief:
-    """A rendered brief: the HTML document and its figures (name -> format -> bytes: PNG and SVG)."""
+    """A rendered brief: its HTML, figures (name -> format -> bytes) and provenance (``metadata.json``)."""
 
     html: str
     images: dict[str, dict[str, bytes]]
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def pdf(self) -> bytes:
         """The brief as PDF, laid out by WeasyPrint from the same HTML with its print styles."""
@@ -674,9 +675,10 @@ class Brief:
         return weasyprint.HTML(string=self.html, base_url=str(TEMPLATES)).render()
 
     def write(self, out_dir: Path) -> Path:
-        """Write ``brief.html``, ``brief.pdf`` and ``figures/*.png|svg`` to ``out_dir`` atomically."""
+        """Write ``brief.html``, ``brief.pdf``, ``metadata.json`` and ``figures/*.png|svg`` atomically."""
         pdf = self.pdf()  # before anything is moved into place: a layout error leaves nothing behind
         with atomic_dir(out_dir) as tmp:
+            write_json(tmp / "metadata.json", self.metadata)
             (tmp / "brief.html").write_text(self.html, encoding="utf-8")
             (tmp / "brief.pdf").write_bytes(pdf)
             (tmp / "figures").mkdir()
@@ -826,4 +828,4 @@ def render(comparison: Comparison, scenario: str, command: str | None = None) ->
         "provenance": provenance_items(comparison, command),
     }
     html = _environment().get_template("brief.html.j2").render(context)
-    return Brief(html=html, images=images)
+    return Brief(html=html, images=images, metadata=comparison.metadata)

@@ -7,10 +7,9 @@ checked when a configuration is composed; ranges and cross-field rules are check
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from sim.model import keys
 from sim.model.resources import check_memory
 from sim.model.schemas import ConfigError, JurisdictionParams, ModelParams, did_you_mean, param
 from sim.model.validation import validate
+from sim.runs.dirs import check_name
 
 CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 
@@ -34,7 +34,18 @@ CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "configs")
 class RunConfig(ModelParams):
     """A run of the model: its parameters plus how many replicates to run and where to write them."""
 
-    name: str = param("baseline", "-", "Run name: results go to results/<name>/", "-")
+    name: str = param(
+        "baseline",
+        "-",
+        "Run name, a plain folder name: results go to results/<name>/ (results/<command>/<name>/)",
+        "-",
+    )
+    overwrite: bool = param(
+        False,
+        "-",
+        "Replace results/<name>/ even if it holds results of another configuration (otherwise refused)",
+        "-",
+    )
     seed: int = param(
         20250626,
         "-",
@@ -90,19 +101,20 @@ class RunConfig(ModelParams):
     )
 
 
-@contextlib.contextmanager
-def hydra_output_dir() -> Iterator[Path]:
-    """The current Hydra job's output directory, removed again if the job leaves it empty.
+RESULTS = Path("results")
 
-    Hydra creates the directory before the job runs, but results are written into it atomically or not
-    at all, so a failed job (or one that writes elsewhere) must not leave an empty directory behind.
+
+def results_dir(config: RunConfig, command: str = "") -> Path:
+    """Where the current Hydra command writes: ``results/[<command>/]<name>``.
+
+    ``hydra.run.dir`` set on the command line takes its place. The configs leave ``hydra.run.dir`` at
+    ``.``: Hydra creates that directory before the command starts, and a command killed before it
+    wrote anything would leave an empty results directory behind.
     """
-    out_dir = Path(HydraConfig.get().runtime.output_dir)
-    try:
-        yield out_dir
-    finally:
-        with contextlib.suppress(OSError):  # not empty: the job wrote its results there
-            out_dir.rmdir()
+    hydra = HydraConfig.get()
+    if any(o.startswith("hydra.run.dir=") for o in hydra.overrides.hydra):
+        return Path(hydra.runtime.output_dir)
+    return RESULTS / command / config.name
 
 
 def register() -> None:
@@ -126,6 +138,7 @@ def to_run_config(cfg: DictConfig, schema: type[RunConfig] = RunConfig) -> RunCo
         config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), plain))
     except Exception as exc:
         raise ConfigError(one_line(exc)) from None
+    check_name(config.name)
     validate(config)
     check_run_settings(config)
     if not config.force:
