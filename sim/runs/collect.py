@@ -21,7 +21,7 @@ import pandas as pd
 from sim.runs import provenance
 from sim.runs.metrics import METRICS
 from sim.runs.results import atomic_write, write_json
-from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, chunk_info, expected_keys
+from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, chunk_info, chunk_keys, expected_keys
 
 RUNS_FILE, METADATA_FILE = "runs.parquet", "metadata.json"
 
@@ -35,6 +35,7 @@ class Collected:
     missing: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     chunks: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> pd.DataFrame:
@@ -42,8 +43,8 @@ class Collected:
         return self.runs[self.runs["status"] != "ok"]
 
     def warnings(self) -> list[str]:
-        """One line per problem: missing chunks, failed chunks, failed runs."""
-        out = []
+        """One line per problem: chunks ignored or unreadable, missing chunks, failed chunks, failed runs."""
+        out = list(self.notes)
         if self.missing:
             shown = ", ".join(self.missing[:3]) + (", ..." if len(self.missing) > 3 else "")
             out.append(f"{len(self.missing)} chunk(s) missing (not run or not finished): {shown}")
@@ -56,7 +57,10 @@ class Collected:
 
 
 def collect(sweep_dir: str | Path) -> Collected:
-    """Read every finished chunk of a sweep directory.
+    """Read every finished chunk of a sweep directory that belongs to its grid.
+
+    Chunks outside the grid of the sweep's ``multirun.yaml`` (left by an earlier sweep of the same name)
+    are ignored, and unreadable ones are counted as missing; both are warned about.
 
     Raises:
         FileNotFoundError: If ``sweep_dir`` has neither chunks nor a ``multirun.yaml``.
@@ -66,24 +70,34 @@ def collect(sweep_dir: str | Path) -> Collected:
     expected = expected_keys(sweep_dir)
     if expected is None and not chunk_dir.is_dir():
         raise FileNotFoundError(f"{sweep_dir} is not a sweep directory (no {CHUNK_DIR}/, no multirun.yaml)")
-    files = sorted(chunk_dir.glob("[!.]*.parquet")) if chunk_dir.is_dir() else []
-    failed = {
-        p.name.removesuffix(FAILED_SUFFIX): json.loads(p.read_text())["error"]
-        for p in (sorted(chunk_dir.glob(f"[!.]*{FAILED_SUFFIX}")) if chunk_dir.is_dir() else [])
-    }
-    tables, infos = [], []
-    for path in files:
-        tables.append(pd.read_parquet(path))
-        infos.append({"chunk": path.stem, "rows": len(tables[-1]), **chunk_info(path)})
-    found = {p.stem for p in files}
+    present = chunk_keys(chunk_dir) if chunk_dir.is_dir() else {}
+    outside = [k for k in present if expected is not None and k not in expected]
+    failed, tables, infos, unreadable = {}, [], [], []
+    for key, path in present.items():
+        if key in outside:
+            continue
+        if path.name.endswith(FAILED_SUFFIX):
+            failed[key] = json.loads(path.read_text())["error"]
+        elif (info := chunk_info(path)) is None:
+            unreadable.append(key)
+        else:
+            tables.append(pd.read_parquet(path))
+            infos.append({"chunk": key, "rows": len(tables[-1]), **info})
+    found = {info["chunk"] for info in infos}
     missing = [k for k in expected or [] if k not in found and k not in failed]
+    notes = [f"{len(outside)} chunk(s) not in this sweep's grid ignored, e.g. {k}" for k in outside[:1]]
+    if unreadable:
+        notes.append(
+            f"{len(unreadable)} chunk(s) unreadable, counted as missing (set aside and re-run when the "
+            f"sweep is resumed), e.g. {unreadable[0]}"
+        )
     if not tables:
-        return Collected(pd.DataFrame(columns=[*RUN_COLUMNS, *METRICS]), [], missing, failed)
+        return Collected(pd.DataFrame(columns=[*RUN_COLUMNS, *METRICS]), [], missing, failed, notes=notes)
     runs = pd.concat(tables, ignore_index=True)
     swept = [c for c in runs.columns if c not in RUN_COLUMNS and c not in METRICS]
     runs = runs[[*swept, *RUN_COLUMNS, *METRICS]]
     runs = runs.sort_values([*swept, "draw", "replicate"], kind="stable", ignore_index=True)
-    return Collected(runs, swept, missing, failed, pd.DataFrame(infos))
+    return Collected(runs, swept, missing, failed, pd.DataFrame(infos), notes)
 
 
 def provenance_of(runs: pd.DataFrame, chunks: pd.DataFrame) -> dict[str, Any]:

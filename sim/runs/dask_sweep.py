@@ -12,11 +12,17 @@ Usage::
     scamsim sweep scheduler=tcp://10.0.0.5:8786 experiment=phase
     scamsim sweep police.raid_rate=0,1,2 police.corruption=0.2,0.8 n_seeds=50   # local cluster, 2 workers
 
-The sweep directory must be on a file system every worker can write to.
+The sweep directory is made absolute as the client sees it, and the client checks at the start that
+every worker sees it (a file the client writes there must be readable by each worker), so a cluster's
+workers, whose working directory is their own, never write chunks where ``scamsim collect`` does not
+look; a chunk counts as done only once the client finds its file. The client holds the sweep
+directory's lock while the sweep runs, and chunks of another grid are refused or, with
+``overwrite=true``, set aside (:func:`sim.runs.sweep.prepare`).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,8 +32,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sim.model.schemas import ConfigError
+from sim.runs import dirs
 from sim.runs.config import CONFIG_DIR, one_line, register, to_run_config
-from sim.runs.sweep import Chunk, execute, expand, record_failure
+from sim.runs.sweep import CHUNK_DIR, Chunk, execute, expand, prepare, record_failure
 
 
 def _is_hydra(override: str) -> bool:
@@ -42,15 +49,18 @@ def _compose_base(overrides: list[str]) -> DictConfig:
         return compose(config_name="run", overrides=fixed, return_hydra_config=True)
 
 
-def plan(overrides: list[str]) -> tuple[Path, list[list[str]]]:
+def plan(overrides: list[str]) -> tuple[Path, list[list[str]], DictConfig]:
     """The sweep directory and grid cells of a sweep given as Hydra overrides (sweep syntax allowed).
 
     As in a Hydra multirun, the cells come from the experiment's ``hydra.sweeper.params`` and the
-    overrides that are not ``hydra.*`` settings; it also writes the sweep's ``multirun.yaml``, so
-    ``scamsim collect`` knows which chunks to expect.
+    overrides that are not ``hydra.*`` settings.
+
+    Returns:
+        The sweep directory (absolute), the grid cells and the configuration to save as the sweep's
+        ``multirun.yaml`` (so ``scamsim collect`` knows which chunks to expect).
 
     Raises:
-        ConfigError: On a malformed override or an unknown key.
+        ConfigError: On a malformed override, an unknown key or a run name that is not plain.
     """
     register()
     task = [o for o in overrides if not _is_hydra(o)]
@@ -60,12 +70,40 @@ def plan(overrides: list[str]) -> tuple[Path, list[list[str]]]:
         cells = expand(params + task)
     except Exception as exc:
         raise ConfigError(one_line(exc)) from None
-    sweep_dir = Path(str(cfg.hydra.sweep.dir))
+    dirs.check_name(cfg.name)
+    sweep_dir = Path(str(cfg.hydra.sweep.dir)).absolute()
     with open_dict(cfg):
         cfg.hydra.overrides.task = task
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, sweep_dir / "multirun.yaml", resolve=False)
-    return sweep_dir, cells
+    return sweep_dir, cells, cfg
+
+
+def _sees(path: str, token: str) -> bool:
+    """On a worker: whether it reads ``token`` in the file ``path`` (the client's probe)."""
+    try:
+        return Path(path).read_text() == token
+    except OSError:
+        return False
+
+
+def check_workers_see(client: Any, sweep_dir: Path) -> None:
+    """Check that every worker of ``client``'s cluster sees ``sweep_dir`` as the client does.
+
+    Raises:
+        ConfigError: Naming the workers that do not (one line).
+    """
+    token = secrets.token_hex(8)
+    probe = sweep_dir / f".probe-{token}"
+    probe.write_text(token)
+    try:
+        seen = client.run(_sees, str(probe), token)
+    finally:
+        probe.unlink(missing_ok=True)
+    blind = sorted(worker for worker, ok in seen.items() if not ok)
+    if not seen or blind:
+        raise ConfigError(
+            f"the sweep directory {sweep_dir} is not visible to worker(s) {', '.join(blind) or '(none)'}; "
+            "put it on a file system every worker shares (hydra.sweep.dir=/shared/path)"
+        )
 
 
 def chunk_of(cell: list[str]) -> Chunk:
@@ -111,24 +149,33 @@ def run(
     """
     from distributed import Client, as_completed
 
-    sweep_dir, cells = plan(overrides)
+    sweep_dir, cells, cfg = plan(overrides)
     counts = {"done": 0, "skipped": 0, "failed": 0}
-    chunks = []
-    for cell in cells:
+    with dirs.lock(sweep_dir):
+        prepare(sweep_dir, cells, bool(cfg.get("overwrite", False)))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(cfg, sweep_dir / "multirun.yaml", resolve=False)
+        chunks = []
+        for cell in cells:
+            try:
+                chunks.append(chunk_of(cell))
+            except ConfigError as exc:
+                record_failure(sweep_dir, cell, str(exc))
+                counts["failed"] += 1
+        cluster = None if scheduler else local_cluster(n_workers)
         try:
-            chunks.append(chunk_of(cell))
-        except ConfigError as exc:
-            record_failure(sweep_dir, cell, str(exc))
-            counts["failed"] += 1
-    cluster = None if scheduler else local_cluster(n_workers)
-    try:
-        with Client(scheduler or cluster) as client:
-            futures = client.map(execute, chunks, sweep_dir=str(sweep_dir), pure=False)
-            for done, future in enumerate(as_completed(futures), start=1):
-                counts[future.result()] += 1
-                if progress:
-                    progress(done, len(chunks))
-    finally:
-        if cluster is not None:
-            cluster.close()
+            with Client(scheduler or cluster) as client:
+                check_workers_see(client, sweep_dir)
+                futures = client.map(execute, chunks, sweep_dir=str(sweep_dir), pure=False)
+                keys = {future.key: chunk.key for future, chunk in zip(futures, chunks, strict=True)}
+                for done, future in enumerate(as_completed(futures), start=1):
+                    status = future.result()
+                    if not (sweep_dir / CHUNK_DIR / f"{keys[future.key]}.parquet").exists():
+                        status = "failed"  # written where the client cannot see it: not done
+                    counts[status] += 1
+                    if progress:
+                        progress(done, len(chunks))
+        finally:
+            if cluster is not None:
+                cluster.close()
     return counts

@@ -5,6 +5,10 @@ instead of writing a full results directory: the cell's runs go into one chunk f
 ``<hydra.sweep.dir>/chunks/`` (see :mod:`sim.runs.sweep`). Jobs run in separate processes, so the progress
 line is computed from what is on disk: chunk files present, out of the cells listed by the sweep's
 ``multirun.yaml``, and the time since Hydra wrote that file when the sweep (or its resumption) started.
+
+Jobs write to the sweep directory as the launching process sees it (made absolute against its working
+directory), wherever their own working directory is; see :mod:`sim.runs.launch` for what the launching
+process does.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from omegaconf import DictConfig
 
 from sim.model.schemas import ConfigError
 from sim.runs.config import to_run_config
+from sim.runs.launch import stop_with_launcher
 from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, Chunk, execute, expected_keys, record_failure
 
 log = logging.getLogger("scamsim.sweep")
@@ -34,8 +39,9 @@ def job(cfg: DictConfig) -> str:
     Returns:
         ``"done"``, ``"skipped"`` or ``"failed"``.
     """
+    stop_with_launcher()
     hydra = HydraConfig.get()
-    sweep_dir = Path(hydra.sweep.dir)
+    sweep_dir = Path(hydra.runtime.cwd, hydra.sweep.dir)  # as the launcher sees it
     overrides = list(hydra.overrides.task)
     try:
         config = to_run_config(cfg)

@@ -46,7 +46,7 @@ from hydra.errors import HydraException
 from sim.model import keys
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
-from sim.runs import posterior, provenance
+from sim.runs import dirs, posterior, provenance
 from sim.runs.config import RunConfig, as_dict, fix_overridden, one_line
 from sim.runs.metrics import METRICS
 from sim.runs.results import atomic_write
@@ -57,7 +57,8 @@ FAILED_SUFFIX = ".failed.json"
 META_KEY = b"scamsim"  # parquet key-value metadata of a chunk file
 RUN_COLUMNS = ("seed", "draw", "replicate", "status", "error")
 # Overrides that change neither the runs nor their outputs: not recorded as columns.
-NOT_RECORDED = ("name", "n_jobs")
+NOT_RECORDED = ("name", "n_jobs", "overwrite")
+SET_ASIDE = "set-aside"  # chunks of another grid, moved here by overwrite=true
 
 
 def draw_params(config: RunConfig, draw: int) -> ModelParams:
@@ -78,7 +79,7 @@ def draw_params(config: RunConfig, draw: int) -> ModelParams:
 
 def chunk_key(overrides: Iterable[str]) -> str:
     """File name stem of the chunk of a grid cell: its overrides, sorted, made safe for file names."""
-    text = ",".join(sorted(overrides)) or "default"
+    text = ",".join(sorted(o for o in overrides if not o.startswith("overwrite="))) or "default"
     key = quote(text, safe="=,.-_+~:")
     if len(key) > 180:  # file names are limited to 255 bytes
         key = key[:160] + "-" + hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -174,21 +175,44 @@ def write_chunk(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: pq.write_table(arrow.replace_schema_metadata(metadata), tmp))
 
 
-def chunk_info(path: Path) -> dict[str, Any]:
-    """The metadata a chunk file was written with (empty if it has none)."""
-    raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
-    return json.loads(raw) if raw else {}
+def chunk_info(path: Path) -> dict[str, Any] | None:
+    """The metadata a chunk file was written with; None if it is unreadable or not a chunk.
+
+    A chunk is a parquet file with every run column and metric and this project's metadata; a
+    truncated, empty or foreign file is none.
+    """
+    try:
+        schema = pq.read_schema(path)
+        info = json.loads((schema.metadata or {})[META_KEY])
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return None
+    if not isinstance(info, dict) or not {*RUN_COLUMNS, *METRICS} <= set(schema.names):
+        return None
+    return info
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a corrupt chunk file out of the way (``<file>.corrupt-<time>``; never deleted)."""
+    target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns()}")
+    path.rename(target)
+    return target
 
 
 def execute(chunk: Chunk, sweep_dir: str | Path) -> str:
     """Run a chunk unless its file already exists with the same configuration hash, and write it.
 
+    A chunk file that cannot be read is set aside (:func:`set_aside`) and the chunk runs again.
+
     Returns:
         ``"skipped"`` (already done) or ``"done"``.
     """
     path = Path(sweep_dir) / CHUNK_DIR / f"{chunk.key}.parquet"
-    if path.exists() and chunk_info(path).get("config_hash") == chunk.config_hash:
-        return "skipped"
+    if path.exists():
+        info = chunk_info(path)
+        if info is None:
+            set_aside(path)
+        elif info.get("config_hash") == chunk.config_hash:
+            return "skipped"
     started = time.time()
     table, compute = run_chunk(chunk)
     info = {
@@ -208,6 +232,42 @@ def record_failure(sweep_dir: str | Path, overrides: list[str], error: str) -> N
     path = Path(sweep_dir) / CHUNK_DIR / (chunk_key(overrides) + FAILED_SUFFIX)
     text = json.dumps({"overrides": overrides, "error": error}, indent=2) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text))
+
+
+def chunk_keys(chunk_dir: Path) -> dict[str, Path]:
+    """Finished and failed chunk files of a chunk folder, by chunk key (temporaries and set-asides not)."""
+    files = [*chunk_dir.glob("[!.]*.parquet"), *chunk_dir.glob(f"[!.]*{FAILED_SUFFIX}")]
+    return {p.name.removesuffix(".parquet").removesuffix(FAILED_SUFFIX): p for p in sorted(files)}
+
+
+def prepare(sweep_dir: Path, cells: list[list[str]], overwrite: bool) -> None:
+    """Make a sweep directory ready for the grid ``cells`` (its caller holds the directory's lock).
+
+    Removes the temporaries of killed workers, and checks that every chunk present belongs to this
+    grid: chunks of another grid (the same name run earlier with other values) are refused, or with
+    ``overwrite`` moved to ``set-aside/<time>/``, so they never mix into this sweep's table.
+
+    Raises:
+        DirError: For chunks of another grid without ``overwrite`` (one line).
+    """
+    chunk_dir = sweep_dir / CHUNK_DIR
+    if not chunk_dir.is_dir():
+        return
+    for tmp in chunk_dir.glob(f".*{dirs.TMP_INFIX}*"):
+        tmp.unlink(missing_ok=True)
+    grid = {chunk_key(cell) for cell in cells}
+    stale = {key: p for key, p in chunk_keys(chunk_dir).items() if key not in grid}
+    if not stale:
+        return
+    if not overwrite:
+        raise dirs.DirError(
+            f"{sweep_dir} holds {len(stale)} chunk(s) of another grid (e.g. {next(iter(stale))}); "
+            "choose another name=, or add overwrite=true to set them aside"
+        )
+    aside = sweep_dir / SET_ASIDE / time.strftime("%Y%m%dT%H%M%S")
+    aside.mkdir(parents=True, exist_ok=True)
+    for path in stale.values():
+        path.rename(aside / path.name)
 
 
 def multirun_overrides(saved: dict[str, Any]) -> list[str]:

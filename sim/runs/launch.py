@@ -1,0 +1,77 @@
+"""The process that launches a sweep's jobs (``scamsim run -m``) and the worker processes it starts.
+
+:class:`SweepGuard` is a Hydra callback (``hydra.callbacks`` in ``configs/run.yaml``): in the launching
+process it checks the sweep's name, holds the sweep directory's lock while the sweep runs and prepares
+the directory for the grid (:func:`sim.runs.sweep.prepare`: killed workers' temporaries removed, chunks
+of another grid refused or set aside). A job running in a worker process of the launching process
+(joblib, submitit's local executor) calls :func:`stop_with_launcher`, so killing the sweep stops its
+workers instead of leaving them running and writing chunks.
+
+Light on purpose: Hydra instantiates the callback for every ``scamsim run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from sim.runs import dirs
+
+_watching: list[int] = []  # the launcher this worker process watches (at most one)
+
+LAUNCHER_PID = "SCAMSIM_SWEEP_PID"  # environment: the process that launched the sweep's jobs
+
+
+class SweepGuard(Callback):
+    """Hydra callback of ``scamsim run -m``, in the launching process: the sweep directory's guard."""
+
+    def __init__(self) -> None:
+        self._held = contextlib.ExitStack()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Check the name, take the sweep directory's lock and prepare it for this grid.
+
+        Raises:
+            ConfigError: For a name that is not plain, a busy directory or chunks of another grid.
+        """
+        dirs.check_name(config.name)
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        self._held.enter_context(dirs.lock(sweep_dir))
+        from sim.runs.sweep import expand, multirun_overrides, prepare  # loads pandas: sweeps only
+
+        try:
+            saved = OmegaConf.to_container(config, resolve=False)
+            prepare(sweep_dir, expand(multirun_overrides(saved)), bool(config.get("overwrite", False)))
+        except BaseException:
+            self._held.close()
+            raise
+        os.environ[LAUNCHER_PID] = str(os.getpid())
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Release the sweep directory's lock."""
+        self._held.close()
+
+
+def stop_with_launcher(poll: float = 0.5) -> None:
+    """In a worker process of the sweep's launching process: exit as soon as that process dies.
+
+    Does nothing in the launching process itself or in jobs started otherwise (e.g. by SLURM).
+    """
+    launcher = os.getppid()
+    if str(launcher) != os.environ.get(LAUNCHER_PID) or _watching:
+        return
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(poll)
+        os._exit(1)  # the launcher is gone: the chunk in progress is re-run on resume
+
+    threading.Thread(target=watch, name="scamsim-launcher-watch", daemon=True).start()
+    _watching.append(launcher)
