@@ -31,8 +31,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from sim.report.figures import BAND, GROUPED, PALETTE, band, footer, save
-from sim.runs import posterior
+from sim.runs import dirs, posterior
 from sim.runs.collect import load_sweep
+from sim.runs.results import atomic_dir
 
 RATE, CORRUPTION = "police.raid_rate", "police.corruption"
 RATE_LABEL = "raid rate [raids per compound per year]"
@@ -174,15 +175,20 @@ def cuts(summary: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     return fig
 
 
-def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
+def draw(sweep_dir: Path, out_dir: Path, overwrite: bool = False) -> list[Path]:
     """Write the phase-diagram figures, the per-cell summary and the sweep's runs (with provenance).
+
+    ``out_dir`` is replaced as a whole (:func:`sim.runs.results.atomic_dir`), and only by the same
+    sweep's figures unless ``overwrite``: an incomplete or other sweep never replaces ``results/phase``.
 
     Args:
         sweep_dir: A sweep directory, or a directory saved by this function (to redraw).
         out_dir: Where the figures, ``summary.csv``, ``runs.parquet`` and ``metadata.json`` go.
+        overwrite: Replace an ``out_dir`` drawn from another sweep (or another state of it).
 
     Raises:
         ValueError: If the sweep did not vary both the raid rate and corruption, or has no finished runs.
+        sim.runs.dirs.DirError: If ``out_dir`` is busy, not ours, or holds another sweep's figures.
     """
     sweep = load_sweep(sweep_dir)
     missing = [c for c in (RATE, CORRUPTION) if c not in sweep.runs.columns]
@@ -191,10 +197,10 @@ def draw(sweep_dir: Path, out_dir: Path) -> list[Path]:
     summary = cell_summary(sweep.runs)
     if summary.empty:
         raise ValueError(f"{sweep_dir} has no successful runs")
-    figures = {name: heatmap(summary, metric, sweep.metadata) for metric, (name, *_) in HEATMAPS.items()}
-    figures["cuts"] = cuts(summary, sweep.metadata)
-    written = save(out_dir, figures)
-    summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
-    if Path(sweep_dir).resolve() != out_dir.resolve():
-        written += sweep.write(out_dir)
-    return [*written, out_dir / "summary.csv"]
+    with dirs.claim(out_dir, sweep.metadata.get("config_hash"), overwrite), atomic_dir(out_dir) as tmp:
+        figures = {name: heatmap(summary, metric, sweep.metadata) for metric, (name, *_) in HEATMAPS.items()}
+        figures["cuts"] = cuts(summary, sweep.metadata)
+        written = save(tmp, figures)
+        summary.to_csv(tmp / "summary.csv", index=False, float_format="%.6g")
+        written += [*sweep.write(tmp), tmp / "summary.csv"]
+    return [out_dir / path.relative_to(tmp) for path in written]

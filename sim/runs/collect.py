@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from sim.runs import provenance
+from sim.runs import dirs, provenance
 from sim.runs.metrics import METRICS
 from sim.runs.results import atomic_write, write_json
 from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, chunk_info, chunk_keys, expected_keys
@@ -104,6 +104,7 @@ def provenance_of(runs: pd.DataFrame, chunks: pd.DataFrame) -> dict[str, Any]:
     """Provenance of a sweep for figure footers: code version, a hash of the chunk configurations, seeds."""
     hashes = ",".join(sorted(chunks.get("config_hash", pd.Series(dtype=str)).astype(str)))
     return {
+        dirs.MARKER[0]: dirs.MARKER[1],
         "git": provenance.git_commit(),
         "versions": provenance.versions(),
         "config_hash": hashlib.sha256(hashes.encode()).hexdigest()[:12],
