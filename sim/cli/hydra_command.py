@@ -17,6 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from sim.cli.common import check_repeated, fail, os_error_line
 from sim.model.schemas import ConfigError
 from sim.runs.config import CONFIG_DIR, check_groups, one_line, register
+from sim.runs.launch import Refused
 
 # Hydra's run modes, of which a command line may name one (Hydra itself raises a traceback otherwise).
 _MODE_FLAGS = {
@@ -54,8 +55,8 @@ def hydra_app(config_name: str, task: Callable[[DictConfig], Any], argv: Sequenc
     try:
         check_groups(list(argv))
         hydra.main(config_path=CONFIG_DIR, config_name=config_name, version_base="1.3")(_one_line(task))()
-    except (ConfigError, HydraException, OmegaConfBaseException, yaml.YAMLError) as exc:
-        fail(str(exc) if isinstance(exc, ConfigError) else one_line(exc))
+    except (ConfigError, Refused, HydraException, OmegaConfBaseException, yaml.YAMLError) as exc:
+        fail(str(exc) if isinstance(exc, ConfigError | Refused) else one_line(exc))
 
 
 def _one_line(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:

@@ -36,6 +36,8 @@ from sim.runs import dirs
 from sim.runs.config import CONFIG_DIR, one_line, register, to_run_config
 from sim.runs.sweep import CHUNK_DIR, Chunk, execute, expand, prepare, record_failure
 
+WORKER_WAIT = 120  # seconds to wait for a cluster's first worker
+
 
 def _is_hydra(override: str) -> bool:
     return override.lstrip("+~").startswith(("hydra.", "hydra/"))
@@ -90,7 +92,9 @@ def check_workers_see(client: Any, sweep_dir: Path) -> None:
 
     Raises:
         ConfigError: Naming the workers that do not (one line).
+        TimeoutError: If the cluster has no worker within ``WORKER_WAIT`` seconds.
     """
+    client.wait_for_workers(1, timeout=WORKER_WAIT)
     token = secrets.token_hex(8)
     probe = sweep_dir / f".probe-{token}"
     probe.write_text(token)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -22,51 +23,64 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from sim.model.schemas import ConfigError
 from sim.runs import dirs
 
 _watching: list[int] = []  # the launcher this worker process watches (at most one)
+# The sweep directory's lock, held by the launching process (not by the callback: launchers pickle it).
+_held = contextlib.ExitStack()
 
-LAUNCHER_PID = "SCAMSIM_SWEEP_PID"  # environment: the process that launched the sweep's jobs
+LAUNCHER_ENV = "SCAMSIM_SWEEP_LAUNCHER"  # environment: host:pid of the process launching the jobs
+
+
+class Refused(BaseException):
+    """A :class:`ConfigError` in a callback, raised past Hydra (which only warns about Exceptions there)."""
 
 
 class SweepGuard(Callback):
     """Hydra callback of ``scamsim run -m``, in the launching process: the sweep directory's guard."""
 
-    def __init__(self) -> None:
-        self._held = contextlib.ExitStack()
-
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Check the name, take the sweep directory's lock and prepare it for this grid.
 
         Raises:
-            ConfigError: For a name that is not plain, a busy directory or chunks of another grid.
+            Refused: For a name that is not plain, a busy directory or chunks of another grid.
         """
-        dirs.check_name(config.name)
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        self._held.enter_context(dirs.lock(sweep_dir))
         from sim.runs.sweep import expand, multirun_overrides, prepare  # loads pandas: sweeps only
 
         try:
+            dirs.check_name(config.name)
+            sweep_dir = Path(str(config.hydra.sweep.dir))
+            _held.enter_context(dirs.lock(sweep_dir))
             saved = OmegaConf.to_container(config, resolve=False)
             prepare(sweep_dir, expand(multirun_overrides(saved)), bool(config.get("overwrite", False)))
-        except BaseException:
-            self._held.close()
-            raise
-        os.environ[LAUNCHER_PID] = str(os.getpid())
+        except ConfigError as exc:
+            _held.close()
+            raise Refused(str(exc)) from None
+        os.environ[LAUNCHER_ENV] = f"{socket.gethostname()}:{os.getpid()}"
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Release the sweep directory's lock."""
-        self._held.close()
+        _held.close()
 
 
 def stop_with_launcher(poll: float = 0.5) -> None:
     """In a worker process of the sweep's launching process: exit as soon as that process dies.
 
-    Does nothing in the launching process itself or in jobs started otherwise (e.g. by SLURM).
+    Does nothing in the launching process itself, nor in jobs on other machines (e.g. SLURM's). A job
+    that starts after the launcher died (a worker still importing when the sweep was killed) exits at
+    once.
     """
-    launcher = os.getppid()
-    if str(launcher) != os.environ.get(LAUNCHER_PID) or _watching:
+    host, _, pid = os.environ.get(LAUNCHER_ENV, "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid() or _watching:
         return
+    launcher = int(pid)
+    if os.getppid() != launcher:
+        try:
+            os.kill(launcher, 0)
+        except ProcessLookupError:
+            os._exit(1)  # the sweep was killed while this worker started
+        return  # started by someone else (a scheduler on this machine): not ours to stop
 
     def watch() -> None:
         while os.getppid() == launcher:
