@@ -162,7 +162,7 @@ def test_phase_and_sweep_take_key_value_arguments_by_the_same_rules():
     proc = scamsim("phase", "swep=results/x")
     assert proc.returncode == 2
     assert proc.stderr == (
-        "scamsim phase: error: unknown key 'swep' (did you mean 'sweep'?); keys: sweep, out\n"
+        "scamsim phase: error: unknown key 'swep' (did you mean 'sweep'?); keys: sweep, out, overwrite\n"
     )
     proc = scamsim("sweep", "n_workers=0", "police.raid_rate=0,1")
     assert proc.returncode == 2
