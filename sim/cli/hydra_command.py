@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import hydra
 import yaml
+from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
@@ -63,6 +66,7 @@ def _one_line(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     """``task`` ending with one line and exit code 2 on a configuration or file error.
 
     Inside the job, because Hydra prints its banner over any exception but a SystemExit that leaves it.
+    A run directory Hydra made for the job (``hydra.run.dir=DIR`` given) goes again if left empty.
     """
 
     @functools.wraps(task)
@@ -73,5 +77,10 @@ def _one_line(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
             fail(str(exc))
         except OSError as exc:
             fail(os_error_line(exc))
+        finally:
+            out_dir = Path(HydraConfig.get().runtime.output_dir)
+            if out_dir.resolve() != Path.cwd().resolve():
+                with contextlib.suppress(OSError):  # not empty: the job wrote its results there
+                    out_dir.rmdir()
 
     return wrapped

@@ -59,7 +59,7 @@ def versions() -> dict[str, str | None]:
 
 
 # Run settings that do not change any output: left out of the configuration hash.
-NOT_HASHED = ("name", "n_jobs", "overwrite")
+NOT_HASHED = ("name", "n_jobs", "overwrite", "force")
 
 
 def config_hash(config: dict[str, Any]) -> str:
