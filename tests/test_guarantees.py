@@ -376,6 +376,21 @@ def test_a_dask_cluster_with_its_own_working_directory_writes_where_collect_read
     assert not (worker_dir / "results").exists()
 
 
+def test_a_sweep_refuses_a_cluster_whose_workers_do_not_see_its_directory(tmp_path):
+    from sim.runs.dask_sweep import check_workers_see
+
+    class Cluster:  # one worker sees the client's file, one has another file system
+        def wait_for_workers(self, n, timeout):
+            pass
+
+        def run(self, fn, path, token):
+            return {"tcp://127.0.0.1:1": fn(path, token), "tcp://127.0.0.1:2": fn(path + "-elsewhere", token)}
+
+    with pytest.raises(dirs.ConfigError, match=r"not visible to worker\(s\) tcp://127.0.0.1:2;"):
+        check_workers_see(Cluster(), tmp_path)
+    assert not list(tmp_path.iterdir())  # the probe file is gone
+
+
 @pytest.mark.slow  # submitit's local executor polls its jobs every few seconds
 def test_slurm_jobs_with_their_own_working_directory_write_where_collect_reads(tmp_path):
     # hydra.job.chdir=true runs each job in its own directory, as a cluster's jobs may be run.
