@@ -141,21 +141,23 @@ def test_a_full_disk_is_one_line_exit_2_and_leaves_the_previous_results(tmp_path
 
     out = tmp_path / "results" / "full"
     out.mkdir(parents=True)
-    (out / "metadata.json").write_text("previous\n")
+    previous = '{"written_by": "scamsim", "config_hash": "previous"}\n'  # ours, of another configuration
+    (out / "metadata.json").write_text(previous)
 
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "results" / "x.parquet"))
 
     monkeypatch.setattr(pd.DataFrame, "to_parquet", no_space)
     with pytest.raises(SystemExit) as exit_:
-        main(["run", "n_seeds=1", "n_jobs=1", "scale=0.01", "time.end=2020-03-31", f"hydra.run.dir={out}"])
+        args = ["n_seeds=1", "n_jobs=1", "scale=0.01", "time.end=2020-03-31", "overwrite=true"]
+        main(["run", *args, f"hydra.run.dir={out}"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()  # the progress bar leaves an empty line when it stops
     assert err.startswith("scamsim run: error: ") and "\n" not in err, err
     assert err.endswith("x.parquet: No space left on device")
     assert sorted(p.name for p in out.parent.iterdir()) == ["full"]  # no temporary left behind
     assert [p.name for p in out.iterdir()] == ["metadata.json"]
-    assert (out / "metadata.json").read_text() == "previous\n"
+    assert (out / "metadata.json").read_text() == previous
 
 
 def test_long_work_writes_progress_lines_to_a_log_file(tmp_path):

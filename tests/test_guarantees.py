@@ -310,6 +310,7 @@ def finished(tmp_path_factory) -> Path:
     return work
 
 
+@pytest.mark.slow  # three real sweeps: about a minute on a busy 2-core machine
 def test_a_sweep_rerun_with_another_grid_is_refused_and_collect_ignores_stale_chunks(finished, tmp_path):
     shutil.copytree(finished, tmp_path, dirs_exist_ok=True)
     sweep_dir = tmp_path / "results" / "multirun" / "g"
@@ -339,6 +340,7 @@ def test_a_sweep_rerun_with_another_grid_is_refused_and_collect_ignores_stale_ch
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a scheduler and a worker start in 20-60 s on a busy machine
 def test_a_dask_cluster_with_its_own_working_directory_writes_where_collect_reads(tmp_path):
     client_dir, worker_dir = tmp_path / "client", tmp_path / "worker"
     client_dir.mkdir()
@@ -439,6 +441,7 @@ def test_a_smoke_brief_never_replaces_a_committed_brief(tmp_path):
     assert "results/briefs/mine holds results of another configuration" in line
 
 
+@pytest.mark.slow  # a real sweep and two phase diagrams
 def test_phase_never_replaces_its_figures_with_another_or_an_incomplete_sweep(finished, tmp_path):
     shutil.copytree(finished, tmp_path, dirs_exist_ok=True)
     copy_committed(tmp_path, "results/phase")

@@ -143,14 +143,14 @@ def test_summary_gives_median_and_90_percent_interval():
 # ---------------------------------------------------------------------------------------- results
 def tiny_results() -> Results:
     df = pd.DataFrame({"replicate": [0], "value": [1.0]})
-    return Results(df, df, df, df, summary={"a": 1}, metadata={"b": 2})
+    return Results(df, df, df, df, summary={"a": 1}, metadata={"b": 2, "written_by": "scamsim"})
 
 
 def test_results_round_trip(tmp_path):
     path = tiny_results().write(tmp_path / "run")
     loaded = load_results(path)
     pd.testing.assert_frame_equal(loaded.metrics, tiny_results().metrics)
-    assert loaded.summary == {"a": 1} and loaded.metadata == {"b": 2}
+    assert loaded.summary == {"a": 1} and loaded.metadata == tiny_results().metadata
 
 
 def test_failed_write_leaves_nothing_half_written_and_keeps_old_results(tmp_path, monkeypatch):

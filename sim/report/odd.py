@@ -44,7 +44,18 @@ from sim.runs.metrics import METRICS
 ODD_PATH = Path(__file__).resolve().parents[2] / "docs" / "ODD.md"
 
 # Run settings: fields of RunConfig that control a run rather than describe the simulated world.
-RUN_SETTINGS = ("name", "seed", "n_seeds", "n_draws", "n_jobs", "fixed", "scenario", "description", "force")
+RUN_SETTINGS = (
+    "name",
+    "seed",
+    "n_seeds",
+    "n_draws",
+    "n_jobs",
+    "fixed",
+    "scenario",
+    "description",
+    "force",
+    "overwrite",
+)
 
 # Cross-field rules checked by sim.model.schemas.validate (not expressible as a per-field range). Keep in
 # step with validate(); tests/test_odd.py checks that each rule is enforced.
