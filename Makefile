@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.synced
 UV_VERSION := 0.13.8
 
-.PHONY: setup run test browser test-slow lint bench bench-sweep bench-cli docs strip-notebooks clean
+.PHONY: setup run test browser test-slow lint bench bench-sweep bench-cli docs notebooks strip-notebooks clean
 
 $(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -42,6 +42,10 @@ bench-cli: $(STAMP)  ## how fast `scamsim` answers --help and bad input (goal: 1
 
 docs: $(STAMP)  ## regenerate the parameter table in docs/ODD.md from the schemas
 	$(VENV)/bin/python -m sim.report.odd
+
+notebooks: $(STAMP)  ## JupyterLab on experiments/notebooks/ (installs the dependency group "notebooks" first)
+	$(PYTHON) -m uv sync --frozen --group notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=experiments/notebooks
 
 strip-notebooks: $(STAMP)  ## remove outputs from the notebooks before committing (a test checks it)
 	$(VENV)/bin/nbstripout experiments/notebooks/*.ipynb
