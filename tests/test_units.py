@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import sim
 from sim.model.clock import Clock
 from sim.model.ledger import LOSS_BINS
 from sim.model.population import ArrayTable
@@ -80,23 +81,50 @@ def test_append_needs_every_column():
 
 # ---------------------------------------------------------------------------------------- metrics
 def test_am7_follows_amnesty_definition():
-    start = dt.date(2020, 1, 1)
-    end = (dt.date(2025, 6, 30) - start).days
-    nan = np.nan
+    end = pd.Timestamp(2025, 6, 30)
+    day = pd.Timedelta(days=1)
+    nat = pd.NaT
     compounds = pd.DataFrame(
         {
             # never raided & open | raided & open | raided & closed | closed w/o raid | raided after window
             "in_window": [True, True, True, True, True, False],
-            "first_raid_day": [nan, 100.0, 200.0, nan, end + 10, 5.0],
-            "closed_day": [nan, nan, 300.0, 400.0, end + 20, 6.0],
+            "first_raid": [nat, end - 500 * day, end - 400 * day, nat, end + 10 * day, end - 900 * day],
+            "closed": [nat, nat, end - 300 * day, end - 200 * day, end + 20 * day, end - 899 * day],
         }
     )
-    out = metrics.am7(compounds, start)
+    out = metrics.am7(compounds, (dt.date(2020, 1, 1), dt.date(2026, 12, 31)))
     assert out["compounds_in_window"] == 5
     # Closed without ever being investigated still counts as "never investigated" (AM7's "either").
     assert out["am7_not_investigated_or_operating"] == 4
     assert out["am7_share"] == pytest.approx(0.8)
     assert out["am7_closed"] == 2
+    # A run that stops before the window ends (or starts after it begins) cannot judge it: missing, not 0.
+    for period in [(dt.date(2020, 1, 1), dt.date(2025, 6, 29)), (dt.date(2024, 2, 1), dt.date(2026, 1, 1))]:
+        assert all(np.isnan(v) for v in metrics.am7(compounds, period).values())
+
+
+def test_metrics_outside_the_simulated_period_are_missing_not_zero():
+    config = sim.load_config(["posterior=null", "scale=0.02", "time.end=2021-12-31", "n_seeds=1"])
+    results = sim.run(config)
+    row = results.metrics.iloc[0]
+    undefined = [
+        "compounds_in_window",
+        "am7_share",
+        "am7_closed",
+        "am7_investigated",
+        "compounds_active_mid2025",
+        "workers_held_aug2023",
+        "quota_met_share",
+    ]
+    assert row[undefined].isna().all(), row[undefined]
+    assert row["compounds_active_end"] > 0 and row["trafficked"] > 0  # defined for any period
+    # The compound table gives dates, like the other tables.
+    compounds = results.compounds
+    for column in ("opened", "closed", "first_raid"):
+        assert pd.api.types.is_datetime64_any_dtype(compounds[column]), column
+    assert compounds["opened"].min() == pd.Timestamp(config.time.start)
+    assert (compounds["closed"].dropna() <= pd.Timestamp(config.time.end)).all()
+    assert (compounds["closed"].dropna() >= compounds.loc[compounds["closed"].notna(), "opened"]).all()
 
 
 def test_loss_quantile_from_histogram_matches_sample_median():

@@ -65,26 +65,31 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 
 
-def _days(date: dt.date, start: dt.date) -> int:
-    return (date - start).days
+def covers(period: tuple[dt.date, dt.date], window: tuple[dt.date, dt.date]) -> bool:
+    """Whether a run's simulated ``period`` (first and last day) contains all of ``window``."""
+    return period[0] <= window[0] and window[1] <= period[1]
 
 
-def am7(compounds: pd.DataFrame, start: dt.date) -> dict[str, float]:
+def am7(compounds: pd.DataFrame, period: tuple[dt.date, dt.date]) -> dict[str, float]:
     """The Amnesty statistic (AM7) from one replicate's compound table.
 
     Args:
-        compounds: One row per compound with ``in_window``, ``first_raid_day``, ``closed_day`` (days
-            since the start date; NaN if never).
-        start: The run's start date.
+        compounds: One row per compound with ``in_window``, ``first_raid`` and ``closed`` (dates; NaT
+            if never).
+        period: The run's first and last day. A run that does not cover the whole research window
+            cannot judge the statistic: every output is then missing (NaN).
 
     Returns:
         ``compounds_in_window``, ``am7_not_investigated_or_operating``, ``am7_share``, ``am7_closed``,
         ``am7_investigated``.
     """
-    end = _days(facts.AMNESTY_WINDOW[1], start)
+    names = ("compounds_in_window", "am7_not_investigated_or_operating", "am7_share", "am7_closed")
+    if not covers(period, facts.AMNESTY_WINDOW):
+        return dict.fromkeys((*names, "am7_investigated"), np.nan)
+    end = pd.Timestamp(facts.AMNESTY_WINDOW[1])
     seen = compounds[compounds["in_window"]]
-    investigated = seen["first_raid_day"] <= end
-    closed = seen["closed_day"] <= end
+    investigated = seen["first_raid"] <= end
+    closed = seen["closed"] <= end
     numerator = int((~investigated | ~closed).sum())
     n = len(seen)
     return {
@@ -115,33 +120,39 @@ def replicate_metrics(
     compounds: pd.DataFrame,
     loss_counts: np.ndarray,
     loss_total: float,
-    start: dt.date,
+    period: tuple[dt.date, dt.date],
     focal: str,
 ) -> dict[str, float]:
     """All :data:`METRICS` for one replicate.
+
+    A metric judged at a date or over a window outside the simulated period is missing (NaN), not 0.
 
     Args:
         series: The replicate's time series (people and money already at full scale).
         compounds: The replicate's compound table.
         loss_counts: Histogram of defrauded targets' losses (bins :data:`sim.model.ledger.LOSS_BINS`).
         loss_total: Sum of those losses (USD, model scale).
-        start: Start date of the run.
+        period: The run's first and last day (``time.start``, ``time.end``).
         focal: Name of the jurisdiction the published figures refer to.
     """
-    out: dict[str, float] = dict(am7(compounds, start))
+    out: dict[str, float] = dict(am7(compounds, period))
     dates = series["date"].dt.date
     focal_rows = series[series["jurisdiction"] == focal]
     fdates = focal_rows["date"].dt.date
-    mid2025 = focal_rows[fdates <= facts.AMNESTY_WINDOW[1]].tail(1)
-    out["compounds_active_mid2025"] = float(mid2025["compounds_active"].sum())
+    mid2025 = facts.AMNESTY_WINDOW[1]
+    at_mid2025 = focal_rows[fdates <= mid2025].tail(1)
+    defined = covers(period, (mid2025, mid2025)) and len(at_mid2025)
+    out["compounds_active_mid2025"] = float(at_mid2025["compounds_active"].sum()) if defined else np.nan
     last = series[dates == dates.max()]
     out["compounds_active_end"] = float(last["compounds_active"].sum())
     out["workers_held_end"] = float(last["workers_held"].sum())
     aug = focal_rows[(fdates >= facts.SC1_MONTH[0]) & (fdates <= facts.SC1_MONTH[1])]
-    out["workers_held_aug2023"] = float(aug["workers_held"].mean()) if len(aug) else np.nan
+    defined = covers(period, facts.SC1_MONTH) and len(aug)
+    out["workers_held_aug2023"] = float(aug["workers_held"].mean()) if defined else np.nan
     window = focal_rows[(fdates >= facts.AMNESTY_WINDOW[0]) & (fdates <= facts.AMNESTY_WINDOW[1])]
     held = window["workers_held"].sum()
-    out["quota_met_share"] = float(window["quota_met"].sum() / held) if held else np.nan
+    defined = covers(period, facts.AMNESTY_WINDOW) and held
+    out["quota_met_share"] = float(window["quota_met"].sum() / held) if defined else np.nan
 
     totals = series.drop(columns=["date", "jurisdiction", "step"]).sum()
     out["trafficked"] = float(totals["recruited"])
@@ -164,7 +175,7 @@ def replicate_metrics(
     out["relocated_within"] = float(totals["relocated_within"])
     out["relocated_across"] = float(totals["relocated_out"])
     raided = compounds[compounds["raids"] > 0]
-    out["raided_still_operating_share"] = float(raided["closed_day"].isna().mean()) if len(raided) else np.nan
+    out["raided_still_operating_share"] = float(raided["closed"].isna().mean()) if len(raided) else np.nan
     return out
 
 

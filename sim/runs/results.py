@@ -5,7 +5,8 @@ A results directory holds:
 * ``timeseries.parquet``: one row per replicate, step and jurisdiction; one column per variable of
   :data:`sim.model.ledger.VARIABLES` (people and money at full scale, i.e. divided by the population scale);
 * ``raids.parquet``: the raid event log (date, compound, tipped off?, workers found, outcome);
-* ``compounds.parquet``: one row per compound and replicate (opening, closure, raids, window flag);
+* ``compounds.parquet``: one row per compound and replicate (dates opened, closed and first raided, raids,
+  window flag);
 * ``metrics.parquet``: one row per replicate, one column per metric of :data:`sim.runs.metrics.METRICS`;
 * ``summary.json``: median and 90% interval of each metric, and the comparison with published figures;
 * ``metadata.json``: provenance (git commit, package versions, full config, seeds);
@@ -260,7 +261,7 @@ def raids(model: ScamModel) -> pd.DataFrame:
 
 
 def compounds(model: ScamModel) -> pd.DataFrame:
-    """One row per compound ever opened, with its history (days since the start date)."""
+    """One row per compound ever opened, its history as dates (``closed``, ``first_raid``: NaT if never)."""
     rows = [
         {
             "compound": c.cid,
@@ -269,9 +270,9 @@ def compounds(model: ScamModel) -> pd.DataFrame:
             "jurisdiction": model.juris_names[c.juris],
             "town": c.town,
             "capacity": c.capacity / model.p.scale,
-            "opened_day": c.opened_day,
-            "closed_day": c.closed_day,
-            "first_raid_day": c.first_raid_day,
+            "opened": c.opened_day,
+            "closed": c.closed_day,
+            "first_raid": c.first_raid_day,
             "raids": c.raids,
             "tipoffs": c.tipoffs,
             "relocations": c.relocations,
@@ -282,6 +283,7 @@ def compounds(model: ScamModel) -> pd.DataFrame:
         for c in model.compounds
     ]
     df = pd.DataFrame(rows)
-    for col in ("closed_day", "first_raid_day"):
-        df[col] = df[col].astype(float)
+    start = pd.Timestamp(model.clock.start)
+    for col in ("opened", "closed", "first_raid"):  # days since the start date -> dates
+        df[col] = start + pd.to_timedelta(df[col].astype(float), unit="D")
     return df

@@ -50,7 +50,7 @@ def run_replicate(params: ModelParams, seed: np.random.SeedSequence, replicate: 
         cp,
         model.ledger.loss_counts,
         model.ledger.loss_total,
-        parse_date("time.start", params.time.start),
+        (parse_date("time.start", params.time.start), parse_date("time.end", params.time.end)),
         params.focal,
     )
     for df in (ts, rd, cp):
