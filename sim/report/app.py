@@ -1,45 +1,65 @@
-"""The interactive browser app (``scamsim app``): Mesa's SolaraViz on a local page.
+"""The interactive browser app (``scamsim app``): a Mesa model on a local page, for workshops.
 
-Two pages. *Page 0* runs the model with the values of the sidebar sliders: a map of the towns and their
-compounds, and live plots of compounds operating, workers held, exits by route and target losses.
-*Page 1* shows that scenario side by side with the baseline (the configuration the app was started
-with: ``scamsim app police.corruption=0.3`` changes it), both run with the same seed, so they share
-random numbers wherever their mechanisms agree and are identical when the sliders equal the baseline.
-Mesa applies slider values when the model is reset (the "Reset" button).
+The page has a sidebar (how to use it, the policy preset and lever sliders, the seed, how far one
+press of *Step* goes, and Mesa's Reset / Play / Step controls) and two tabs. *Scenario* shows the run
+the sidebar sets: a map of the towns and their compounds, and compounds operating, workers held,
+exits by route and target losses over time. *Scenario vs baseline* shows it beside the baseline, with
+a table of the levers and headline figures. Both runs use the same seed, so they share random numbers
+wherever their mechanisms agree and are identical when the scenario equals the baseline. The sidebar's
+settings take effect when the model is reset (the "Reset" button).
+
+The baseline is the configuration the app was started with (``scamsim app police.corruption=0.3``
+changes it) at the **calibrated baseline**: the median of its posterior (``posterior``, default
+``configs/posterior_draws/calibrated.csv``) for every calibrated parameter not set on the command line,
+as the README and the briefs use it. Without a posterior (``posterior=null``, or none available) it
+runs the configured parameters, labelled "hand-tuned defaults".
 
 The CLI (:mod:`sim.report.app_config`) hands the composed configuration to the solara server process
 in the environment variable :data:`sim.report.app_config.CONFIG_ENV` (YAML). The browser fetches
-nothing from the internet: solara serves its JavaScript from the ``solara-assets`` package, and plots
-are PNGs drawn with matplotlib (Mesa's Altair backend would need more files from a CDN).
+nothing from the internet: solara serves its JavaScript from the ``solara-assets`` package, plots are
+PNGs drawn with matplotlib in the report's figure style, and the page uses no Markdown component
+(solara's would load KaTeX from a CDN).
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
+import html
 import os
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import solara
+import solara.lab
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from mesa import DataCollector
-from mesa.visualization import SolaraViz, make_plot_component
+from mesa.visualization.solara_viz import ModelController
+from mesa.visualization.utils import update_counter
 from omegaconf import OmegaConf
 
 from sim.model.ledger import EXIT_ROUTES
+from sim.model.levers import LEVERS, Lever
 from sim.model.model import ScamModel
-from sim.model.schemas import ModelParams
+from sim.model.schemas import ConfigError, ModelParams
 from sim.report.app_config import CONFIG_ENV, compose_app
+from sim.report.figures import COLOURS, PALETTE, time_axes
+from sim.runs import posterior, scenarios
 from sim.runs.config import RunConfig, to_run_config
 
-# Compounds on the map are coloured by their standing with the police.
-PROTECTED = "#dd8452"  # pays protection: raids leaked, fewer raids planned
-TIPPED_OFF = "#8172b3"  # has had a raid leaked to it without paying protection
-PLAIN = "#4c72b0"
-RAID = "#c44e52"  # ring around a compound raided in the last step
+# Compounds on the map are coloured by their standing with the police (the report's palette).
+PROTECTED = PALETTE["orange"]  # pays protection: raids leaked, fewer raids planned
+TIPPED_OFF = PALETTE["purple"]  # has had a raid leaked to it without paying protection
+PLAIN = PALETTE["blue"]
+RAID = PALETTE["vermillion"]  # ring around a compound raided in the last step
+
+CALIBRATED = "calibrated baseline (posterior median)"
+HAND_TUNED = "hand-tuned defaults (no calibrated posterior)"
+NO_PRESET = "none (levers only)"
 
 
 # -------------------------------------------------------------------------------------------------
@@ -47,53 +67,69 @@ RAID = "#c44e52"  # ring around a compound raided in the last step
 # -------------------------------------------------------------------------------------------------
 
 
+def calibrated(config: RunConfig) -> tuple[RunConfig, str]:
+    """``config`` at its posterior's median, and which baseline that is (:data:`CALIBRATED` or not).
+
+    Keys in ``config.fixed`` (set on the command line) keep their configured value. Without a usable
+    posterior the configuration is returned as it is, labelled :data:`HAND_TUNED`.
+    """
+    if not config.posterior:
+        return config, HAND_TUNED
+    try:
+        median = posterior.quantiles(config.posterior, [0.5]).iloc[0]
+        values = {key: float(v) for key, v in median.items() if key not in config.fixed}
+        return posterior.apply(config, values), CALIBRATED
+    except ConfigError:
+        return config, HAND_TUNED
+
+
 @functools.cache
-def base_config() -> RunConfig:
-    """The baseline: the configuration in :data:`CONFIG_ENV` if the CLI set it, else ``configs/app.yaml``."""
+def base_config() -> tuple[RunConfig, str]:
+    """The baseline and its label: :data:`CONFIG_ENV` if the CLI set it, else ``configs/app.yaml``."""
     text = os.environ.get(CONFIG_ENV)
-    return to_run_config(OmegaConf.create(text)) if text else compose_app()[0]
+    return calibrated(to_run_config(OmegaConf.create(text)) if text else compose_app()[0])
+
+
+@functools.cache
+def preset_policies(name: str) -> tuple[dict, str]:
+    """The interventions (``policies``) and description of scenario ``name`` (``configs/scenario/``)."""
+    config = scenarios.scenario_config(name)
+    return copy.deepcopy(config.policies), config.description
 
 
 # -------------------------------------------------------------------------------------------------
 # The model as the app runs it
 # -------------------------------------------------------------------------------------------------
 
-LEVERS = ("raid_rate", "corruption", "awareness", "target_awareness", "closure_prob", "rescue_success")
+# The levers with a slider, in order (declared in sim.model.levers).
+SLIDERS = ("raids", "corruption", "job_ad_awareness", "scam_awareness", "closure", "rescue")
 
 
 def lever_values(p: ModelParams) -> dict[str, float]:
-    """The policy levers' values in ``p`` (``awareness``: the mean over source countries)."""
-    return {
-        "raid_rate": p.police.raid_rate,
-        "corruption": p.police.corruption,
-        "awareness": _common([s.awareness for s in p.sources.values()]),
-        "target_awareness": p.targets.awareness,
-        "closure_prob": p.police.closure_prob,
-        "rescue_success": p.police.rescue_success,
-    }
+    """The slider levers' values in ``p`` (a lever set in several places, e.g. countries: the mean)."""
+    return {name: LEVERS[name].value(p) for name in SLIDERS}
 
 
-def _common(values: list[float]) -> float:
-    # The shared value exactly when all are equal (a mean can differ in the last bit).
-    return values[0] if len(set(values)) == 1 else float(np.mean(values))
-
-
-def scenario_params(base: ModelParams, levers: dict[str, float]) -> ModelParams:
-    """A copy of ``base`` with the policy levers set.
+def scenario_params(base: ModelParams, levers: dict[str, float], policies: dict | None = None) -> ModelParams:
+    """A copy of ``base`` with the slider levers set and a preset's interventions added.
 
     Args:
         base: Baseline parameters (left unchanged).
-        levers: ``raid_rate``, ``corruption``, ``closure_prob``, ``rescue_success`` (``police.*``),
-            ``awareness`` (of fake job ads, set in every source country), ``target_awareness``
-            (``targets.awareness``). Jurisdictions with their own raid rate or corruption keep it.
+        levers: Lever name (:data:`SLIDERS`) -> value. Jurisdictions with their own raid rate or
+            corruption keep it.
+        policies: Interventions added to the baseline's (``policies.<name>``), e.g. a preset's.
     """
     p = copy.deepcopy(base)
-    for name in ("raid_rate", "corruption", "closure_prob", "rescue_success"):
-        setattr(p.police, name, float(levers[name]))
-    for source in p.sources.values():
-        source.awareness = float(levers["awareness"])
-    p.targets.awareness = float(levers["target_awareness"])
+    for name, value in levers.items():
+        LEVERS[name].set(p, value)
+    if policies:
+        p.policies = {**(p.policies or {}), **copy.deepcopy(policies)}
     return p
+
+
+def now(model: ScamModel) -> dt.date:
+    """The date the model's state describes: the end of its last step (the start before any step)."""
+    return model.clock.date(model.steps)
 
 
 def _cumulative(name: str, per: float = 1.0) -> Callable[[ScamModel], float]:
@@ -103,53 +139,50 @@ def _cumulative(name: str, per: float = 1.0) -> Callable[[ScamModel], float]:
 
 # What the plots show, at full population scale: stocks from the model's state, flows summed so far.
 REPORTERS: dict[str, Callable[[ScamModel], float]] = {
+    "date": lambda m: pd.Timestamp(now(m)),
     "compounds operating": lambda m: float(sum(c.active for c in m.compounds)),
     "workers held": lambda m: m.workers.n / m.p.scale,
     **{f"exits: {route}": _cumulative(f"exits_{route}") for route in EXIT_ROUTES},
-    "target losses (USD bn)": _cumulative("target_losses", 1e9),
+    "target losses (USD billion)": _cumulative("target_losses", 1e9),
 }
 EXITS = tuple(f"exits: {route}" for route in EXIT_ROUTES)
 
 
 class AppModel(ScamModel):
-    """The scenario the sliders set, stepped in lockstep with the baseline under the same seed.
-
-    Levers left at None take the baseline's value.
+    """The scenario the sidebar sets, stepped in lockstep with the baseline under the same seed.
 
     Args:
-        raid_rate: Planned raids per compound per year (``police.raid_rate``).
-        corruption: Probability of a leaked raid, a passed-back help request, an accepted bribe.
-        awareness: Awareness of fake job ads among would-be deceived jobseekers, in every source country.
-        target_awareness: Awareness of scams among targets.
-        closure_prob: Chance an un-leaked raid shuts the compound down.
-        rescue_success: Chance an un-leaked help request gets the caller out.
         seed: Seed of both runs (the app's text box gives a string).
-        base: Baseline parameters; by default :func:`base_config`.
+        base: Baseline parameters; by default :func:`base_config`'s.
+        preset: A scenario of ``configs/scenario/`` whose interventions the scenario adds (None or
+            :data:`NO_PRESET`: none).
+        scenario: Mesa's scenario object, which its Reset button passes; unused (the scenario here is
+            the levers and the preset).
+        **levers: Slider levers (:data:`SLIDERS`) by name; a lever not given (or None) takes the
+            baseline's value.
     """
 
     def __init__(
         self,
-        raid_rate: float | None = None,
-        corruption: float | None = None,
-        awareness: float | None = None,
-        target_awareness: float | None = None,
-        closure_prob: float | None = None,
-        rescue_success: float | None = None,
         seed: int | str | None = None,
         base: ModelParams | None = None,
+        preset: str | None = None,
+        scenario: object = None,
+        **levers: float | None,
     ):
-        base = base_config() if base is None else base
-        given = dict(
-            zip(
-                LEVERS,
-                (raid_rate, corruption, awareness, target_awareness, closure_prob, rescue_success),
-                strict=True,
-            )
-        )
+        base = base_config()[0] if base is None else base
+        unknown = set(levers) - set(SLIDERS)
+        if unknown:
+            raise TypeError(f"unknown levers {sorted(unknown)}; levers: {', '.join(SLIDERS)}")
         self.baseline_levers = lever_values(base)
-        self.levers = {k: self.baseline_levers[k] if v is None else float(v) for k, v in given.items()}
+        self.levers = {
+            name: self.baseline_levers[name] if levers.get(name) is None else float(levers[name])
+            for name in SLIDERS
+        }
+        self.preset = None if preset in (None, NO_PRESET) else preset
+        policies = preset_policies(self.preset)[0] if self.preset else None
         self.seed = int(getattr(base, "seed", 0) if seed is None else seed)
-        super().__init__(scenario_params(base, self.levers), self.seed)
+        super().__init__(scenario_params(base, self.levers, policies), self.seed)
         self.baseline = ScamModel(copy.deepcopy(base), self.seed)
         self.datacollector = DataCollector(model_reporters=REPORTERS)
         self.baseline_data = DataCollector(model_reporters=REPORTERS)
@@ -247,9 +280,8 @@ def _legend(fig: Figure) -> None:
 
 
 def _headline(model: ScamModel) -> str:
-    day = model.clock.date(max(model.steps - 1, 0))
     held = model.workers.n / model.p.scale
-    return f"{day:%d %b %Y}: {sum(c.active for c in model.compounds)} compounds, {held:,.0f} held"
+    return f"{now(model):%d %b %Y}: {sum(c.active for c in model.compounds):,} compounds, {held:,.0f} held"
 
 
 def map_figure(model: ScamModel) -> Figure:
@@ -262,7 +294,7 @@ def map_figure(model: ScamModel) -> Figure:
 
 def side_by_side_figure(model: AppModel) -> Figure:
     """The town maps of the baseline and the scenario, side by side."""
-    fig = Figure(figsize=(11, 5.5), layout="constrained")
+    fig = Figure(figsize=(11, 5.0), layout="constrained")
     left, right = fig.subplots(1, 2)
     draw_towns(left, model.baseline, f"baseline\n{_headline(model.baseline)}")
     draw_towns(right, model, f"scenario\n{_headline(model)}")
@@ -270,133 +302,223 @@ def side_by_side_figure(model: AppModel) -> Figure:
     return fig
 
 
-def comparison_figure(model: AppModel) -> Figure:
-    """Baseline (dashed) and scenario (solid) over time: compounds, workers, exits by route, losses."""
-    ours = model.datacollector.get_model_vars_dataframe()
-    theirs = model.baseline_data.get_model_vars_dataframe()
+# Panels of the time plots: columns shown, title, y-axis label.
+PANELS = (
+    (("compounds operating",), "Compounds operating", "compounds"),
+    (("workers held",), "Workers held", "people"),
+    (EXITS, "Exits from captivity by route, so far", "people"),
+    (("target losses (USD billion)",), "Money lost by targets, so far", "USD billion"),
+)
+
+
+def trends_figure(model: AppModel, baseline: bool = True) -> Figure:
+    """Compounds, workers held, exits by route and target losses over time (dates on the x axis).
+
+    Args:
+        model: The app's model.
+        baseline: Also draw the baseline (dashed) beside the scenario (solid).
+    """
+    ours = model.datacollector.get_model_vars_dataframe().set_index("date")
+    theirs = model.baseline_data.get_model_vars_dataframe().set_index("date")
     fig = Figure(figsize=(11, 6), layout="constrained")
-    panels = [["compounds operating"], ["workers held"], list(EXITS), ["target losses (USD bn)"]]
-    titles = [
-        "compounds operating",
-        "workers held",
-        "exits by route (so far)",
-        "target losses, USD bn (so far)",
-    ]
-    for ax, names, title in zip(fig.subplots(2, 2).flat, panels, titles, strict=True):
-        for i, name in enumerate(names):
-            colour = f"C{i}"
+    for ax, (names, title, unit) in zip(fig.subplots(2, 2).flat, PANELS, strict=True):
+        for colour, name in zip(COLOURS, names, strict=False):
             label = name.removeprefix("exits: ") if len(names) > 1 else None
-            ax.plot(theirs[name], color=colour, ls="--", lw=1)
-            ax.plot(ours[name], color=colour, lw=1.5, label=label)
+            if baseline:
+                ax.plot(theirs.index, theirs[name], color=colour, ls="--", lw=1)
+            ax.plot(
+                ours.index,
+                ours[name],
+                color=colour,
+                lw=1.5,
+                label=label,
+                marker="." if len(ours) < 3 else None,
+            )
+        time_axes(ax, unit, title)
+        ax.set_xlim(pd.Timestamp(model.clock.start), pd.Timestamp(model.clock.end))
         if len(names) > 1:
-            ax.legend(fontsize=8, loc="upper left")
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("step (week)")
-    fig.suptitle("scenario (solid) vs baseline (dashed), same seed", fontsize=10)
+            ax.legend(loc="upper left", ncols=2)
+    if baseline:
+        fig.suptitle("scenario (solid) and baseline (dashed), same seed")
     return fig
 
 
+def _number(value: float) -> str:
+    return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.0f}"
+
+
 def levers_table(model: AppModel) -> str:
-    """Markdown table of the levers and the current headline figures of baseline and scenario."""
-    lines = ["| | baseline | scenario |", "|---|---:|---:|"]
-    for name in LEVERS:
-        lines.append(f"| {SLIDERS[name][0]} | {model.baseline_levers[name]:g} | {model.levers[name]:g} |")
-    now = [
+    """HTML table of the levers and the headline figures of baseline and scenario so far."""
+    rows = [("", "baseline", "scenario")]
+    for name in SLIDERS:
+        label = slider_label(LEVERS[name])
+        rows.append((label, f"{model.baseline_levers[name]:.3g}", f"{model.levers[name]:.3g}"))
+    rows.append(("policy preset", "none", model.preset or "none"))
+    now_rows = [
         collector.get_model_vars_dataframe().iloc[-1]
         for collector in (model.baseline_data, model.datacollector)
     ]
-    rows = [
-        ("compounds operating", [f"{v['compounds operating']:,.0f}" for v in now]),
-        ("workers held", [f"{v['workers held']:,.0f}" for v in now]),
-        ("exits so far", [f"{sum(v[e] for e in EXITS):,.0f}" for v in now]),
-        ("target losses so far (USD bn)", [f"{v['target losses (USD bn)']:,.2f}" for v in now]),
+    rows += [
+        ("compounds operating", *(f"{v['compounds operating']:,.0f}" for v in now_rows)),
+        ("workers held (people)", *(f"{v['workers held']:,.0f}" for v in now_rows)),
+        ("exits so far (people)", *(f"{sum(v[e] for e in EXITS):,.0f}" for v in now_rows)),
+        (
+            "money lost by targets so far (USD billion)",
+            *(_number(v["target losses (USD billion)"]) for v in now_rows),
+        ),
     ]
-    lines += [f"| {name} | {base} | {scenario} |" for name, (base, scenario) in rows]
-    return f"**Step {model.steps}, seed {model.seed}**\n\n" + "\n".join(lines)
+    head, *body = rows
+    cell = "padding:2px 12px;border-bottom:1px solid #ddd"
+    header = "".join(f'<th style="{cell}">{html.escape(h)}</th>' for h in head)
+    lines = [
+        f'<tr><td style="{cell}">{html.escape(name)}</td>'
+        + "".join(f'<td style="{cell};text-align:right">{html.escape(v)}</td>' for v in values)
+        + "</tr>"
+        for name, *values in body
+    ]
+    caption = f"{now(model):%d %B %Y} (week {model.steps} of {model.clock.n_steps}), seed {model.seed}"
+    return (
+        f'<table style="border-collapse:collapse;font-size:14px"><caption style="text-align:left;'
+        f'font-weight:bold;padding-bottom:4px">{html.escape(caption)}</caption>'
+        f"<tr>{header}</tr>{''.join(lines)}</table>"
+    )
 
 
 # -------------------------------------------------------------------------------------------------
 # The page
 # -------------------------------------------------------------------------------------------------
 
-# Slider label, lower and upper end, step, for each lever.
-SLIDERS: dict[str, tuple[str, float, float, float]] = {
-    "raid_rate": ("raid rate (per compound-year)", 0.0, 5.0, 0.1),
-    "corruption": ("police corruption", 0.0, 1.0, 0.05),
-    "awareness": ("job-ad awareness (jobseekers)", 0.0, 1.0, 0.05),
-    "target_awareness": ("scam awareness (targets)", 0.0, 1.0, 0.05),
-    "closure_prob": ("raid shuts compound", 0.0, 1.0, 0.05),
-    "rescue_success": ("help request rescues", 0.0, 1.0, 0.05),
-}
+HOW_TO = (
+    "Choose a policy preset or move the sliders: they set the scenario. The baseline stays as labelled "
+    "above the sliders.",
+    "Press Reset to start both runs with the new settings (same seed: the same random numbers).",
+    "Press Step to advance by the period chosen below, or ▶ to play; the date shows how far the runs are.",
+    "The tab 'Scenario vs baseline' sets the two runs side by side.",
+)
+# How far one press of Step goes: label -> days.
+STEP_PERIODS = {"1 week": 7, "1 month": 30, "3 months": 91, "1 year": 365, "2 years": 730}
+PLAY_INTERVAL_MS = 300
 
 
-def model_params(base: RunConfig) -> dict:
-    """SolaraViz inputs: a slider per lever (starting at the baseline's value), the seed, the baseline."""
-    values = lever_values(base)
-    inputs: dict = {
-        name: {
-            "type": "SliderFloat",
-            "label": label,
-            "value": values[name],
-            "min": lo,
-            "max": max(hi, values[name]),
-            "step": step,
-        }
-        for name, (label, lo, hi, step) in SLIDERS.items()
-    }
-    inputs["seed"] = {"type": "InputText", "label": "seed (baseline and scenario)", "value": str(base.seed)}
-    inputs["base"] = base  # fixed: passed unchanged whenever the model is reset
-    return inputs
+def steps_for(model: ScamModel, period: str) -> int:
+    """Model steps in one press of Step for ``period`` (a key of :data:`STEP_PERIODS`), at least 1."""
+    return max(1, round(STEP_PERIODS[period] / model.clock.step_days))
 
 
-def _titled(title: str) -> Callable[[Axes], None]:
-    def post_process(ax: Axes) -> None:
-        ax.set_title(title, fontsize=10)
-        ax.figure.set_size_inches(6.4, 4.0)  # Mesa's default 6.4 x 4.8 overflows its grid cell
-
-    return post_process
+def slider_label(lever: Lever) -> str:
+    """A slider's label: the lever's plain label and unit."""
+    return f"{lever.label} ({lever.unit})"
 
 
-def town_map(model: ScamModel) -> solara.Element:
-    """Page 0: the town map."""
-    return solara.FigureMatplotlib(map_figure(model), format="png", bbox_inches="tight")
+def _figure(make: Callable[[AppModel], Figure], model: AppModel) -> solara.Element:
+    update_counter.get()  # redraw after every step
+    return solara.FigureMatplotlib(make(model), format="png", bbox_inches="tight")
 
 
-def levers_view(model: AppModel) -> solara.Element:
-    """Page 1: levers and headline figures of the baseline and the scenario."""
-    return solara.Markdown(levers_table(model))
+@solara.component
+def ScenarioTab(model: AppModel) -> None:
+    """The scenario: its map and its time plots."""
+    update_counter.get()
+    if model.steps == 0:
+        solara.Info("Press Step or ▶ in the sidebar to run the model; Reset applies the sidebar's settings.")
+    with solara.Column(style={"max-width": "760px"}):
+        _figure(map_figure, model)
+    _figure(functools.partial(trends_figure, baseline=False), model)
 
 
-def side_by_side_view(model: AppModel) -> solara.Element:
-    """Page 1: the town maps of the baseline and the scenario."""
-    return solara.FigureMatplotlib(side_by_side_figure(model), format="png", bbox_inches="tight")
-
-
-def comparison_view(model: AppModel) -> solara.Element:
-    """Page 1: the baseline and the scenario over time."""
-    return solara.FigureMatplotlib(comparison_figure(model), format="png", bbox_inches="tight")
-
-
-COMPONENTS = [
-    (town_map, 0),
-    make_plot_component("compounds operating", post_process=_titled("compounds operating")),
-    make_plot_component("workers held", post_process=_titled("workers held")),
-    make_plot_component(list(EXITS), post_process=_titled("exits by route (so far)")),
-    make_plot_component("target losses (USD bn)", post_process=_titled("target losses, USD bn (so far)")),
-    (levers_view, 1),
-    (side_by_side_view, 1),
-    (comparison_view, 1),
-]
+@solara.component
+def ComparisonTab(model: AppModel) -> None:
+    """Scenario and baseline: the lever table, both maps, both runs over time."""
+    update_counter.get()
+    solara.HTML(tag="div", unsafe_innerHTML=levers_table(model))
+    _figure(side_by_side_figure, model)
+    _figure(trends_figure, model)
 
 
 @solara.component
 def Page() -> None:
     """The app: one model (and its baseline twin) per browser session."""
-    base = base_config()
-    model = solara.use_memo(lambda: AppModel(base=base), [])
-    SolaraViz(
-        model,
-        components=COMPONENTS,
-        model_params=model_params(base),
-        name="scamsim: scam compounds, raids and police corruption",
-    )
+    base, baseline_label = base_config()
+    model = solara.use_reactive(solara.use_memo(lambda: AppModel(base=base), []))
+    start = {**lever_values(base), "seed": str(base.seed), "preset": NO_PRESET, "base": base}
+    settings = solara.use_reactive(start)
+    period = solara.use_reactive("3 months")
+    render_interval = solara.use_reactive(steps_for(model.value, period.value))
+    play_interval = solara.use_reactive(PLAY_INTERVAL_MS)
+    threads = solara.use_reactive(False)
+
+    def change(name: str, value: object) -> None:
+        settings.value = {**settings.value, name: value}
+
+    def move(name: str, value: float) -> None:
+        # The slider snaps to its step: within half a step of the baseline means the baseline's value.
+        baseline = model.value.baseline_levers[name]
+        change(name, baseline if abs(value - baseline) < LEVERS[name].step / 2 else value)
+
+    def choose_period(value: str) -> None:
+        period.set(value)
+        render_interval.set(steps_for(model.value, value))
+
+    solara.Title("scamsim app")
+    with solara.AppBar():
+        solara.AppBarTitle("scamsim: scam compounds, raids and police corruption")
+    with solara.Sidebar(), solara.Column():
+        with solara.Card("How to use"):
+            items = "".join(f"<li>{html.escape(line)}</li>" for line in HOW_TO)
+            solara.HTML(tag="ol", unsafe_innerHTML=items, style={"padding-left": "18px", "font-size": "14px"})
+        with solara.Card("Scenario"):
+            solara.Text(f"Baseline: {baseline_label}", style={"font-weight": "bold"})
+            names = [NO_PRESET, *scenarios.available_scenarios()]
+            solara.Select(
+                "policy preset",
+                values=names,
+                value=settings.value["preset"],
+                on_value=lambda v: change("preset", v),
+            )
+            if settings.value["preset"] != NO_PRESET:
+                solara.Text(preset_policies(settings.value["preset"])[1], style={"font-size": "13px"})
+            for name in SLIDERS:
+                lever = LEVERS[name]
+                value = settings.value[name]
+                solara.SliderFloat(
+                    lever.label,
+                    value=value,
+                    min=lever.low,
+                    max=max(lever.high, value),
+                    step=lever.step,
+                    thumb_label=False,
+                    on_value=functools.partial(move, name),
+                )
+                solara.Text(
+                    f"{value:.3g} {lever.unit} (baseline {model.value.baseline_levers[name]:.3g})",
+                    style={"font-size": "13px", "margin-top": "-16px", "margin-bottom": "8px"},
+                )
+            solara.InputText(
+                "seed (baseline and scenario)",
+                value=settings.value["seed"],
+                on_value=functools.partial(change, "seed"),
+            )
+        with solara.Card("Run"):
+            solara.Select(
+                "Step advances by", values=list(STEP_PERIODS), value=period.value, on_value=choose_period
+            )
+            ModelController(
+                model,
+                model_parameters=settings,
+                play_interval=play_interval,
+                render_interval=render_interval,
+                use_threads=threads,
+            )
+            DateLine(model.value)
+    with solara.lab.Tabs():
+        with solara.lab.Tab("Scenario"):
+            ScenarioTab(model.value)
+        with solara.lab.Tab("Scenario vs baseline"):
+            ComparisonTab(model.value)
+
+
+@solara.component
+def DateLine(model: AppModel) -> None:
+    """How far the runs are: the date and the week."""
+    update_counter.get()
+    solara.Text(f"Date: {now(model):%d %b %Y} (week {model.steps} of {model.clock.n_steps})")

@@ -1,16 +1,21 @@
 """The browser app's configuration and server start, apart from the app itself (light to import).
 
 ``scamsim app`` composes ``configs/app.yaml`` (the run keys plus ``host`` and ``port``), checks it and
-replaces its own process by a solara server for :mod:`sim.report.app`, handing it the model
-configuration in the environment variable :data:`CONFIG_ENV` (YAML). Nothing here loads Mesa or
-solara, so bad input answers at once.
+starts a solara server for :mod:`sim.report.app` as its child, handing it the model configuration in
+the environment variable :data:`CONFIG_ENV` (YAML); it says "serving" once the page answers, and
+stops the server when it is stopped itself. Nothing here loads Mesa or solara, so bad input answers
+at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,7 +23,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from sim.model.schemas import param
-from sim.runs.config import RunConfig, compose_config
+from sim.runs.config import RunConfig, compose_config, fix_overridden
 
 CONFIG_ENV = "SCAMSIM_APP_CONFIG"
 APP_MODULE = "sim.report.app"
@@ -44,19 +49,31 @@ def split(config: AppConfig) -> tuple[RunConfig, str, int]:
 
 
 def compose_app(overrides: Sequence[str] = ()) -> tuple[RunConfig, str, int]:
-    """Compose ``configs/app.yaml`` with Hydra overrides, as ``scamsim app`` does.
+    """Compose ``configs/app.yaml`` with Hydra overrides, as ``scamsim app`` does (their keys ``fixed``).
 
     Raises:
         ConfigError: On an unknown key or invalid value (one-line message).
     """
     register()
-    return split(compose_config(list(overrides), "app", AppConfig))
+    return split(fix_overridden(compose_config(list(overrides), "app", AppConfig), overrides))
 
 
-def serve(config: RunConfig, host: str, port: int) -> None:
-    """Replace this process by a solara server for the app's page at ``http://host:port``.
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except OSError:
+        return False
 
-    Replacing (rather than starting a child) means stopping this process stops the server.
+
+def serve(config: RunConfig, host: str, port: int, timeout: float = 300.0) -> int:
+    """Run a solara server for the app's page at ``http://host:port`` until it or this process stops.
+
+    "serving" is printed only once the page answers; stopping this process (Ctrl-C, SIGTERM) stops
+    the server.
+
+    Returns:
+        The server's exit code.
     """
     env = {
         **os.environ,
@@ -65,5 +82,27 @@ def serve(config: RunConfig, host: str, port: int) -> None:
         "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
     }
     args = ["--host", host, "--port", str(port), "--production", "--no-open", "--no-check-version"]
-    print(f"scamsim app: serving http://{host}:{port} (Ctrl-C to stop)", flush=True)
-    os.execve(sys.executable, [sys.executable, "-m", "solara", "run", f"{APP_MODULE}:Page", *args], env)
+    url = f"http://{host}:{port}/"
+    print(f"scamsim app: starting the server for {url} ...", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the clean-up below
+    server = subprocess.Popen([sys.executable, "-m", "solara", "run", f"{APP_MODULE}:Page", *args], env=env)
+    try:
+        deadline = time.monotonic() + timeout
+        while server.poll() is None and not _answers(url):
+            if time.monotonic() > deadline:
+                print(f"scamsim app: the server did not answer within {timeout:.0f} s", file=sys.stderr)
+                return 1
+            time.sleep(0.25)
+        if server.poll() is None:
+            print(f"scamsim app: serving {url} (Ctrl-C to stop)", flush=True)
+        return server.wait()
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()

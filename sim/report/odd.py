@@ -35,8 +35,9 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sim.model import facts, interventions
+from sim.model import facts, interventions, levers
 from sim.model.ledger import VARIABLES
+from sim.model.schemas import ModelParams
 from sim.runs.config import CONFIG_DIR, RunConfig
 from sim.runs.metrics import METRICS
 
@@ -390,11 +391,45 @@ def _pub_number(x: float) -> str:
     return format_number(x, group=True) if float(x).is_integer() else f"{x:.3g}"
 
 
+def levers_markdown() -> str:
+    """The policy levers (:data:`sim.model.levers.LEVERS`) as a table, with the kinds that turn each."""
+    params = ModelParams()
+    turned_by: dict[str, list[str]] = {name: [] for name in levers.LEVERS}
+    for kind, cls in interventions.KINDS.items():
+        if issubclass(cls, interventions.ParameterIntervention) and kind != "parameter":
+            for key in cls(name=kind).changes(params):
+                lever = levers.lever_of(key)
+                if lever is not None and kind not in turned_by[lever.name]:
+                    turned_by[lever.name].append(kind)
+    body = [
+        [
+            f"`{lever.name}`",
+            _cell(lever.label),
+            _cell(lever.unit),
+            ", ".join(f"`{key}`" for key in lever.keys) + (f" (or `{lever.local}`)" if lever.local else ""),
+            f"{format_number(lever.low)} - {format_number(lever.high)}",
+            ", ".join(f"`{kind}`" for kind in turned_by[lever.name]) or "-",
+            _cell(lever.doc),
+        ]
+        for lever in levers.LEVERS.values()
+    ]
+    header = ["lever", "label", "unit", "parameters", "app slider", "turned by", "meaning"]
+    return "\n\n".join(
+        [
+            "#### Policy levers (`sim/model/levers.py`)\n\nWhat a policy can turn, declared once: the app's "
+            "sliders, this table and the phase diagram's axes read them from there; the kind `parameter` "
+            "can set any of them (or any other numeric parameter) by key.",
+            _table(header, body, "lllllll"),
+        ]
+    )
+
+
 def policies_markdown() -> str:
-    """The content of the POLICIES region: intervention kinds, their settings, presets and scenarios."""
+    """The content of the POLICIES region: levers, intervention kinds, their settings, presets, scenarios."""
     parts = [
-        "Settings of each intervention kind (`policies.<name>.kind`), with the class defaults; every "
-        "kind also has `start` and `end` (dates, null: the start or end of the run)."
+        levers_markdown(),
+        "#### Intervention kinds\n\nSettings of each intervention kind (`policies.<name>.kind`), with the "
+        "class defaults; every kind also has `start` and `end` (dates, null: the start or end of the run).",
     ]
     window = ("name", "start", "end")
     body = []

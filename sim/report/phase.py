@@ -30,13 +30,16 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.model.levers import LEVERS
 from sim.report.figures import BAND, GROUPED, PALETTE, band, footer, save
 from sim.runs import posterior
 from sim.runs.collect import load_sweep
 
-RATE, CORRUPTION = "police.raid_rate", "police.corruption"
-RATE_LABEL = "raid rate [raids per compound per year]"
-CORRUPTION_LABEL = "corruption [probability a raid is leaked / bribe accepted]"
+# The two axes are policy levers (sim.model.levers): their parameter keys and labels come from there.
+RAIDS, POLICE_CORRUPTION = LEVERS["raids"], LEVERS["corruption"]
+(RATE,), (CORRUPTION,) = RAIDS.keys, POLICE_CORRUPTION.keys
+RATE_LABEL = f"{RAIDS.label} [{RAIDS.unit}]"
+CORRUPTION_LABEL = f"{POLICE_CORRUPTION.label} [{POLICE_CORRUPTION.unit}]"
 TWO_THIRDS = 2 / 3
 # Metric -> (figure file, title, colour-bar label, scale divisor).
 HEATMAPS: dict[str, tuple[str, str, str, float]] = {
