@@ -154,3 +154,29 @@ def test_a_full_disk_is_one_line_exit_2_and_leaves_the_previous_results(tmp_path
     assert sorted(p.name for p in out.parent.iterdir()) == ["full"]  # no temporary left behind
     assert [p.name for p in out.iterdir()] == ["metadata.json"]
     assert (out / "metadata.json").read_text() == "previous\n"
+
+
+def test_long_work_writes_progress_lines_to_a_log_file(tmp_path):
+    # As under SLURM or nohup: stderr is a file, not a terminal, so progress comes as plain lines.
+    log = tmp_path / "stderr.log"
+    with log.open("w") as err:
+        done = subprocess.run(
+            [
+                *SCAMSIM,
+                "validate",
+                "calibration=quick",
+                "calibration.predictive_draws=3",
+                "calibration.n_procs=1",
+                f"hydra.run.dir={tmp_path / 'out'}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, "SCAMSIM_PROGRESS_SECONDS": "0"},
+            timeout=300,
+        )
+    assert done.returncode == 0, log.read_text()
+    lines = log.read_text().splitlines()
+    assert [line.split(", elapsed")[0] for line in lines] == [
+        f"validate: posterior predictive draws: {n}/3 ({n / 3:.0%})" for n in (1, 2, 3)
+    ], lines
+    assert "left" in lines[0] and "\x1b[" not in log.read_text()  # an estimate; no terminal codes

@@ -274,11 +274,15 @@ def predictive(
     n_draws: int,
     seed: int,
     n_jobs: int,
+    progress: Callable[[int, int], None] | None = None,
 ) -> pd.DataFrame:
-    """Posterior predictive: one fresh replicate per posterior draw; one row of metrics per draw."""
+    """Posterior predictive: one fresh replicate per posterior draw; one row of metrics per draw.
+
+    ``progress(done, total)`` is called after each draw.
+    """
     draws = fitted.resample(n_draws, seed)
     simulate = Simulator(model_params, seed + 1, 1)  # seeds differ from the calibration's
-    rows = parallel_map(simulate, draws.to_dict(orient="records"), n_jobs)
+    rows = parallel_map(simulate, draws.to_dict(orient="records"), n_jobs, progress)
     return pd.concat([draws, pd.DataFrame(rows)], axis=1)
 
 

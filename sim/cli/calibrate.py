@@ -21,7 +21,7 @@ from rich.table import Table
 from sim.analysis import calibration
 from sim.analysis.calibration import CalibrateConfig
 from sim.analysis.observations import Use
-from sim.cli.common import console, fail
+from sim.cli.common import console, fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures, figures
@@ -60,9 +60,10 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
         )
 
     fitted = calibration.calibrate(config, model_params, on_generation=show)
-    predicted = calibration.predictive(
-        fitted, model_params, settings.predictive_draws, config.seed, settings.n_procs
-    )
+    with progress_bar("calibrate: posterior predictive draws") as report:
+        predicted = calibration.predictive(
+            fitted, model_params, settings.predictive_draws, config.seed, settings.n_procs, report
+        )
     fit = calibration.fit_report(settings.targets, predicted, Use.fit)
     validation = calibration.fit_report(settings.targets, predicted, Use.validate)
     config_dict = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)

@@ -12,7 +12,10 @@ This module stays light (no Hydra, pandas, matplotlib or Mesa), so that errors a
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import NoReturn
 
@@ -71,12 +74,27 @@ def parse_keys(argv: Sequence[str], keys: dict[str, str], usage: str) -> dict[st
     return values
 
 
+# Seconds between plain-text progress lines when stderr is not a terminal (a SLURM or nohup log).
+PROGRESS_SECONDS_ENV = "SCAMSIM_PROGRESS_SECONDS"
+PROGRESS_SECONDS = 30.0
+
+
+def _duration(seconds: float) -> str:
+    return str(dt.timedelta(seconds=round(seconds)))
+
+
 @contextlib.contextmanager
 def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A transient progress bar on stderr; yields ``report(done, total)`` to call after each task.
+    """Progress on stderr; yields ``report(done, total)`` to call after each task.
 
-    The bar appears at the first report, so a configuration error leaves the terminal untouched.
+    On a terminal, a transient bar that appears at the first report (so a configuration error leaves
+    the terminal untouched). Elsewhere (a log file), a plain line such as ``replicates: 12/40 (30%),
+    elapsed 0:01:05, about 0:02:31 left`` at the first report, then at most every
+    :data:`PROGRESS_SECONDS` seconds (environment variable :data:`PROGRESS_SECONDS_ENV`), and at the end.
     """
+    if not console.is_terminal:
+        yield _plain_lines(description, float(os.environ.get(PROGRESS_SECONDS_ENV, PROGRESS_SECONDS)))
+        return
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -96,3 +114,21 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
     finally:
         if bar.live.is_started:  # stopping a bar never started still prints a newline
             bar.stop()
+
+
+def _plain_lines(description: str, every: float) -> Callable[[int, int], None]:
+    started = time.monotonic()
+    last: float | None = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if last is not None and now - last < every and done < total:
+            return
+        last, elapsed = now, now - started
+        line = f"{description}: {done:,}/{total:,} ({done / total:.0%}), elapsed {_duration(elapsed)}"
+        if 0 < done < total:
+            line += f", about {_duration(elapsed / done * (total - done))} left"
+        print(line, file=sys.stderr, flush=True)
+
+    return report

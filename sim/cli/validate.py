@@ -16,7 +16,7 @@ from rich.console import Console
 from sim.analysis import calibration
 from sim.analysis.observations import Use
 from sim.cli.calibrate import register, report_table, to_calibrate_config
-from sim.cli.common import fail
+from sim.cli.common import fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures, figures
@@ -35,9 +35,10 @@ def _validate(cfg: DictConfig) -> None:
         settings = config.calibration
         model_params = load_overrides(config, settings.model_overrides)
         draws = calibration.Posterior(particles=particles, diagnostics=pd.DataFrame())
-        predicted = calibration.predictive(
-            draws, model_params, settings.predictive_draws, config.seed, settings.n_procs
-        )
+        with progress_bar("validate: posterior predictive draws") as report:
+            predicted = calibration.predictive(
+                draws, model_params, settings.predictive_draws, config.seed, settings.n_procs, report
+            )
         report = calibration.fit_report(settings.targets, predicted, Use.validate)
         config_dict = OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
         n_draws = settings.predictive_draws
