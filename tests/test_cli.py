@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import subprocess
@@ -180,3 +181,23 @@ def test_long_work_writes_progress_lines_to_a_log_file(tmp_path):
         f"validate: posterior predictive draws: {n}/3 ({n / 3:.0%})" for n in (1, 2, 3)
     ], lines
     assert "left" in lines[0] and "\x1b[" not in log.read_text()  # an estimate; no terminal codes
+
+
+def test_results_table_is_readable_in_100_columns(two_runs):
+    from rich.console import Console
+
+    from sim.cli.run import comparison_table
+
+    results = sim.load_results(two_runs[0][0])
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(comparison_table(results))
+    lines = console.export_text().rstrip("\n").splitlines()
+    rows = results.summary["published_comparison"]
+    # Title, blank, header, rule, one line per row (no wrapped rows), the closing blank line.
+    assert len(lines) == 4 + len(rows) + 1, "\n".join(lines)
+    assert all(len(line) <= 100 for line in lines)
+    text = "\n".join(lines)
+    assert "…" not in text and "e+" not in text  # nothing cut, no exponents
+    assert "workers held aug2023" in text and "people" in text
+    held = next(r for r in rows if r["statistic"] == "workers_held_aug2023")
+    assert f"{float(f'{held["published"]:.3g}'):,.0f}" in text  # thousands separators

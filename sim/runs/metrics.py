@@ -208,6 +208,7 @@ def comparison(summary: dict[str, dict[str, float]]) -> pd.DataFrame:
             {
                 "id": pub.id,
                 "statistic": pub.statistic,
+                "unit": METRICS[pub.statistic][0],
                 "simulated_median": median,
                 "simulated_q05": s.get("q05"),
                 "simulated_q95": s.get("q95"),
