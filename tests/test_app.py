@@ -32,6 +32,7 @@ def base():
 def test_cli_config_gives_baseline_host_and_port():
     config, host, port = app_config.compose_app(["police.corruption=0.3", "port=8800"])
     assert (config.police.corruption, config.scale, host, port) == (0.3, 0.05, "127.0.0.1", 8800)
+    assert config.fixed == ["police.corruption"]  # the model key keeps its value; port is no parameter
     with pytest.raises(ConfigError, match="port=0 is outside"):
         app_config.compose_app(["port=0"])
 
@@ -78,7 +79,8 @@ def test_app_opens_at_the_calibrated_baseline_unless_there_is_none(base):
     assert app.calibrated(unset) == (unset, app.HAND_TUNED)
 
 
-def test_a_preset_adds_its_interventions_to_the_scenario_only(base):
+def test_a_preset_adds_its_interventions_to_the_scenario_only():
+    base, _, _ = app_config.compose_app()  # the whole period: the crackdown starts in 2024
     model = app.AppModel(base=base, preset="crackdown")
     assert set(model.p.policies) == {"raid_surge", "anti_corruption"}
     assert not model.baseline.p.policies

@@ -16,8 +16,8 @@ from omegaconf import DictConfig
 from sim.cli.common import fail
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
-from sim.report.app_config import AppConfig, register, serve, split
-from sim.runs.config import fix_overridden, to_run_config
+from sim.report.app_config import AppConfig, fix_model_keys, register, serve, split
+from sim.runs.config import to_run_config
 
 
 def _serve(cfg: DictConfig) -> None:
@@ -25,7 +25,7 @@ def _serve(cfg: DictConfig) -> None:
         config = to_run_config(cfg, AppConfig)
     except ConfigError as exc:
         fail(str(exc))  # SystemExit passes through Hydra's job runner without its error banner
-    config, host, port = split(fix_overridden(config, HydraConfig.get().overrides.task))
+    config, host, port = split(fix_model_keys(config, HydraConfig.get().overrides.task))
     sys.exit(serve(config, host, port))
 
 

@@ -48,6 +48,12 @@ def split(config: AppConfig) -> tuple[RunConfig, str, int]:
     return run, config.host, config.port
 
 
+def fix_model_keys(config: AppConfig, overrides: Sequence[str]) -> AppConfig:
+    """``config`` with the model keys set in ``overrides`` ``fixed`` (not ``host`` or ``port``)."""
+    server = {f.name for f in dataclasses.fields(AppConfig)} - {f.name for f in dataclasses.fields(RunConfig)}
+    return fix_overridden(config, [o for o in overrides if o.split("=")[0].lstrip("+~") not in server])
+
+
 def compose_app(overrides: Sequence[str] = ()) -> tuple[RunConfig, str, int]:
     """Compose ``configs/app.yaml`` with Hydra overrides, as ``scamsim app`` does (their keys ``fixed``).
 
@@ -55,7 +61,7 @@ def compose_app(overrides: Sequence[str] = ()) -> tuple[RunConfig, str, int]:
         ConfigError: On an unknown key or invalid value (one-line message).
     """
     register()
-    return split(fix_overridden(compose_config(list(overrides), "app", AppConfig), overrides))
+    return split(fix_model_keys(compose_config(list(overrides), "app", AppConfig), overrides))
 
 
 def _answers(url: str) -> bool:
