@@ -18,8 +18,9 @@ from sim.model.model import ScamModel
 from sim.model.schemas import ModelParams
 
 # Property-based tests (tests/test_fuzz.py): a bounded number of examples in the default suite, many more
-# in the slow suite. No deadline: a model run's time varies with the configuration drawn.
-settings.register_profile("bounded", max_examples=8, deadline=None, database=None)
+# in the slow suite. No deadline: a model run's time varies with the configuration drawn. The bounded
+# profile is derandomized, so the default suite draws the same examples on every run and machine.
+settings.register_profile("bounded", max_examples=8, deadline=None, database=None, derandomize=True)
 settings.register_profile(
     "full", max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )

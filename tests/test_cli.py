@@ -152,9 +152,11 @@ def test_a_full_disk_is_one_line_exit_2_and_leaves_the_previous_results(tmp_path
         args = ["n_seeds=1", "n_jobs=1", "scale=0.01", "time.end=2020-03-31", "overwrite=true"]
         main(["run", *args, f"hydra.run.dir={out}"])
     assert exit_.value.code == 2
-    err = capsys.readouterr().err.strip()  # the progress bar leaves an empty line when it stops
-    assert err.startswith("scamsim run: error: ") and "\n" not in err, err
-    assert err.endswith("x.parquet: No space left on device")
+    # Progress comes as plain lines here (stderr is not a terminal); the error is one line after them.
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("scamsim run: error: ") and "Traceback" not in "\n".join(err), err
+    assert all(line.startswith("baseline: replicates: ") for line in err[:-1]), err
+    assert err[-1].endswith("x.parquet: No space left on device")
     assert sorted(p.name for p in out.parent.iterdir()) == ["full"]  # no temporary left behind
     assert [p.name for p in out.iterdir()] == ["metadata.json"]
     assert (out / "metadata.json").read_text() == previous

@@ -73,7 +73,9 @@ def bad_values(f: dataclasses.Field) -> st.SearchStrategy:
         options += [st.integers(max_value=lo - 1), st.integers(min_value=hi + 1)]
     if kind in ("int", "float"):
         lo, hi = (None if x is None else float(x) for x in (lo, hi))
-        options += [st.sampled_from([math.nan, math.inf, -math.inf]), st.text(max_size=5), st.booleans()]
+        # Text that reads as a number is a number to YAML and the policy settings ("0" is 0.0): not bad.
+        words = st.text(max_size=5).filter(lambda s: not _is_number(s))
+        options += [st.sampled_from([math.nan, math.inf, -math.inf]), words, st.booleans()]
         if lo is not None:
             options.append(st.floats(max_value=lo, exclude_max=not lo_open, **FINITE))
         if hi is not None and math.isfinite(hi):
@@ -87,6 +89,14 @@ def bad_values(f: dataclasses.Field) -> st.SearchStrategy:
     elif kind == "bool":
         options += [st.integers(), st.text(max_size=5)]
     return st.one_of(options) if options else st.nothing()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_date(text: str) -> bool:

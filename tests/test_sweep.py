@@ -63,7 +63,8 @@ def test_multirun_writes_one_chunk_per_job_and_collect_makes_one_row_per_run(par
     assert runs["police.corruption"].tolist() == [0.2, 0.2, 0.8, 0.8] * 2
     assert (runs["status"] == "ok").all() and (runs["draw"] == 0).all()
     assert runs["replicate"].tolist() == [0, 1] * 4
-    assert runs["compounds_in_window"].notna().all()
+    assert runs["compounds_active_end"].notna().all()
+    assert runs["compounds_in_window"].isna().all()  # the runs end before the Amnesty window
 
 
 def test_serial_and_parallel_sweeps_give_identical_tables(parallel, tmp_path):

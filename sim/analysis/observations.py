@@ -128,10 +128,14 @@ def coverage(target: Target, draws: np.ndarray) -> dict[str, float | bool]:
     """Posterior predictive 90% interval of a target's statistic and whether it meets the published value.
 
     For interval targets "meets" means the intervals overlap; for point and binomial targets it means
-    the 90% interval contains the observed value (as a share for binomial kinds).
+    the 90% interval contains the observed value (as a share for binomial kinds). A statistic
+    undefined in every draw (judged over a window the runs do not cover) has no interval and does not
+    meet it.
     """
     values = np.asarray(draws, dtype=float)
     values = values[np.isfinite(values)]
+    if not len(values):
+        return {"q05": np.nan, "median": np.nan, "q95": np.nan, "covered": False}
     q05, q50, q95 = (float(np.quantile(values, q)) for q in (0.05, 0.5, 0.95))
     if target.kind is Kind.interval:
         covered = q05 <= target.high and q95 >= target.low
