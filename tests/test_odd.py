@@ -12,7 +12,7 @@ from sim.model.validation import validate
 from sim.report import odd
 from sim.runs.config import RunConfig
 
-# Ids in shared/reference/FACTS.md (section tables), and its numbered sections ("FACTS §7").
+# Ids in docs/SOURCES.md (its tables), and the timeline's old name ("FACTS §7").
 FACTS_IDS = {
     *(f"AM{i}" for i in range(1, 14)),
     *(f"SC{i}" for i in range(1, 5)),
@@ -82,7 +82,7 @@ def _source_problem(key: str, source: str) -> str | None:
     unknown = [i for i in ID_PATTERN.findall(source) if i not in FACTS_IDS]
     unknown += [s for s in SECTION_PATTERN.findall(source) if s not in FACTS_SECTIONS]
     if unknown:
-        return f"cites ids not in FACTS.md: {unknown}"
+        return f"cites ids not in docs/SOURCES.md: {unknown}"
     if key in SOURCE_EXCEPTIONS:
         return None
     if ID_PATTERN.search(source) or SECTION_PATTERN.search(source) or WORD_PATTERN.search(source):
@@ -187,3 +187,9 @@ def test_source_weights_listed():
     rows = odd.source_rows()
     assert [r[0] for r in rows] == [f"`{n}`" for n in RunConfig().sources]
     assert rows[0][1] == "589"  # RC9: China
+
+
+def test_every_source_id_the_model_may_cite_is_listed_in_docs_sources():
+    text = (odd.ODD_PATH.parent / "SOURCES.md").read_text()
+    listed = set(re.findall(r"^\| ((?:AM|SC|TG|RC|IN|EN)\d+) \|", text, flags=re.M))
+    assert listed >= FACTS_IDS, sorted(FACTS_IDS - listed)

@@ -1,9 +1,9 @@
 """Calibration targets: the published figures, how each is compared with the model, and its weight.
 
-The registry lives in ``configs/calibration/targets.yaml``; each entry names its FACTS.md id, the exact
-definition, the observation window, the model statistic (a metric of :mod:`sim.runs.metrics`), the observed
-value with its denominator or range, how it enters the fit (its ``kind``), a weight from its grade, and
-whether it is used to **fit** or only to **validate** (calibration never reads validate targets).
+The registry lives in ``configs/calibration_targets/registry.yaml``; each entry names its source id
+(docs/SOURCES.md), the exact definition, the observation window, the model statistic (a metric of
+:mod:`sim.runs.metrics`), the observed value with its denominator or range, how it enters the fit (its
+``kind``), a weight from its grade, and whether it is used to **fit** or only to **validate** (calibration never reads validate targets).
 
 Each kind turns a simulated statistic into a non-negative discrepancy, zero at a perfect match and
 about 1 at "one standard error off", so that weighted discrepancies add up into the ABC distance:
@@ -46,7 +46,7 @@ class Use(Enum):
     validate = "validate"
 
 
-# Weights by grade of evidence (FACTS.md): W-grade figures weigh little.
+# Weights by grade of evidence (docs/SOURCES.md): W-grade figures weigh little.
 GRADE_WEIGHT = {"V": 1.0, "S": 0.5, "W": 0.2}
 
 

@@ -1,4 +1,4 @@
-"""Published figures the model is compared with (ids from ``shared/reference/FACTS.md``).
+"""Published figures the model is compared with (ids from ``docs/SOURCES.md``).
 
 Only figures with an exact definition the model can reproduce are listed; each says which model
 statistic it is compared with (see :mod:`sim.runs.metrics`).

@@ -1,7 +1,7 @@
 """Typed model parameters: the schema every configuration is checked against.
 
 Each parameter is declared with :func:`param`, which records its unit, meaning, source and allowed range
-in the dataclass field's metadata. The source is a FACTS.md id (``shared/reference/FACTS.md``), the word
+in the dataclass field's metadata. The source is a source id from ``docs/SOURCES.md``, the word
 ``calibrated`` (a free parameter fitted to published figures) or ``assumption``. The same metadata drives
 validation (:func:`validate`) and the parameter table in ``docs/ODD.md`` (:mod:`sim.report.odd`), so the
 documentation cannot drift from the code.
@@ -53,7 +53,7 @@ def param(
         default: Default value.
         unit: Unit of measure ("1/year", "USD", "share", "-" for a count or flag).
         doc: One-line meaning.
-        source: FACTS.md id(s), "calibrated" or "assumption" (optionally with a note).
+        source: Source id(s) (docs/SOURCES.md), "calibrated" or "assumption" (optionally with a note).
         lo: Smallest allowed value (inclusive unless ``lo_open``), or None.
         hi: Largest allowed value (inclusive), or None.
         lo_open: Whether ``lo`` itself is excluded (for strictly positive quantities).

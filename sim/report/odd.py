@@ -78,7 +78,8 @@ class Row:
         default: Default value, formatted for reading.
         unit: Unit of measure ("-" for a count, flag or name).
         range: Allowed values, e.g. ``[0, 1]`` or ``(0, inf]``.
-        source: FACTS.md id(s), "calibrated" or "assumption" (with notes); "-" for run settings.
+        source: Source id(s) (docs/SOURCES.md), "calibrated" or "assumption" (with notes); "-" for run
+            settings.
         doc: One-line meaning.
     """
 
