@@ -3,7 +3,8 @@
 The registry lives in ``configs/calibration_targets/registry.yaml``; each entry names its source id
 (docs/SOURCES.md), the exact definition, the observation window, the model statistic (a metric of
 :mod:`sim.runs.metrics`), the observed value with its denominator or range, how it enters the fit (its
-``kind``), a weight from its grade, and whether it is used to **fit** or only to **validate** (calibration never reads validate targets).
+``kind``), a weight from its grade, and whether it is used to **fit** or only to **validate**
+(calibration never reads validate targets).
 
 Each kind turns a simulated statistic into a non-negative discrepancy, zero at a perfect match and
 about 1 at "one standard error off", so that weighted discrepancies add up into the ABC distance:
