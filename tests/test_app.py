@@ -36,7 +36,7 @@ def test_cli_config_gives_baseline_host_and_port():
 
 def test_slider_values_reach_the_scenario_but_not_the_baseline(base):
     levers = {
-        "raid_rate": 2.0,
+        "raid_capacity": 150.0,
         "corruption": 0.1,
         "awareness": 0.5,
         "target_awareness": 0.2,
@@ -45,23 +45,23 @@ def test_slider_values_reach_the_scenario_but_not_the_baseline(base):
     }
     model = app.AppModel(**levers, seed="7", base=base)
     p = model.p
-    assert (p.police.raid_rate, p.police.corruption, p.police.closure_prob, p.police.rescue_success) == (
-        2.0,
+    assert (p.police.raid_capacity, p.police.corruption, p.police.closure_prob, p.police.rescue_success) == (
+        150.0,
         0.1,
         0.9,
         0.3,
     )
     assert {s.awareness for s in p.sources.values()} == {0.5}
     assert p.targets.awareness == 0.2
-    assert [police.raid_rate for police in model.police] == [2.0]
-    assert model.baseline.p.police.raid_rate == base.police.raid_rate == 0.5
+    assert [police.raid_capacity for police in model.police] == [150.0]
+    assert model.baseline.p.police.raid_capacity == base.police.raid_capacity != 150.0
     assert model.levers == levers and model.seed == 7
     assert app.lever_values(model.baseline.p) == model.baseline_levers
 
 
 def test_equal_levers_give_identical_runs_and_different_ones_diverge(base):
     same = app.AppModel(base=base)  # every lever at the baseline's value
-    other = app.AppModel(raid_rate=3.0, base=base)
+    other = app.AppModel(raid_capacity=225.0, base=base)
     for _ in range(60):
         same.step()
         other.step()
@@ -79,7 +79,7 @@ def test_equal_levers_give_identical_runs_and_different_ones_diverge(base):
 
 
 def test_figures_and_table_draw_both_runs(base):
-    model = app.AppModel(raid_rate=4.0, base=base)
+    model = app.AppModel(raid_capacity=300.0, base=base)
     for _ in range(30):
         model.step()
     towns, compounds, _raided = app.map_figure(model).axes[0].collections

@@ -201,7 +201,9 @@ def test_assumptions_table_has_every_model_parameter_and_marks_the_calibrated(re
     assert rows["compounds.quota"] == "published"  # AM13, IN2
     assert rows["compounds.running_cost"] == "assumption"
     # Calibrated parameters show their posterior median and 90% interval, e.g. "0.11 [0.0563, 0.263]".
-    value = re.search(r'data-key="police.raid_rate".*?<td class="value">([^<]+)</td>', rendered.html, re.S)
+    value = re.search(
+        r'data-key="police.raid_capacity".*?<td class="value">([^<]+)</td>', rendered.html, re.S
+    )
     assert re.fullmatch(r"[\d.,]+ \[[\d.,]+, [\d.,]+\]", value.group(1))
 
 

@@ -69,9 +69,12 @@ def test_same_config_and_seed_give_identical_files(two_runs):
     [
         (["police.corruption=1.5"], "police.corruption=1.5 is outside the allowed range [0, 1]"),
         (["police.bogus=1"], "unknown config key 'police.bogus'"),
-        (["police.raid_rate=[1"], "error"),
+        (["police.raid_capacity=[1"], "error"),
         (["n_seeds=0"], "n_seeds=0 is outside the allowed range"),
-        (["police.raid_rat=1"], "unknown config key 'police.raid_rat' (did you mean 'police.raid_rate'?)"),
+        (
+            ["police.raid_capacit=1"],
+            "unknown config key 'police.raid_capacit' (did you mean 'police.raid_capacity'?)",
+        ),
         (
             ["jurisdictions=mekongg"],
             "jurisdictions=mekongg is not an option of 'jurisdictions' (did you mean 'mekong'?); "
@@ -91,14 +94,14 @@ def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path, args, needl
 
 
 def test_cfg_job_prints_the_composed_config_without_running(tmp_path):
-    proc = scamsim("run", "--cfg", "job", "police.raid_rate=1.25", cwd=tmp_path)
+    proc = scamsim("run", "--cfg", "job", "police.raid_capacity=1.25", cwd=tmp_path)
     assert proc.returncode == 0
-    assert "raid_rate: 1.25" in proc.stdout
+    assert "raid_capacity: 1.25" in proc.stdout
     assert not (tmp_path / "results").exists()
 
 
 def test_two_run_modes_give_one_line_not_a_traceback(tmp_path):
-    proc = scamsim("run", "-m", "police.raid_rate=1,2", "--cfg", "hydra", cwd=tmp_path)
+    proc = scamsim("run", "-m", "police.raid_capacity=1,2", "--cfg", "hydra", cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "scamsim run: error: --cfg and --multirun cannot be combined; "

@@ -131,8 +131,8 @@ def test_policy_overrides_reach_only_scenarios_that_have_the_policy():
 
 def test_a_scenario_may_only_change_interventions():
     base = scenario_config("baseline", SMALL)
-    other = scenario_config("raid_surge", [*SMALL, *EARLY, "police.raid_rate=2"])
-    with pytest.raises(ConfigError, match=r"changes .*police\.raid_rate.* as well as interventions"):
+    other = scenario_config("raid_surge", [*SMALL, *EARLY, "police.raid_capacity=2"])
+    with pytest.raises(ConfigError, match=r"changes .*police\.raid_capacity.* as well as interventions"):
         check_same_world("raid_surge", other, base)
 
 

@@ -7,7 +7,7 @@ from conftest import params, run, total
 
 
 def test_no_raids_means_no_raid_closures():
-    model = run(params(police__raid_rate=0.0), seed=4)
+    model = run(params(police__raid_capacity=0.0, police__campaigns={}), seed=4)
     assert total(model, "raids").sum() == 0
     assert total(model, "compounds_closed_raid").sum() == 0
     assert model.ledger.raids == []
@@ -16,7 +16,10 @@ def test_no_raids_means_no_raid_closures():
 
 
 def test_full_corruption_tips_off_every_raid_and_no_help_request_rescues():
-    model = run(params(police__raid_rate=3.0, police__corruption=1.0), seed=5)
+    model = run(
+        params(police__raid_capacity=225.0, police__corruption=1.0, mechanisms__tipoff_decoupled=False),
+        seed=5,
+    )
     raids = total(model, "raids").sum()
     assert raids > 50
     assert total(model, "raids_tipped_off").sum() == raids
@@ -29,7 +32,7 @@ def test_full_corruption_tips_off_every_raid_and_no_help_request_rescues():
 
 def test_honest_police_with_frequent_raids_make_compounds_decline():
     for seed in range(3):
-        model = run(params(police__raid_rate=6.0, police__corruption=0.0), seed=seed)
+        model = run(params(police__raid_capacity=300.0, police__corruption=0.0, entry__rate=0.0), seed=seed)
         active = total(model, "compounds_active")
         assert active[-1] < 0.5 * model.p.jurisdictions["cambodia"].initial_compounds, seed
         assert total(model, "compounds_protected").max() == 0

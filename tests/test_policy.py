@@ -65,7 +65,7 @@ def baseline(seed: int = 1, mekong: bool = False) -> ScamModel:
 
 
 def mekong_params() -> ModelParams:
-    p = load_config(["jurisdictions=mekong", "posterior=null", "police.raid_rate=2.0"])
+    p = load_config(["jurisdictions=mekong", "posterior=null", "police.raid_capacity=150"])
     p.scale = 0.02
     p.time.end = "2022-12-31"
     return p
@@ -123,7 +123,7 @@ def test_anti_corruption_halves_leaks_and_cuts_tipoffs_and_protection():
     # of compound-weeks in 2022 (0.79 -> 0.62): fewer bribes are accepted on opening or moving.
     counts = np.zeros((2, 4))
     for s in SEEDS:
-        p = small(police__raid_rate=2.0)
+        p = small(police__raid_capacity=150.0)
         for row, m in enumerate((run_with({}, s, p), run_with({"a": NAMED["anti_corruption"]}, s, p))):
             counts[row, :2] += [after(m, "raids_tipped_off"), after(m, "raids")]
             counts[row, 2:] += [
@@ -213,7 +213,7 @@ def test_cross_border_cooperation_cuts_relocations_across_borders():
 def test_parameter_change_holds_over_its_window_then_restores():
     p = small()
     p.policies = {
-        "more_raids": {"kind": "parameter", "key": "police.raid_rate", "value": 2.0},
+        "more_raids": {"kind": "parameter", "key": "police.raid_capacity", "value": 150.0},
         "honest": {"kind": "parameter", "key": "police.corruption", "multiply": 10.0},
     }
     for entry in p.policies.values():
@@ -223,27 +223,29 @@ def test_parameter_change_holds_over_its_window_then_restores():
     seen = []
     while model.running:
         model.step()
-        seen.append((model.police[0].raid_rate, model.police[0].corruption, model.sites().leak.max()))
-    assert seen[inside - 1] == (0.5, 0.6, pytest.approx(0.6))  # schema defaults before the window
-    assert seen[inside] == (2.0, 1.0, 1.0)  # corruption x 10 is clipped to its range [0, 1]
-    assert seen[outside - 1] == (2.0, 1.0, 1.0)
-    assert seen[outside] == (0.5, 0.6, pytest.approx(0.6))  # finalise restored them
-    assert model.p.police.raid_rate == 0.5 and p.police.raid_rate == 0.5  # caller's copy untouched
+        seen.append((model.police[0].raid_capacity, model.police[0].corruption, model.sites().leak.max()))
+    default = ModelParams().police.raid_capacity
+    assert seen[inside - 1] == (default, 0.6, pytest.approx(0.6))  # schema defaults before the window
+    assert seen[inside] == (150.0, 1.0, 1.0)  # corruption x 10 is clipped to its range [0, 1]
+    assert seen[outside - 1] == (150.0, 1.0, 1.0)
+    assert seen[outside] == (default, 0.6, pytest.approx(0.6))  # finalise restored them
+    assert model.p.police.raid_capacity == default and p.police.raid_capacity == default  # caller's copy
 
 
-def test_raid_surge_acts_on_each_jurisdictions_own_rate_and_restores_it():
+def test_raid_surge_acts_on_each_jurisdictions_own_capacity_and_restores_it():
     p = mekong_params()
-    p.jurisdictions["laos"].raid_rate = 0.1
+    p.jurisdictions["laos"].raid_capacity_factor = 0.2
     p.policies = {"r": {"kind": "raid_surge", "start": START, "end": "2021-06-30", "jurisdictions": ["laos"]}}
     model = ScamModel(validate(p), 1)
     rates = []
     while model.running:
         model.step()
-        rates.append([police.raid_rate for police in model.police])
+        rates.append([police.raid_capacity for police in model.police])
+    cambodia, myanmar = (150.0 * p.jurisdictions[j].raid_capacity_factor for j in ("cambodia", "myanmar"))
     k = first_step(model, START)
-    assert rates[k] == [2.0, 2.0, pytest.approx(0.3)]
-    assert rates[-1] == [2.0, 2.0, 0.1]
-    assert model.p.jurisdictions["cambodia"].raid_rate is None  # still falls back to police.raid_rate
+    assert rates[k] == [cambodia, myanmar, pytest.approx(90.0)]
+    assert rates[-1] == [cambodia, myanmar, pytest.approx(30.0)]
+    assert model.p.jurisdictions["laos"].raid_capacity_factor == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize(
@@ -263,7 +265,10 @@ def test_raid_surge_acts_on_each_jurisdictions_own_rate_and_restores_it():
         ({"kind": "raid_surge", "multiplier": None}, "policies.p.multiplier=null is not allowed"),
         ({"kind": "awareness", "sources": None}, "policies.p.sources=null is not allowed"),
         ({"kind": "parameter", "key": None, "value": 1}, "policies.p.key=null is not allowed"),
-        ({"kind": "parameter", "key": "police.raid_rate", "multiply": "inf"}, "policies.p.multiply=inf is"),
+        (
+            {"kind": "parameter", "key": "police.raid_capacity", "multiply": "inf"},
+            "policies.p.multiply=inf is",
+        ),
         ({"kind": "raid_surge", "jurisdictions": ["atlantis"]}, "policies.p.jurisdictions=['atlantis']"),
         ({"kind": "surge"}, "policies.p.kind='surge' is not an intervention"),
         ({"kind": "parameter", "key": "police.nope", "value": 1}, "policies.p.key='police.nope' is not"),

@@ -45,8 +45,8 @@ def test_replicates_use_spawned_independent_streams():
 def test_common_random_numbers_scenarios_agree_until_their_mechanisms_differ():
     # Two scenarios that differ only in the raid rate draw the same numbers for everything else,
     # so their histories are identical until the first raid in either.
-    low = run(params(police__raid_rate=0.2), seed=31)
-    high = run(params(police__raid_rate=0.4), seed=31)
+    low = run(params(police__raid_capacity=15.0), seed=31)
+    high = run(params(police__raid_capacity=30.0), seed=31)
     first_raid = min(r["step"] for r in low.ledger.raids + high.ledger.raids)
     assert first_raid > 2
     for name in ("recruited", "exits_escape", "targets_groomed", "target_losses", "punishments"):
@@ -70,4 +70,4 @@ def test_public_api_run_applies_posterior_draws_and_keeps_overridden_keys():
     assert results.metadata["posterior"] == posterior.provenance("calibrated")
     assert len(results.metadata["config_hash"]) == 12
     # A key set in the overrides stays as set in every draw, as on the command line.
-    assert "police.raid_rate" in sim.load_config(["police.raid_rate=2.5"]).fixed
+    assert "police.raid_capacity" in sim.load_config(["police.raid_capacity=25"]).fixed

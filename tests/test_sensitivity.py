@@ -27,7 +27,7 @@ SCAMSIM = str(Path(sys.executable).parent / "scamsim")
 # A run short and small enough for tests: 2% population, 15 months.
 TINY = ["scale=0.02", "time.end=2021-03-31", "n_seeds=1"]
 TINY_OUTPUTS = "sensitivity.outputs=[workers_held_end,compounds_active_end]"
-TINY_SELECT = "sensitivity.select=[police.raid_rate,recruitment.ad_reach]"
+TINY_SELECT = "sensitivity.select=[police.raid_capacity,recruitment.ad_reach]"
 
 
 def ishigami_problem() -> sensitivity.Problem:
@@ -249,7 +249,7 @@ def test_cli_writes_tables_figure_and_metadata(tmp_path):
     )
     assert len(pd.read_parquet(out / "samples.parquet")) == 3 * (2 + 1)
     assert pd.read_csv(out / "parameters.csv")["parameter"].tolist() == [
-        "police.raid_rate",
+        "police.raid_capacity",
         "recruitment.ad_reach",
     ]
     assert (out / "figures" / "morris.png").stat().st_size > 10_000

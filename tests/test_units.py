@@ -79,24 +79,50 @@ def test_append_needs_every_column():
 
 
 # ---------------------------------------------------------------------------------------- metrics
-def test_am7_follows_amnesty_definition():
+def test_am7_categories_follow_the_observation_model():
     start = dt.date(2020, 1, 1)
-    end = (dt.date(2025, 6, 30) - start).days
+    w0, e = ((d - start).days for d in (dt.date(2024, 1, 1), dt.date(2025, 6, 30)))
     nan = np.nan
-    compounds = pd.DataFrame(
-        {
-            # never raided & open | raided & open | raided & closed | closed w/o raid | raided after window
-            "in_window": [True, True, True, True, True, False],
-            "first_raid_day": [nan, 100.0, 200.0, nan, end + 10, 5.0],
-            "closed_day": [nan, nan, 300.0, 400.0, end + 20, 6.0],
-        }
+    rows = [
+        # (jurisdiction, start, end, reason, first intervention, first raid, down at E, emptied at E,
+        # expected category)
+        ("cambodia", 0, nan, "open", nan, nan, False, False, "N"),  # never investigated
+        ("cambodia", 0, 400, "closed_boss", nan, nan, False, False, None),  # ended before the window
+        ("cambodia", 0, w0 + 10, "closed_boss", nan, nan, False, False, "N"),  # wound down, never seen
+        ("cambodia", 0, nan, "open", 100, nan, False, False, "O"),  # rescue visit, operating as before
+        ("cambodia", 0, nan, "open", 100, 100, False, False, "O"),  # raided, operating as before
+        ("cambodia", 0, w0 + 5, "closed_raid", w0 + 5, w0 + 5, False, False, "S"),  # shut by a raid
+        ("cambodia", 0, w0 + 5, "moved", w0 + 5, w0 + 5, False, False, "G"),  # moved away
+        ("cambodia", 0, nan, "open", 100, 100, True, False, "G"),  # down at E
+        ("cambodia", 0, nan, "open", 100, nan, False, True, "G"),  # emptied at E
+        ("cambodia", 0, e + 30, "closed_raid", e + 30, e + 30, False, False, "N"),  # raided after E
+        ("cambodia", e + 1, nan, "open", nan, nan, False, False, None),  # opened after E
+        ("laos", 0, nan, "open", nan, nan, False, False, None),  # not the focal jurisdiction
+    ]
+    cols = [
+        "jurisdiction",
+        "start",
+        "end",
+        "reason",
+        "first_intervention",
+        "first_raid",
+        "down_end",
+        "emptied_end",
+    ]
+    spells = pd.DataFrame([r[:-1] for r in rows], columns=cols)
+    expected = [r[-1] for r in rows if r[-1] is not None]
+    category = metrics.am7_categories(spells, start, "cambodia")
+    assert category.tolist() == expected
+    out = metrics.am7(spells, start, "cambodia")
+    counts = {c: expected.count(c) for c in "NOGS"}
+    assert (out["am7_never"], out["am7_operating"], out["am7_gone"], out["am7_shut"]) == tuple(
+        counts[c] for c in "NOGS"
     )
-    out = metrics.am7(compounds, start)
-    assert out["compounds_in_window"] == 5
-    # Closed without ever being investigated still counts as "never investigated" (AM7's "either").
-    assert out["am7_not_investigated_or_operating"] == 4
-    assert out["am7_share"] == pytest.approx(0.8)
-    assert out["am7_closed"] == 2
+    assert out["compounds_in_window"] == len(expected) == sum(counts.values())
+    assert out["am7_remaining_share"] == pytest.approx(
+        (counts["N"] + counts["O"]) / (len(expected) - counts["S"])
+    )
+    assert out["am10_raided"] == 4  # spells in the window raided by E (rescue visits excluded)
 
 
 def test_loss_quantile_from_histogram_matches_sample_median():
@@ -115,7 +141,7 @@ def test_summary_gives_median_and_90_percent_interval():
 # ---------------------------------------------------------------------------------------- results
 def tiny_results() -> Results:
     df = pd.DataFrame({"replicate": [0], "value": [1.0]})
-    return Results(df, df, df, df, summary={"a": 1}, metadata={"b": 2})
+    return Results(df, df, df, df, df, summary={"a": 1}, metadata={"b": 2})
 
 
 def test_results_round_trip(tmp_path):

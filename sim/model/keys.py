@@ -1,7 +1,7 @@
 """Parameters by dotted key: the one way to read, set, describe and clip a parameter by name.
 
 A key names a field of :class:`sim.model.schemas.ModelParams` the way Hydra overrides do
-(``police.raid_rate``, ``jurisdictions.cambodia.corruption``). Entries of dict-valued groups
+(``police.raid_capacity``, ``jurisdictions.cambodia.corruption``). Entries of dict-valued groups
 (``jurisdictions``, ``sources``) are named by their key; ``*`` in place of an entry name stands for
 every entry (``sources.*.awareness``), see :func:`expand`.
 """

@@ -162,3 +162,79 @@ class Targets(ArrayTable):
         "exit_tau": "float32",
         "paid": "float64",
     }
+
+
+# Why a spell ended (SpellLog.reason).
+OPEN, MOVED, CLOSED_RAID, CLOSED_BOSS = 0, 1, 2, 3
+SPELL_REASONS = ("open", "moved", "closed_raid", "closed_boss")
+
+
+class SpellLog(ArrayTable):
+    """Site spells: one row per compound occupying one site, from moving in to moving out or closing.
+
+    Amnesty identified places (AM1, AM7), so the survey observation model counts spells: a compound that
+    moves yields two, the site it left (found gone) and the one it moved to. Rows are only appended.
+
+    Columns: ``cid``, ``site``, ``juris``, ``town``, ``start`` and ``end`` (days since the start date;
+    ``end`` NaN while open), ``reason`` (index into :data:`SPELL_REASONS`), ``first_intervention`` and
+    ``first_raid`` (day of the first raid or rescue visit, and of the first raid; NaN if none),
+    ``held_share_end`` (workers held over capacity at the end of the Amnesty window, NaN if the spell
+    was not open then), ``down_end`` (in downtime then) and ``emptied_end`` (holding less than
+    ``survey.empty_share`` of capacity then).
+    """
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "cid": "intp",
+        "site": "intp",
+        "juris": "intp",
+        "town": "intp",
+        "start": "float64",
+        "end": "float64",
+        "reason": "int8",
+        "first_intervention": "float64",
+        "first_raid": "float64",
+        "held_share_end": "float64",
+        "down_end": "bool",
+        "emptied_end": "bool",
+    }
+
+    def open(self, cid: int, site: int, juris: int, town: int, day: float) -> int:
+        """Append an open spell and return its row."""
+        nan = np.array([np.nan])
+        rows = self.append(
+            cid=[cid],
+            site=[site],
+            juris=[juris],
+            town=[town],
+            start=[day],
+            end=nan,
+            reason=[OPEN],
+            first_intervention=nan,
+            first_raid=nan,
+            held_share_end=nan,
+            down_end=[False],
+            emptied_end=[False],
+        )
+        return rows.start
+
+    def close(self, row: int, day: float, reason: int) -> None:
+        """End spell ``row`` on ``day`` for ``reason``."""
+        self.end[row] = day
+        self.reason[row] = reason
+
+    def intervened(self, rows: np.ndarray, day: float, raid: bool) -> None:
+        """Record a police intervention (a raid, or a rescue visit if not ``raid``) at spells ``rows``."""
+        self.first_intervention[rows] = np.fmin(self.first_intervention[rows], day)
+        if raid:
+            self.first_raid[rows] = np.fmin(self.first_raid[rows], day)
+
+    def observe_at_end(self, model, held: np.ndarray) -> None:
+        """Record what a visit at the end of the Amnesty window would see at every open spell."""
+        rows = np.array([c.spell for c in model.compounds if c.active], dtype=np.intp)
+        if not len(rows):
+            return
+        cids = self.cid[rows]
+        share = held[cids] / np.maximum(model.sites().capacity[cids], 1e-12)
+        self.held_share_end[rows] = share
+        self.down_end[rows] = ~model.up()[cids]
+        self.emptied_end[rows] = share < model.p.survey.empty_share

@@ -58,13 +58,13 @@ def base_config() -> RunConfig:
 # The model as the app runs it
 # -------------------------------------------------------------------------------------------------
 
-LEVERS = ("raid_rate", "corruption", "awareness", "target_awareness", "closure_prob", "rescue_success")
+LEVERS = ("raid_capacity", "corruption", "awareness", "target_awareness", "closure_prob", "rescue_success")
 
 
 def lever_values(p: ModelParams) -> dict[str, float]:
     """The policy levers' values in ``p`` (``awareness``: the mean over source countries)."""
     return {
-        "raid_rate": p.police.raid_rate,
+        "raid_capacity": p.police.raid_capacity,
         "corruption": p.police.corruption,
         "awareness": _common([s.awareness for s in p.sources.values()]),
         "target_awareness": p.targets.awareness,
@@ -83,12 +83,12 @@ def scenario_params(base: ModelParams, levers: dict[str, float]) -> ModelParams:
 
     Args:
         base: Baseline parameters (left unchanged).
-        levers: ``raid_rate``, ``corruption``, ``closure_prob``, ``rescue_success`` (``police.*``),
+        levers: ``raid_capacity``, ``corruption``, ``closure_prob``, ``rescue_success`` (``police.*``),
             ``awareness`` (of fake job ads, set in every source country), ``target_awareness``
-            (``targets.awareness``). Jurisdictions with their own raid rate or corruption keep it.
+            (``targets.awareness``). Jurisdictions with their own capacity factor or corruption keep it.
     """
     p = copy.deepcopy(base)
-    for name in ("raid_rate", "corruption", "closure_prob", "rescue_success"):
+    for name in ("raid_capacity", "corruption", "closure_prob", "rescue_success"):
         setattr(p.police, name, float(levers[name]))
     for source in p.sources.values():
         source.awareness = float(levers["awareness"])
@@ -117,7 +117,7 @@ class AppModel(ScamModel):
     Levers left at None take the baseline's value.
 
     Args:
-        raid_rate: Planned raids per compound per year (``police.raid_rate``).
+        raid_capacity: Raids police can carry out per year (``police.raid_capacity``).
         corruption: Probability of a leaked raid, a passed-back help request, an accepted bribe.
         awareness: Awareness of fake job ads among would-be deceived jobseekers, in every source country.
         target_awareness: Awareness of scams among targets.
@@ -129,7 +129,7 @@ class AppModel(ScamModel):
 
     def __init__(
         self,
-        raid_rate: float | None = None,
+        raid_capacity: float | None = None,
         corruption: float | None = None,
         awareness: float | None = None,
         target_awareness: float | None = None,
@@ -142,7 +142,7 @@ class AppModel(ScamModel):
         given = dict(
             zip(
                 LEVERS,
-                (raid_rate, corruption, awareness, target_awareness, closure_prob, rescue_success),
+                (raid_capacity, corruption, awareness, target_awareness, closure_prob, rescue_success),
                 strict=True,
             )
         )
@@ -321,7 +321,7 @@ def levers_table(model: AppModel) -> str:
 
 # Slider label, lower and upper end, step, for each lever.
 SLIDERS: dict[str, tuple[str, float, float, float]] = {
-    "raid_rate": ("raid rate (per compound-year)", 0.0, 5.0, 0.1),
+    "raid_capacity": ("raid capacity (raids per year)", 0.0, 200.0, 5.0),
     "corruption": ("police corruption", 0.0, 1.0, 0.05),
     "awareness": ("job-ad awareness (jobseekers)", 0.0, 1.0, 0.05),
     "target_awareness": ("scam awareness (targets)", 0.0, 1.0, 0.05),

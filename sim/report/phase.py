@@ -34,8 +34,8 @@ from sim.report.figures import BAND, GROUPED, PALETTE, band, footer, save
 from sim.runs import posterior
 from sim.runs.collect import load_sweep
 
-RATE, CORRUPTION = "police.raid_rate", "police.corruption"
-RATE_LABEL = "raid rate [raids per compound per year]"
+RATE, CORRUPTION = "police.raid_capacity", "police.corruption"
+RATE_LABEL = "raid capacity [raids per year, Cambodia]"
 CORRUPTION_LABEL = "corruption [probability a raid is leaked / bribe accepted]"
 TWO_THIRDS = 2 / 3
 # Metric -> (figure file, title, colour-bar label, scale divisor).
