@@ -49,6 +49,9 @@ def total(model: ScamModel, name: str) -> np.ndarray:
 # Everything that moves workers around switched off, to isolate one mechanism at a time.
 QUIET = {
     "police__raid_capacity": 0.0,
+    "police__campaigns": {},
+    "entry__rate": 0.0,
+    "workforce__shed_rate": 0.0,
     "recruitment__ad_reach": 0.0,
     "recruitment__captive_recruit_rate": 0.0,
     "workers__help_rate": 0.0,

@@ -35,7 +35,7 @@ def two_runs(tmp_path_factory):
 
 def test_run_writes_tables_summary_metadata_and_figures(two_runs):
     path, proc = two_runs[0]
-    for name in ("timeseries", "raids", "compounds", "metrics"):
+    for name in ("timeseries", "raids", "compounds", "spells", "metrics"):
         assert (path / f"{name}.parquet").stat().st_size > 0
     for fig in ("compounds_active", "workers_held", "exits_by_route"):
         assert (path / "figures" / f"{fig}.png").stat().st_size > 10_000
@@ -46,8 +46,11 @@ def test_run_writes_tables_summary_metadata_and_figures(two_runs):
     assert metadata["versions"]["mesa"].startswith("3.5")
     summary = json.loads((path / "summary.json").read_text())
     assert {row["id"] for row in summary["published_comparison"]} >= {"AM1", "AM7", "SC1", "AM13"}
-    for figure_id in ("AM1", "AM7", "SC1", "AM13"):
+    for figure_id in ("AM1", "AM7", "AM10", "SC1", "AM13"):
         assert figure_id in proc.stdout
+    assert "AM7 categories" in proc.stdout and "never" in proc.stdout and "shut" in proc.stdout
+    for category in ("am7_never", "am7_operating", "am7_gone", "am7_shut"):
+        assert category in summary["metrics"]
     assert pd.read_parquet(path / "metrics.parquet")["replicate"].tolist() == [0, 1]
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
 
@@ -125,7 +128,8 @@ def test_help_and_unknown_command():
 
 
 def test_public_api_and_command_line_give_identical_metrics(tmp_path):
-    # Both apply the calibrated posterior, one draw per replicate, with the overridden keys fixed.
+    # Both run the configured parameters (no posterior of this model until issue 13) with the
+    # overridden keys fixed.
     overrides = ["scale=0.03", "time.end=2021-06-30", "n_seeds=2", "police.corruption=0.5"]
     proc = scamsim("run", *overrides, f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr
@@ -134,7 +138,7 @@ def test_public_api_and_command_line_give_identical_metrics(tmp_path):
     written = json.loads((tmp_path / "metadata.json").read_text())
     assert written["config"] == results.metadata["config"]
     assert written["config"]["fixed"] == ["n_seeds", "police.corruption", "scale", "time.end"]
-    assert written["posterior"] == results.metadata["posterior"]
+    assert written.get("posterior") == results.metadata.get("posterior") is None
 
 
 def test_a_full_disk_is_one_line_exit_2_and_leaves_the_previous_results(tmp_path, monkeypatch, capsys):

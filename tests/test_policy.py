@@ -86,6 +86,14 @@ def within_3_se(successes: float, n: float, p: float) -> bool:
     return abs(successes - n * p) <= 3 * math.sqrt(n * p * (1 - p))
 
 
+def reached(model: ScamModel) -> float:
+    """Help requests that reached police (the others can neither leak nor rescue anyone)."""
+    return after(model, "help_requests") - after(model, "help_unreached")
+
+
+CORRUPTION = ModelParams().police.corruption
+
+
 def test_every_named_intervention_is_registered():
     assert set(NAMED) <= set(KINDS)
 
@@ -113,11 +121,11 @@ def test_raid_surge_multiplies_raids():
 
 
 def test_anti_corruption_halves_leaks_and_cuts_tipoffs_and_protection():
-    # Corruption 0.6 -> 0.3: each help request leaks with probability 0.3 exactly (3 binomial SE).
+    # Corruption halved: each help request that reaches police leaks with half the probability (3 SE).
     model = run_with({"a": NAMED["anti_corruption"]}, 1)
     base = baseline(1)
-    assert within_3_se(after(model, "help_leaked"), after(model, "help_requests"), 0.6 * 0.5)
-    assert within_3_se(after(base, "help_leaked"), after(base, "help_requests"), 0.6)
+    assert within_3_se(after(model, "help_leaked"), reached(model), CORRUPTION * 0.5)
+    assert within_3_se(after(base, "help_leaked"), reached(base), CORRUPTION)
     # Raids at 2 per compound-year, pooled over three seeds: the tip-off share falls by more than 0.1
     # (measured 0.87 -> 0.69, binomial SE of the difference 0.05), and so does the protected share
     # of compound-weeks in 2022 (0.79 -> 0.62): fewer bribes are accepted on opening or moving.
@@ -184,9 +192,10 @@ def test_kingpin_removal_leaves_no_protected_compound_after_the_date():
 
 
 def test_victim_protection_cuts_leaked_help_requests_to_their_expected_share():
-    # Leak probability 0.6 * (1 - 0.8) = 0.12 per request (3 binomial SE); retaliation halved.
+    # Leak probability corruption * (1 - 0.8) per request reaching police (3 binomial SE); retaliation
+    # halved.
     model = run_with({"v": NAMED["victim_protection"]}, 1)
-    assert within_3_se(after(model, "help_leaked"), after(model, "help_requests"), 0.12)
+    assert within_3_se(after(model, "help_leaked"), reached(model), CORRUPTION * 0.2)
     assert after(model, "help_leaked") < 0.3 * after(baseline(1), "help_leaked")
     assert model.p.workers.leak_punishment == 1 and model.p.workers.leak_resale == pytest.approx(0.15)
 
@@ -225,10 +234,10 @@ def test_parameter_change_holds_over_its_window_then_restores():
         model.step()
         seen.append((model.police[0].raid_capacity, model.police[0].corruption, model.sites().leak.max()))
     default = ModelParams().police.raid_capacity
-    assert seen[inside - 1] == (default, 0.6, pytest.approx(0.6))  # schema defaults before the window
+    assert seen[inside - 1] == (default, CORRUPTION, pytest.approx(CORRUPTION))  # schema defaults
     assert seen[inside] == (150.0, 1.0, 1.0)  # corruption x 10 is clipped to its range [0, 1]
     assert seen[outside - 1] == (150.0, 1.0, 1.0)
-    assert seen[outside] == (default, 0.6, pytest.approx(0.6))  # finalise restored them
+    assert seen[outside] == (default, CORRUPTION, pytest.approx(CORRUPTION))  # finalise restored them
     assert model.p.police.raid_capacity == default and p.police.raid_capacity == default  # caller's copy
 
 

@@ -56,6 +56,9 @@ def comparison_table(results: Results) -> Table:
             published,
             "yes" if row["median_in_published_range"] else "no",
         )
+    from sim.runs.metrics import am7_line  # loaded with the results already
+
+    table.caption = am7_line(results.summary["metrics"])
     return table
 
 

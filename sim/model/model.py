@@ -135,6 +135,7 @@ class ScamModel(mesa.Model):
         self._next_uid = 0
         self._sites: SiteArrays | None = None
         self._expected: tuple[int, np.ndarray] | None = None
+        self._held: tuple[tuple[int, int], np.ndarray] | None = None
         self.spells_end_day = (facts.AMNESTY_WINDOW[1] - self.clock.start).days
 
         self.police = [
@@ -365,8 +366,11 @@ class ScamModel(mesa.Model):
         return self.sites().juris[compounds]
 
     def held_by_compound(self) -> np.ndarray:
-        """Workers held in each compound, indexed by compound id."""
-        return np.bincount(self.workers.compound, minlength=len(self.compounds))
+        """Workers held in each compound, indexed by compound id (recounted only after workers change)."""
+        key = (self.workers.version, len(self.compounds))
+        if self._held is None or self._held[0] != key:
+            self._held = (key, np.bincount(self.workers.compound, minlength=len(self.compounds)))
+        return self._held[1]
 
     def credit(self, cids: np.ndarray, amounts: np.ndarray, scam: bool = False) -> None:
         """Add money to compounds' revenue this step (``scam``: money taken from targets)."""

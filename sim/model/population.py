@@ -23,12 +23,16 @@ class ArrayTable:
     Subclasses list their columns and dtypes in ``COLUMNS``; ``table.<column>`` is a view of the live
     rows (write into it, never assign to it). Capacity grows geometrically on append and shrinks after
     large removals, so memory per live row stays within a small factor of the row size.
+
+    ``version`` counts changes of the rows (appends and removals); code that writes a column others
+    cache a result of (a worker's ``compound``) calls :meth:`changed`.
     """
 
     COLUMNS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, capacity: int = 1024):
         self.n = 0
+        self.version = 0
         self._last_move: tuple = ()
         self._cols = {name: np.zeros(capacity, dtype) for name, dtype in self.COLUMNS.items()}
         self._refresh_views()
@@ -75,6 +79,7 @@ class ArrayTable:
         for name, v in values.items():
             self._cols[name][rows] = v
         self.n += k
+        self.version += 1
         self._refresh_views()
         return rows
 
@@ -92,12 +97,17 @@ class ArrayTable:
         for arr in self._cols.values():
             arr[holes] = arr[tail]
         self.n = k
+        self.version += 1
         self._last_move = (mask, holes, tail, k)
         # Shrink after large removals, so allocated memory stays within 2x of the live rows.
         if self.capacity > 4096 and self.n < self.capacity // 2:
             self._resize(self.n * 5 // 4)
         else:
             self._refresh_views()
+
+    def changed(self) -> None:
+        """Note a write into a column (for caches keyed on :attr:`version`)."""
+        self.version += 1
 
     def remap(self, rows: np.ndarray) -> np.ndarray:
         """Translate row indices taken before the last :meth:`keep` into current ones (-1 if removed).

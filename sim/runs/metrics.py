@@ -90,6 +90,10 @@ METRICS: dict[str, tuple[str, str]] = {
 }
 
 
+# The AM7 categories (metric -> label), in the order of Amnesty's sentence.
+AM7_CATEGORIES = {"am7_never": "never", "am7_operating": "operating", "am7_gone": "gone", "am7_shut": "shut"}
+
+
 def _days(date: dt.date, start: dt.date) -> int:
     return (date - start).days
 
@@ -257,6 +261,15 @@ def summarise(per_replicate: pd.DataFrame) -> dict[str, dict[str, float]]:
             "n": len(values),
         }
     return summary
+
+
+def am7_line(summary: dict[str, dict[str, float]]) -> str:
+    """The AM7 categories as one line (means over replicates), for the terminal."""
+    mean = {k: (summary.get(k) or {}).get("mean") for k in ("compounds_in_window", *AM7_CATEGORIES)}
+    if any(v is None for v in mean.values()):
+        return "AM7 categories: n/a"
+    parts = " · ".join(f"{label} {mean[k]:.1f}" for k, label in AM7_CATEGORIES.items())
+    return f"AM7 categories (of {mean['compounds_in_window']:.1f} site spells, mean): {parts}"
 
 
 def comparison(summary: dict[str, dict[str, float]]) -> pd.DataFrame:

@@ -218,7 +218,8 @@ def shed(model: ScamModel) -> None:
     scan = s.active & model.up() & (threshold > skill_floor)
     if not scan.any():
         return
-    rows = np.flatnonzero(scan[w.compound])
+    # effort >= 1, so only workers below their compound's skill threshold can be worth less than they cost
+    rows = np.flatnonzero(w.skill < np.where(scan, threshold, 0.0)[w.compound])
     effort = 1.0 + model.p.workers.effort_per_level * w.level[rows]
     value = value_per_skill[w.compound[rows]] * w.skill[rows] * effort - cost[w.compound[rows]]
     rows = rows[value < 0]
@@ -288,6 +289,7 @@ def sell_on(model: ScamModel, rows: np.ndarray, to_seller: bool = True) -> None:
     model.charge(buyers, price)
     model.ledger.add_by("resales", s.juris[sellers])
     w.compound[rows] = buyers
+    w.changed()
     w.debt[rows] += price
     w.level[rows] = 0
     w.resales[rows] = np.minimum(w.resales[rows] + 1, MAX_LEVEL)
