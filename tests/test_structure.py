@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import QUIET, params, run, total
 
@@ -260,3 +261,38 @@ def test_expected_yield_matches_realised_takings():
             realised += model.ledger.series["target_losses"][model.steps - 1].sum()
             expected += model.yield_per_work * model.accounts.work.sum() * model.clock.dt_months
     assert 0.95 <= realised / expected <= 1.05
+
+
+# ---------------------------------------------------------------------------- robustness (§6)
+def test_robustness_table_reads_each_conclusion_per_variant():
+    from sim.analysis.robustness import CONCLUSIONS, conclusions_table, markdown
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for variant in ("v0", "v4"):
+        for capacity in (0, 5, 10, 15, 20, 30, 40, 60, 100, 200):
+            for corruption in (0.2, 0.4, 0.6, 1.0):
+                # v0: raids bite whatever the corruption; v4: at corruption 1 they do nothing
+                bite = 0.0 if (variant == "v4" and corruption == 1.0) else 0.02
+                held = 100_000 * math.exp(-bite * capacity) * (0.5 + corruption)
+                for _ in range(4):
+                    rows.append(
+                        {
+                            "variant": variant,
+                            "police.raid_capacity": float(capacity),
+                            "police.corruption": corruption,
+                            "workers_held_end": held * (1 + 0.01 * rng.standard_normal()),
+                            "compounds_active_mid2025": held / 1000,
+                            "compounds_opened": 10.0 + capacity / 10,
+                            "entries": 1.0,
+                            "am7_share": 0.72,
+                        }
+                    )
+    table = conclusions_table(pd.DataFrame(rows), resamples=50).set_index(
+        pd.Index([c.id for c in CONCLUSIONS])
+    )
+    assert table.loc["C3", "all on"].startswith("✓") and table.loc["C3", "coupled tip-offs (d)"].startswith(
+        "✗"
+    )
+    assert table.loc["C1", "all on"].startswith("✓") and table.loc["C6", "all on"].startswith("✓")
+    assert "C3: depends on: coupled tip-offs (d)." in markdown(table.reset_index(drop=True))

@@ -205,6 +205,10 @@ class ScamModel(mesa.Model):
                     recruited_day=-rng.integers(0, 365, n),
                 )
 
+    def new_boss(self, elite: bool) -> Boss:
+        """A new syndicate head (a boss with no compound yet)."""
+        return Boss(self, elite=elite)
+
     def new_compound(self, boss: Boss, juris: int, town: int) -> Compound:
         """A new compound of ``boss`` in ``town`` of jurisdiction ``juris``, with a drawn capacity."""
         return Compound(self, boss, juris, town, self.draw_capacity())

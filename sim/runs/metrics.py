@@ -82,6 +82,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "raids": ("raids", "Raids during the run"),
     "raids_tipped_off_share": ("share", "Share of raids leaked in advance"),
     "compounds_closed": ("compounds", "Compounds shut down during the run"),
+    "compounds_opened": ("compounds", "Compounds opened by bosses already in the business during the run"),
     "entries": ("compounds", "Compounds opened by new syndicates during the run"),
     "retrafficked": ("people", "People released or rescued who were re-trafficked during the run"),
     "detention_extortion": ("USD", "Money extorted from people in detention during the run (EN3)"),
@@ -235,6 +236,7 @@ def replicate_metrics(
         float(totals["raids_tipped_off"] / totals["raids"]) if totals["raids"] else np.nan
     )
     out["compounds_closed"] = float(totals["compounds_closed"])
+    out["compounds_opened"] = float(totals["compounds_opened"])
     out["entries"] = float(totals["entries"])
     out["retrafficked"] = float(totals["retrafficked"])
     out["detention_extortion"] = float(totals["detention_extortion"])

@@ -67,15 +67,13 @@ def margins(model: ScamModel) -> np.ndarray:
 
 def enter(model: ScamModel) -> None:
     """This step's new syndicates, each opening one compound in the jurisdiction it enters."""
-    from sim.model.agents import Boss  # the agents import the mechanisms
-
     model.entry_margin = margins(model)
     rate = model.p.entry.rate * model.juris_openness * np.clip(model.entry_margin, 0.0, 1.0)
     rng = model.streams["entry"]
     model.ledger.set("entry_margin", model.entry_margin)
     for j, k in enumerate(rng.poisson(rate * model.clock.dt_years).tolist()):
         for _ in range(k):
-            boss = Boss(model, elite=bool(rng.random() < model.p.compounds.elite_share))
+            boss = model.new_boss(elite=bool(rng.random() < model.p.compounds.elite_share))
             compound = sites.open_compound(model, boss, near=j, juris=j)
             compound.entered = True
             model.ledger.add("entries", j)
