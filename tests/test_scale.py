@@ -2,8 +2,10 @@
 
 Calibration runs at scale 0.1, so a statistic about compounds must not depend on the scale. Bosses
 decide on smoothed *expected* profit (``mechanisms.expected_profit``); on one step's realised takings,
-a compound at scale 0.1 has a tenth of the targets, its takings are lumpy, and bosses shut compounds
-by chance (the test fails then, which shows it has teeth).
+a compound at scale 0.1 has a tenth of the targets and lumpy takings, and in the earlier model bosses
+shut compounds by chance (4-5 standard errors between the scales). With the other issue-12 mechanisms
+on, the realised-profit rule passes this test at these seeds too, so the test guards the outcome, not
+the rule.
 
 For each statistic: ``|mean_0.1 - mean_1| <= 3 * sqrt(s2_0.1 / 20 + s2_1 / 8)``, each variance floored
 at 0.25 (zero-variance counts). The seeds are fixed, so the outcome is too; with 8 statistics a
@@ -50,7 +52,7 @@ def outcomes(scale: float, n: int, expected_profit: bool) -> pd.DataFrame:
     return m.fillna(0.0)
 
 
-def gaps(expected_profit: bool) -> dict[str, float]:
+def gaps(expected_profit: bool = True) -> dict[str, float]:
     small, full = outcomes(0.1, 20, expected_profit), outcomes(1.0, 8, expected_profit)
     out = {}
     for name in STATISTICS:
@@ -62,11 +64,4 @@ def gaps(expected_profit: bool) -> dict[str, float]:
 @pytest.mark.slow
 def test_compound_outcomes_do_not_depend_on_the_population_scale():
     z = gaps(expected_profit=True)
-    assert np.all(np.array(list(z.values())) <= 3.0), z
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="decisions on realised takings are not scale-neutral (issue 12)")
-def test_realised_profit_decisions_are_not_scale_neutral():
-    z = gaps(expected_profit=False)
     assert np.all(np.array(list(z.values())) <= 3.0), z
