@@ -85,7 +85,9 @@ def expand(params: Any, key: str) -> list[str]:
     if not star:
         locate(params, key)
         return [key]
-    group = getattr(params, head, None)
+    group: Any = params
+    for part in head.split("."):  # a group may sit inside another (``police.campaigns``)
+        group = group.get(part) if isinstance(group, dict) else getattr(group, part, None)
     if not isinstance(group, dict):
         raise ConfigError(f"{key!r}: {head!r} is not a group of named entries")
     return [k for name in group for k in expand(params, f"{head}.{name}.{tail}")]

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.model import keys
+from sim.model.schemas import ModelParams
 from sim.report.figures import BAND, GROUPED, PALETTE, band, footer, save
 from sim.runs import posterior
 from sim.runs.collect import load_sweep
@@ -60,7 +62,7 @@ HEATMAPS: dict[str, tuple[str, str, str, float]] = {
     ),
 }
 RUNS_NOTE = "median, 90% band: a cell's runs (posterior draws x seeds)"
-CUT_RATES = (0.5, 1.0, 2.0, 6.0)
+CUT_RATES = (10.0, 20.0, 60.0, 200.0)
 CUT_CORRUPTIONS = (0.0, 0.3, 0.6, 1.0)
 
 
@@ -76,12 +78,18 @@ def cell_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(parts).reset_index()
 
 
-def baseline_point(name: str = "calibrated") -> dict[str, tuple[float, float, float]]:
-    """Raid rate and corruption of the calibrated baseline: posterior median and 90% interval.
+def baseline_point(name: str | None = None) -> dict[str, tuple[float, float, float]]:
+    """Raid capacity and corruption of the baseline: posterior median and 90% interval.
+
+    Without a posterior (``name`` None: the model is hand-tuned until issue 13) the schema defaults,
+    with no interval.
 
     Returns:
         For each of the two swept keys: (median, 5th percentile, 95th percentile).
     """
+    if name is None:
+        defaults = ModelParams()
+        return {key: (keys.get(defaults, key),) * 3 for key in (RATE, CORRUPTION)}
     calibrated = posterior.quantiles(name, (0.5, *BAND))
     return {key: tuple(float(v) for v in calibrated[key]) for key in (RATE, CORRUPTION)}
 
