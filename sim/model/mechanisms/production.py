@@ -24,6 +24,7 @@ from scipy import stats
 
 from sim.model.clock import DAYS_PER_MONTH
 from sim.model.population import GROOMED, INVESTING
+from sim.model.resources import QUADRATURE_S, QUADRATURE_T
 
 if TYPE_CHECKING:
     from sim.model.model import ScamModel
@@ -51,14 +52,14 @@ def expected_yield(tp: TargetParams) -> float:
     * S``, ``T`` the exponential time to stopping (rate ``invest_dropout * (1 - S)``), ``D`` the drain
     time and ``F`` the Weibull deposit curve. By quadrature (801 points in S, 401 in time); no draws.
     """
-    s = np.linspace(1e-6, 1 - 1e-6, 801)
+    s = np.linspace(1e-6, 1 - 1e-6, QUADRATURE_S)
     density = stats.beta.pdf(s, tp.susceptibility_a, tp.susceptibility_b)
     density /= np.trapezoid(density, s)
     susceptibility = s * (1 - tp.awareness)
     h = tp.invest_rate * susceptibility
     p_invest = h / (h + tp.groom_dropout) if tp.groom_dropout > 0 else np.ones_like(s)
     drain = tp.drain_months * (-np.log1p(-tp.drain_share)) ** (1 / tp.escalation)
-    t = np.linspace(0.0, drain, 401)
+    t = np.linspace(0.0, drain, QUADRATURE_T)
     curve = -np.expm1(-((t / tp.drain_months) ** tp.escalation))
     stop = tp.invest_dropout * (1 - susceptibility)[:, None]
     paid = np.trapezoid(stop * np.exp(-stop * t) * curve, t, axis=1) + np.exp(-stop[:, 0] * drain) * curve[-1]
