@@ -88,7 +88,8 @@ def test_figures_and_table_draw_both_runs(base):
     assert len(app.side_by_side_figure(model).axes) == 2
     assert len(app.comparison_figure(model).axes) == 4
     table = app.levers_table(model)
-    assert "| raid rate (per compound-year) | 0.5 | 4 |" in table
+    # The raid lever is the jurisdiction's raid capacity (issue 12), the baseline's beside the scenario's.
+    assert f"| raid capacity (raids per year) | {base.police.raid_capacity:g} | 300 |" in table
     assert "**Step 30, seed 20250626**" in table
 
 
@@ -174,12 +175,12 @@ def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
             page.wait_for_function("document.querySelectorAll('img').length >= 5")
             before = _image_sources(page)
 
-            # Move the raid-rate slider to its end (5 raids per compound-year), then reset to apply it.
+            # Move the raid-capacity slider to its end (200 raids a year), then reset to apply it.
             # One key press sends one update: a burst of them is coalesced by ipywidgets and can reach
             # the server after the click on Reset.
-            slider = page.get_by_role("slider", name="raid rate (per compound-year)")
+            slider = page.get_by_role("slider", name="raid capacity (raids per year)")
             slider.press("End")
-            assert slider.get_attribute("aria-valuenow") == "5"
+            assert slider.get_attribute("aria-valuenow") == "200"
             page.wait_for_timeout(1000)
             page.get_by_role("button", name="Reset").click()
             # One press of Step runs "Render Interval" steps: set it to its maximum (100).
@@ -194,9 +195,9 @@ def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
             page.screenshot(path=str(ARTIFACTS / "app.png"))
 
             page.get_by_role("tab", name="Page 1").click()
-            row = page.locator("tr", has_text="raid rate (per compound-year)")
+            row = page.locator("tr", has_text="raid capacity (raids per year)")
             row.wait_for()
-            assert row.locator("td").all_inner_texts()[1:] == ["0.5", "5"]  # baseline, scenario
+            assert row.locator("td").all_inner_texts()[1:] == ["20", "200"]  # baseline, scenario
             page.get_by_text("Step 100, seed 20250626").wait_for()
             page.wait_for_function("document.querySelectorAll('img').length >= 2")
             page.screenshot(path=str(ARTIFACTS / "app_comparison.png"))
