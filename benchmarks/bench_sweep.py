@@ -32,7 +32,7 @@ from sim.runs.collect import collect, timing
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "sweep_results.json"
 SCAMSIM = str(Path(sys.executable).parent / "scamsim")
-RAID_RATES = "0,0.05,0.1,0.2,0.35,0.5,1,2,3,6"
+RAID_CAPACITIES = "0,5,10,15,20,30,40,60,100,200"
 CORRUPTIONS = "0,0.25,0.5,0.75,1"
 JOBS = 2  # n_jobs of configs/hydra/launcher/local.yaml
 GOAL_SECONDS_PER_1000 = 300.0
@@ -50,7 +50,7 @@ def main() -> None:
             SCAMSIM,
             "run",
             "-m",
-            f"police.raid_rate={RAID_RATES}",
+            f"police.raid_capacity={RAID_CAPACITIES}",
             f"police.corruption={CORRUPTIONS}",
             f"n_draws={args.runs_per_cell}",
             "n_seeds=1",

@@ -83,7 +83,7 @@ def bench_params() -> ModelParams:
     """Baseline parameters without raids, recruitment, openings or closures; compounds at FILL."""
     p = ModelParams()
     p.compounds.initial_fill = FILL
-    p.police.raid_rate = 0.0
+    p.police.raid_capacity = 0.0
     p.recruitment.ad_reach = 0.0
     p.recruitment.captive_recruit_rate = 0.0
     p.compounds.expansion_rate = 0.0

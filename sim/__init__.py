@@ -3,7 +3,7 @@
 Public API (used by the command line and by notebooks)::
 
     import sim
-    config = sim.load_config(["police.raid_rate=1.0", "n_seeds=5"])
+    config = sim.load_config(["police.raid_capacity=60", "n_seeds=5"])
     results = sim.run(config)                      # in memory: DataFrames + summary
     results = sim.load_results("results/baseline") # what `scamsim run` wrote
     sweep = sim.load_sweep("results/phase")        # a sweep's runs (one row each) + provenance

@@ -27,7 +27,7 @@ settings.register_profile(
 
 
 def params(**overrides: object) -> ModelParams:
-    """Baseline parameters at 5% population scale, with dotted-key overrides (``police__raid_rate``)."""
+    """Baseline parameters at 5% population scale, with dotted-key overrides (``police__raid_capacity``)."""
     p = ModelParams()
     p.scale = 0.05
     for key, value in overrides.items():
@@ -49,7 +49,10 @@ def total(model: ScamModel, name: str) -> np.ndarray:
 
 # Everything that moves workers around switched off, to isolate one mechanism at a time.
 QUIET = {
-    "police__raid_rate": 0.0,
+    "police__raid_capacity": 0.0,
+    "police__campaigns": {},
+    "entry__rate": 0.0,
+    "workforce__shed_rate": 0.0,
     "recruitment__ad_reach": 0.0,
     "recruitment__captive_recruit_rate": 0.0,
     "workers__help_rate": 0.0,

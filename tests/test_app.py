@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from conftest import ARTIFACTS, offline_chromium
 
-from sim.model.schemas import ConfigError
+from sim.model.schemas import ConfigError, ModelParams
 from sim.report import app, app_config
 from sim.runs import posterior
 
@@ -39,7 +39,7 @@ def test_cli_config_gives_baseline_host_and_port():
 
 def test_slider_values_reach_the_scenario_but_not_the_baseline(base):
     levers = {
-        "raids": 2.0,
+        "raids": 150.0,
         "corruption": 0.1,
         "job_ad_awareness": 0.5,
         "scam_awareness": 0.2,
@@ -48,34 +48,41 @@ def test_slider_values_reach_the_scenario_but_not_the_baseline(base):
     }
     model = app.AppModel(**levers, seed="7", base=base)
     p = model.p
-    assert (p.police.raid_rate, p.police.corruption, p.police.closure_prob, p.police.rescue_success) == (
-        2.0,
+    assert (p.police.raid_capacity, p.police.corruption, p.police.closure_prob, p.police.rescue_success) == (
+        150.0,
         0.1,
         0.9,
         0.3,
     )
     assert {s.awareness for s in p.sources.values()} == {0.5}
     assert p.targets.awareness == 0.2
-    assert [police.raid_rate for police in model.police] == [2.0]
-    assert model.baseline.p.police.raid_rate == base.police.raid_rate == 0.5
+    assert [police.raid_capacity for police in model.police] == [150.0]
+    assert model.baseline.p.police.raid_capacity == base.police.raid_capacity != 150.0
     assert model.levers == levers and model.seed == 7
     assert app.lever_values(model.baseline.p) == model.baseline_levers
     with pytest.raises(TypeError, match="unknown levers"):
         app.AppModel(raid_rate=1.0, base=base)
 
 
-def test_app_opens_at_the_calibrated_baseline_unless_there_is_none(base):
+def test_app_opens_at_the_calibrated_baseline_unless_there_is_none(tmp_path):
+    fitted = tmp_path / "fitted.csv"
+    pd.DataFrame(
+        {"police.raid_capacity": [10.0, 30.0, 50.0], "police.corruption": [0.2, 0.3, 0.4], "weight": 1.0}
+    ).to_csv(fitted, index=False)
+    base, _, _ = app_config.compose_app([f"posterior={fitted}", "time.end=2021-12-31"])
     config, label = app.calibrated(base)
-    median = posterior.quantiles("calibrated", [0.5]).iloc[0]
+    median = posterior.quantiles(str(fitted), [0.5]).iloc[0]
     assert label == app.CALIBRATED
-    assert config.police.raid_rate == pytest.approx(median["police.raid_rate"])
+    assert config.police.raid_capacity == pytest.approx(median["police.raid_capacity"])
     assert config.police.corruption == pytest.approx(median["police.corruption"])
-    assert base.police.raid_rate == 0.5  # the configuration itself is left alone
+    assert base.police.raid_capacity == ModelParams().police.raid_capacity  # the configuration is left alone
     # A key set on the command line keeps its value at the calibrated baseline.
-    fixed, _, _ = app_config.compose_app(["police.corruption=0.3"])
-    assert app.calibrated(fixed)[0].police.corruption == 0.3
-    assert app.calibrated(fixed)[0].police.raid_rate == pytest.approx(median["police.raid_rate"])
-    unset, _, _ = app_config.compose_app(["posterior=null"])
+    fixed, _, _ = app_config.compose_app([f"posterior={fitted}", "police.corruption=0.35"])
+    assert app.calibrated(fixed)[0].police.corruption == 0.35
+    assert app.calibrated(fixed)[0].police.raid_capacity == pytest.approx(median["police.raid_capacity"])
+    # The default (no posterior fitted to this model yet) opens at the hand-tuned defaults, labelled so.
+    unset, _, _ = app_config.compose_app()
+    assert unset.posterior is None
     assert app.calibrated(unset) == (unset, app.HAND_TUNED)
 
 
@@ -89,7 +96,7 @@ def test_a_preset_adds_its_interventions_to_the_scenario_only():
 
 def test_equal_levers_give_identical_runs_and_different_ones_diverge(base):
     same = app.AppModel(base=base)  # every lever at the baseline's value
-    other = app.AppModel(raids=3.0, base=base)
+    other = app.AppModel(raids=225.0, base=base)
     for _ in range(60):
         same.step()
         other.step()
@@ -110,7 +117,7 @@ def test_equal_levers_give_identical_runs_and_different_ones_diverge(base):
 
 
 def test_figures_and_table_draw_both_runs_with_dates(base):
-    model = app.AppModel(raids=2.0, base=base)
+    model = app.AppModel(raids=150.0, base=base)
     for _ in range(30):
         model.step()
     towns, compounds, _raided = app.map_figure(model).axes[0].collections
@@ -120,11 +127,12 @@ def test_figures_and_table_draw_both_runs_with_dates(base):
     trends = app.trends_figure(model)
     assert len(trends.axes) == 4
     assert all(ax.get_xlabel() == "date" for ax in trends.axes)
-    assert [len(ax.lines) for ax in app.trends_figure(model, baseline=False).axes] == [1, 1, 4, 1]
-    assert [len(ax.lines) for ax in trends.axes] == [2, 2, 8, 2]
+    scenario_only = app.trends_figure(model, baseline=False)
+    assert [len(ax.lines) for ax in scenario_only.axes] == [1, 1, len(app.EXITS), 1]
+    assert [len(ax.lines) for ax in trends.axes] == [2, 2, 2 * len(app.EXITS), 2]
     table = app.levers_table(model)
-    assert ">police raids (raids per compound per year)</td>" in table
-    assert ">0.5</td>" in table and ">2</td>" in table
+    assert ">police raids (raids per year in a country)</td>" in table
+    assert f">{base.police.raid_capacity:g}</td>" in table and ">150</td>" in table
     assert "29 July 2020 (week 30 of 105), seed 20250626" in table
 
 
@@ -199,8 +207,8 @@ def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     url, log = server
     ARTIFACTS.mkdir(exist_ok=True)
-    baseline_raids = f"{posterior.quantiles('calibrated', [0.5]).iloc[0]['police.raid_rate']:.3g}"
-    label = "police raids (raids per compound per year)"
+    baseline_raids = f"{ModelParams().police.raid_capacity:.3g}"  # no posterior yet: hand-tuned
+    label = "police raids (raids per year in a country)"
     errors: list[str] = []
     failed: list[str] = []
     outside: list[str] = []
@@ -219,7 +227,7 @@ def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
             page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             page.goto(url)
             page.get_by_text("Date: 01 Jan 2020 (week 0 of").wait_for()
-            page.get_by_text("Baseline: calibrated baseline (posterior median)").wait_for()
+            page.get_by_text("Baseline: hand-tuned defaults (no calibrated posterior)").wait_for()
             page.get_by_text("How to use").wait_for()
             page.wait_for_function("document.querySelectorAll('img').length >= 2")
             # Named tabs; none of Mesa's internals.
@@ -227,12 +235,12 @@ def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
             assert page.get_by_role("tab", name="Scenario vs baseline").count() == 1
             for internal in ("Page 0", "Use Threads", "Play Interval", "Render Interval", "Time: 0.0"):
                 assert page.get_by_text(internal).count() == 0, internal
-            # The slider starts at the calibrated baseline and shows its value and unit.
+            # The slider starts at the baseline and shows its value and unit.
             page.get_by_text(
-                f"{baseline_raids} raids per compound per year (baseline {baseline_raids})"
+                f"{baseline_raids} raids per year in a country (baseline {baseline_raids})"
             ).wait_for()
 
-            # A preset, then the raid slider to its end (3 raids per compound-year), then reset to apply.
+            # A preset, then the raid slider to its end (200 raids a year), then reset to apply.
             # One key press sends one update: a burst of them is coalesced by ipywidgets and can reach
             # the server after the click on Reset.
             page.get_by_label("policy preset").click(force=True)  # the list opens under the label
@@ -240,8 +248,8 @@ def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
             page.get_by_text("Raid surge with anti-corruption").wait_for()
             slider = page.get_by_role("slider", name="police raids")
             slider.press("End")
-            assert slider.get_attribute("aria-valuenow") == "3"
-            page.get_by_text(f"3 raids per compound per year (baseline {baseline_raids})").wait_for()
+            assert slider.get_attribute("aria-valuenow") == "200"
+            page.get_by_text(f"200 raids per year in a country (baseline {baseline_raids})").wait_for()
             page.wait_for_timeout(1000)
             page.get_by_role("button", name="Reset", exact=True).click()
             before = _image_sources(page)
@@ -263,7 +271,7 @@ def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
             page.get_by_role("tab", name="Scenario vs baseline").click()
             row = page.locator("tr", has_text=label)
             row.wait_for()
-            assert row.locator("td").all_inner_texts()[1:] == [baseline_raids, "3"]  # baseline, scenario
+            assert row.locator("td").all_inner_texts()[1:] == [baseline_raids, "200"]  # baseline, scenario
             # A slider left alone keeps the baseline's value (not the value snapped to the slider's step).
             row = page.locator("tr", has_text="police corruption")
             assert row.locator("td").all_inner_texts()[1] == row.locator("td").all_inner_texts()[2]

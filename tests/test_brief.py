@@ -21,7 +21,6 @@ from conftest import ARTIFACTS, offline_chromium
 from sim.analysis.compare import Comparison, compare
 from sim.model.schemas import ModelParams
 from sim.report import brief
-from sim.runs import posterior
 from sim.runs.scenarios import BASELINE, available_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,26 +190,48 @@ def _schema_keys(cls: type, prefix: str = "") -> list[str]:
     return keys
 
 
-def test_assumptions_table_has_every_model_parameter_and_marks_the_calibrated(rendered):
+def test_assumptions_table_has_every_model_parameter_and_marks_the_calibrated(comparison, rendered, tmp_path):
     found = re.findall(r'<tr data-key="([^"]+)" data-basis="(\w+)">', rendered.html)
     rows = {html.unescape(key): basis for key, basis in found}
     expected = [k for k in _schema_keys(ModelParams) if k != "policies"]  # policies: their own table
     assert list(rows) == expected
-    calibrated = set(posterior.load("calibrated").columns) - {"weight"}
-    assert {key for key, basis in rows.items() if basis == "calibrated"} == calibrated
+    # The default runs draw from no posterior (posterior=null: calibrated.csv was fitted to the old model),
+    # so no parameter is marked calibrated; the hand-tuned ones say so and show their value.
+    config = brief.config_of(comparison, SCENARIO)
+    assert config.posterior is None
+    assert "calibrated" not in rows.values()
     assert rows["compounds.quota"] == "published"  # AM13, IN2
     assert rows["compounds.running_cost"] == "assumption"
-    # Calibrated parameters show their posterior median and 90% interval, e.g. "0.11 [0.0563, 0.263]".
-    value = re.search(r'data-key="police.raid_rate".*?<td class="value">([^<]+)</td>', rendered.html, re.S)
-    assert re.fullmatch(r"[\d.,]+ \[[\d.,]+, [\d.,]+\]", value.group(1))
+    assert rows["police.raid_capacity"] == "tuned"
+    value = re.search(
+        r'data-key="police.raid_capacity".*?<td class="value">([^<]+)</td>', rendered.html, re.S
+    )
+    assert float(value.group(1).replace(",", "")) == config.police.raid_capacity
+    # With a posterior, exactly its parameters are calibrated and show their posterior median and 90%
+    # interval, e.g. "0.11 [0.0563, 0.263]".
+    drawn = pd.DataFrame(
+        {
+            "police.raid_capacity": np.linspace(10.0, 40.0, 21),
+            "police.corruption": np.linspace(0.2, 0.6, 21),
+            "weight": 1.0,
+        }
+    )
+    path = tmp_path / "fitted.csv"
+    drawn.to_csv(path, index=False)
+    table = {row.key: row for row in brief.assumptions(dataclasses.replace(config, posterior=str(path)))}
+    assert {key for key, row in table.items() if row.basis == "calibrated"} == set(drawn.columns) - {"weight"}
+    assert re.fullmatch(r"[\d.,]+ \[[\d.,]+, [\d.,]+\]", table["police.raid_capacity"].value)
+    assert table["police.raid_capacity"].value.startswith("25 ")  # the median of 10..40
 
 
 def test_calibration_status_lists_fit_and_validation_targets(rendered):
     rows = dict(re.findall(r'<tr data-target="([^"]+)" data-use="(\w+)">', rendered.html))
-    assert rows["AM10"] == "validate"
-    assert rows["SC1"] == rows["AM7_share"] == "fit"
+    # Issue 12: AM10 (the only measure of enforcement volume) is fitted; EN1's outcomes are held out.
+    assert rows["AM10"] == "fit"
+    assert rows["EN1_removed"] == rows["EN1_tipoffs"] == "validate"
+    assert rows["SC1"] == rows["AM7_shut"] == rows["AM7_remaining"] == "fit"
     section = rendered.html.split('<section id="calibration">')[1].split("</section>")[0]
-    assert "fitted; met" in section and "validation only (never fitted)" in section
+    assert "validation only (never fitted)" in section and "fitted;" in section
 
 
 # -------------------------------------------------------------------------------------------------

@@ -26,15 +26,18 @@ def test_mekong_has_three_jurisdictions_with_their_own_towns():
     config = load_config(["jurisdictions=mekong"])
     assert list(config.jurisdictions) == ["cambodia", "myanmar", "laos"]
     assert config.jurisdictions["cambodia"].towns == 16  # AM1
-    assert config.police_for("laos") == (config.police.raid_rate, config.police.corruption)
+    assert config.police_for("laos") == (
+        config.police.raid_capacity * config.jurisdictions["laos"].raid_capacity_factor,
+        config.police.corruption,
+    )
 
 
 def test_overrides_reach_the_parameters():
     config = load_config(
-        ["police.raid_rate=2.5", "police.corruption=0.1", "jurisdictions.cambodia.corruption=0.9"]
+        ["police.raid_capacity=25", "police.corruption=0.1", "jurisdictions.cambodia.corruption=0.9"]
     )
-    assert config.police.raid_rate == 2.5
-    assert config.police_for("cambodia") == (2.5, 0.9)
+    assert config.police.raid_capacity == 25
+    assert config.police_for("cambodia") == (25, 0.9)
 
 
 def ranged_fields(obj, prefix=""):
@@ -72,7 +75,8 @@ def test_values_outside_their_range_are_rejected_naming_key_and_range(key, field
     ("override", "expected"),
     [
         ("police.corruption=1.5", "police.corruption=1.5 is outside the allowed range [0, 1]"),
-        ("police.raid_rate=-1", "police.raid_rate=-1.0 is outside the allowed range [0, 365]"),
+        ("police.raid_capacity=-1", "police.raid_capacity=-1.0 is outside the allowed range [0, 5000]"),
+        ("police.raid_rate=1", "police.raid_rate was replaced by police.raid_capacity"),
         ("police.no_such_key=1", "unknown config key 'police.no_such_key'"),
         ("+bogus=1", "unknown config key 'bogus'"),
         ("police.corruption=abc", "police.corruption"),
@@ -80,7 +84,10 @@ def test_values_outside_their_range_are_rejected_naming_key_and_range(key, field
         ("time.start=2020-13-01", "time.start='2020-13-01' is not a date"),
         ("focal=atlantis", "focal='atlantis' is not a jurisdiction"),
         ("time.step_days=0", "time.step_days=0.0 is outside the allowed range [0.25, 31]"),
-        ("police.raid_rate=nan", "police.raid_rate=nan is not a finite number; allowed: finite numbers"),
+        (
+            "police.raid_capacity=nan",
+            "police.raid_capacity=nan is not a finite number; allowed: finite numbers",
+        ),
         ("targets.wealth_median=inf", "targets.wealth_median=inf is not a finite number"),
         ("recruitment.price=-inf", "recruitment.price=-inf is not a finite number"),
         ("posterior=''", "posterior='' names no posterior; use posterior=null for none"),

@@ -29,7 +29,7 @@ SCAMSIM = [str(BIN / "scamsim")]
 REPO = Path(__file__).resolve().parents[1]
 # A run of a few seconds: little compute, so kills land in start-up, work and writing alike.
 QUICK = ["n_seeds=2", "n_jobs=2", "scale=0.01", "time.end=2021-06-30", "posterior=null"]
-GRID = ["police.raid_rate=0,1", "police.corruption=0.2,0.8"]
+GRID = ["police.raid_capacity=0,1", "police.corruption=0.2,0.8"]
 SWEEP = ["n_seeds=1", "scale=0.01", "time.end=2020-12-31", "posterior=null"]
 
 
@@ -79,11 +79,11 @@ def test_a_run_name_is_a_plain_folder_name(name):
     [
         ["run", "name=..", "n_seeds=1"],
         ["run", "name=", "n_seeds=1"],
-        ["run", "-m", "police.raid_rate=0,1", "name=../escape"],
+        ["run", "-m", "police.raid_capacity=0,1", "name=../escape"],
         ["compare", "scenario=raid_surge", "name=../keep"],
         ["brief", "scenario=raid_surge", "name=.."],
         # Slower to start (Dask, pyabc, SALib): the same check, under -m slow.
-        pytest.param(["sweep", "police.raid_rate=0,1", "name=."], marks=pytest.mark.slow),
+        pytest.param(["sweep", "police.raid_capacity=0,1", "name=."], marks=pytest.mark.slow),
         pytest.param(["calibrate", "calibration=quick", "name=../x"], marks=pytest.mark.slow),
         pytest.param(["validate", "name=.."], marks=pytest.mark.slow),
         pytest.param(["sensitivity", "name=.."], marks=pytest.mark.slow),
@@ -223,7 +223,7 @@ def session_processes(sid: int) -> list[int]:
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the sweep's processes")
 def test_killing_a_sweep_stops_its_workers(tmp_path):
     grid = [
-        "police.raid_rate=0,1,2,3,4,5",
+        "police.raid_capacity=0,20,40,60,80,100",
         "n_seeds=2",
         "scale=0.01",
         "time.end=2022-12-31",
@@ -289,10 +289,10 @@ def test_a_second_command_writing_the_same_results_fails_at_once(tmp_path):
 def test_chunks_of_another_grid_are_refused_or_set_aside(tmp_path):
     chunks = tmp_path / CHUNK_DIR
     chunks.mkdir()
-    old = chunks / f"{chunk_key(['police.raid_rate=5'])}.parquet"
+    old = chunks / f"{chunk_key(['police.raid_capacity=5'])}.parquet"
     old.write_bytes(b"a chunk of an earlier sweep")
     (chunks / f".{old.name}{dirs.TMP_INFIX}123").write_bytes(b"a killed worker's")
-    cells = [["police.raid_rate=0"], ["police.raid_rate=1"]]
+    cells = [["police.raid_capacity=0"], ["police.raid_capacity=1"]]
     with pytest.raises(dirs.DirError, match=r"1 chunk\(s\) of another grid .* overwrite=true"):
         prepare(tmp_path, cells, overwrite=False)
     assert old.exists() and not hidden(tmp_path)  # the temporary is gone, the chunk kept
@@ -314,13 +314,13 @@ def finished(tmp_path_factory) -> Path:
 def test_a_sweep_rerun_with_another_grid_is_refused_and_collect_ignores_stale_chunks(finished, tmp_path):
     shutil.copytree(finished, tmp_path, dirs_exist_ok=True)
     sweep_dir = tmp_path / "results" / "multirun" / "g"
-    line = one_line_error(scamsim("run", "-m", "police.raid_rate=0,5", *SWEEP, "name=g", cwd=tmp_path))
+    line = one_line_error(scamsim("run", "-m", "police.raid_capacity=0,5", *SWEEP, "name=g", cwd=tmp_path))
     assert "chunk(s) of another grid" in line
     assert len(collect(sweep_dir).runs) == 4
 
     # A stale chunk (an earlier grid's, copied in by hand) is not read; a corrupt one is reported.
     files = sorted((sweep_dir / CHUNK_DIR).glob("*.parquet"))
-    shutil.copy(files[0], sweep_dir / CHUNK_DIR / "police.raid_rate=9.parquet")
+    shutil.copy(files[0], sweep_dir / CHUNK_DIR / "police.raid_capacity=9.parquet")
     files[1].write_bytes(files[1].read_bytes()[:100])  # truncated
     done = collect(sweep_dir)
     assert len(done.runs) == 3 and len(done.missing) == 1
@@ -328,7 +328,7 @@ def test_a_sweep_rerun_with_another_grid_is_refused_and_collect_ignores_stale_ch
     assert any("unreadable" in w for w in done.warnings())
 
     # Resuming sets the corrupt chunk aside (renamed, kept) and runs it again.
-    (sweep_dir / CHUNK_DIR / "police.raid_rate=9.parquet").unlink()
+    (sweep_dir / CHUNK_DIR / "police.raid_capacity=9.parquet").unlink()
     assert scamsim("run", "-m", *GRID, *SWEEP, "name=g", cwd=tmp_path).returncode == 0
     assert len(list((sweep_dir / CHUNK_DIR).glob(f"{files[1].name}.corrupt-*"))) == 1
     done = collect(sweep_dir)
@@ -458,7 +458,7 @@ def test_phase_never_replaces_its_figures_with_another_or_an_incomplete_sweep(fi
 @pytest.mark.parametrize(
     "args",
     [
-        ["run", "police.raid_rate=1", "police.raid_rate=2"],
+        ["run", "police.raid_capacity=1", "police.raid_capacity=2"],
         ["compare", "scenario=raid_surge", "n_seeds=2", "n_seeds=3"],
         ["collect", "dir=a", "dir=b"],
     ],

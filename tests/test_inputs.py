@@ -23,7 +23,7 @@ MULTIRUN = {
         "not the record of a sweep",
     ),
     "bad override": (
-        "hydra: {overrides: {task: ['police.raid_rate=[1']}}\n",
+        "hydra: {overrides: {task: ['police.raid_capacity=[1']}}\n",
         "the sweep's overrides do not parse",
     ),
     "not text": ("\udcff\udcfe\n", "not readable as YAML"),

@@ -50,8 +50,9 @@ def test_parameter_presets_and_phase_axes_name_declared_levers():
 
 
 def test_a_key_no_lever_sets_is_not_a_lever():
-    assert lever_of("police.raid_rate") is LEVERS["raids"]
-    assert lever_of("jurisdictions.myanmar.raid_rate") is LEVERS["raids"]
+    assert lever_of("police.raid_capacity") is LEVERS["raids"]
+    assert lever_of("jurisdictions.myanmar.raid_capacity_factor") is LEVERS["raids"]
+    assert lever_of("police.raid_rate") is None  # the per-compound rate of the model before issue 12
     assert lever_of("sources.china.awareness") is LEVERS["job_ad_awareness"]
     assert lever_of("time.step_days") is None
     assert lever_of("sources.china.weight") is None

@@ -24,13 +24,27 @@ def quiet(**overrides):
     return params(**{**QUIET, **ONE_YEAR, "scale": 0.3, **overrides})
 
 
-def test_escape_follows_its_hazard_through_security():
-    p = quiet(workers__escape_rate=1.5, workers__desperation=0.0, compounds__security=0.6)
+def test_escape_follows_its_hazard_through_security_and_its_success_chance():
+    # Attempts at rate 1.5 * (1 - security), each succeeding with escape_success: escapes are a
+    # thinned Poisson process of rate 1.5 * 0.4 * 0.5 (a failed attempt leaves the worker held).
+    p = quiet(
+        workers__escape_rate=1.5,
+        workers__desperation=0.0,
+        compounds__security=0.6,
+        workers__escape_success=0.5,
+        workers__leak_resale=0.0,
+    )
     model = run(p, seed=11)
     n0 = model.initial_workers
     years = model.clock.n_steps * model.clock.dt_years
-    expected_p = 1 - math.exp(-1.5 * (1 - 0.6) * years)
+    expected_p = 1 - math.exp(-1.5 * (1 - 0.6) * 0.5 * years)
     assert within_3_se_binomial(total(model, "exits_escape").sum(), n0, expected_p)
+    assert total(model, "escape_failed").sum() > 0
+    p.mechanisms.exit_routes = False  # every attempt succeeds
+    off = run(p, seed=11)
+    expected_off = 1 - math.exp(-1.5 * (1 - 0.6) * years)
+    assert within_3_se_binomial(total(off, "exits_escape").sum(), n0, expected_off)
+    assert total(off, "escape_failed").sum() == 0
 
 
 def test_ransom_falls_with_buyout_price():
@@ -43,13 +57,39 @@ def test_ransom_falls_with_buyout_price():
     assert total(model, "ransom_paid").sum() == total(model, "exits_ransom").sum() * 2000.0
 
 
-def test_help_requests_leak_with_the_corruption_probability_and_rescue_the_rest():
+def test_help_requests_reach_police_leak_and_rescue_along_the_chain():
+    # AM8: a request reaches police (0.4), is leaked (corruption 0.35) or acted on (0.5) and the
+    # guards hand over the caller (0.7). Without re-trafficking every rescue is an exit.
+    p = quiet(
+        workers__help_rate=3.0,
+        workers__desperation=0.0,
+        police__corruption=0.35,
+        police__rescue_success=0.7,
+        police__rescue_act=0.5,
+        workers__help_reach=0.4,
+        workers__leak_resale=0.0,
+        workers__retraffic_share=0.0,
+    )
+    model = run(p, seed=13)
+    requests = total(model, "help_requests").sum()
+    unreached = total(model, "help_unreached").sum()
+    leaked = total(model, "help_leaked").sum()
+    rescued = total(model, "exits_rescue").sum()
+    assert requests > 1000
+    assert within_3_se_binomial(requests - unreached, requests, 0.4)
+    assert within_3_se_binomial(leaked, requests - unreached, 0.35)
+    assert within_3_se_binomial(rescued, requests - unreached - leaked, 0.5 * 0.7)
+    assert rescued + total(model, "help_ignored").sum() == requests - unreached - leaked
+
+
+def test_help_requests_without_the_exit_routes_switch_leak_or_rescue():
     p = quiet(
         workers__help_rate=3.0,
         workers__desperation=0.0,
         police__corruption=0.35,
         police__rescue_success=0.7,
         workers__leak_resale=0.0,
+        mechanisms__exit_routes=False,
     )
     model = run(p, seed=13)
     requests = total(model, "help_requests").sum()

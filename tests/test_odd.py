@@ -46,7 +46,7 @@ def test_every_region_has_its_markers_once():
 
 def test_check_mode_detects_stale_file(tmp_path):
     stale = tmp_path / "ODD.md"
-    stale.write_text(odd.ODD_PATH.read_text(encoding="utf-8").replace("`police.raid_rate`", "`x`"))
+    stale.write_text(odd.ODD_PATH.read_text(encoding="utf-8").replace("`police.raid_capacity`", "`x`"))
     assert odd.main(["--check", str(stale)]) == 1
     assert odd.main([str(stale)]) == 0
     assert odd.main(["--check", str(stale)]) == 0
@@ -105,16 +105,16 @@ def test_every_parameter_is_documented():
 @pytest.mark.parametrize(
     ("key", "source", "ok"),
     [
-        ("police.raid_rate", "calibrated (AM7, AM10)", True),
+        ("police.raid_capacity", "calibrated (AM7, AM10)", True),
         ("compounds.security", "seed article (barbed wire, guards); value assumption", True),
         ("time.start", "FACTS §7 (gambling ban in force)", True),
         ("targets.wealth_sigma", "TG1", True),
         ("seed", "-", True),
-        ("police.raid_rate", "-", False),
-        ("police.raid_rate", "AM99", False),
-        ("police.raid_rate", "FACTS §9", False),
-        ("police.raid_rate", "guess", False),
-        ("police.raid_rate", "assumptions", False),
+        ("police.raid_capacity", "-", False),
+        ("police.raid_capacity", "AM99", False),
+        ("police.raid_capacity", "FACTS §9", False),
+        ("police.raid_capacity", "guess", False),
+        ("police.raid_capacity", "assumptions", False),
         ("seed", "assumption", False),
     ],
 )

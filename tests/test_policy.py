@@ -65,7 +65,7 @@ def baseline(seed: int = 1, mekong: bool = False) -> ScamModel:
 
 
 def mekong_params() -> ModelParams:
-    p = load_config(["jurisdictions=mekong", "posterior=null", "police.raid_rate=2.0"])
+    p = load_config(["jurisdictions=mekong", "posterior=null", "police.raid_capacity=150"])
     p.scale = 0.02
     p.time.end = "2022-12-31"
     return p
@@ -84,6 +84,14 @@ def after(model: ScamModel, name: str, date: str = START) -> float:
 
 def within_3_se(successes: float, n: float, p: float) -> bool:
     return abs(successes - n * p) <= 3 * math.sqrt(n * p * (1 - p))
+
+
+def reached(model: ScamModel) -> float:
+    """Help requests that reached police (the others can neither leak nor rescue anyone)."""
+    return after(model, "help_requests") - after(model, "help_unreached")
+
+
+CORRUPTION = ModelParams().police.corruption
 
 
 def test_every_named_intervention_is_registered():
@@ -113,17 +121,17 @@ def test_raid_surge_multiplies_raids():
 
 
 def test_anti_corruption_halves_leaks_and_cuts_tipoffs_and_protection():
-    # Corruption 0.6 -> 0.3: each help request leaks with probability 0.3 exactly (3 binomial SE).
+    # Corruption halved: each help request that reaches police leaks with half the probability (3 SE).
     model = run_with({"a": NAMED["anti_corruption"]}, 1)
     base = baseline(1)
-    assert within_3_se(after(model, "help_leaked"), after(model, "help_requests"), 0.6 * 0.5)
-    assert within_3_se(after(base, "help_leaked"), after(base, "help_requests"), 0.6)
+    assert within_3_se(after(model, "help_leaked"), reached(model), CORRUPTION * 0.5)
+    assert within_3_se(after(base, "help_leaked"), reached(base), CORRUPTION)
     # Raids at 2 per compound-year, pooled over three seeds: the tip-off share falls by more than 0.1
     # (measured 0.87 -> 0.69, binomial SE of the difference 0.05), and so does the protected share
     # of compound-weeks in 2022 (0.79 -> 0.62): fewer bribes are accepted on opening or moving.
     counts = np.zeros((2, 4))
     for s in SEEDS:
-        p = small(police__raid_rate=2.0)
+        p = small(police__raid_capacity=150.0)
         for row, m in enumerate((run_with({}, s, p), run_with({"a": NAMED["anti_corruption"]}, s, p))):
             counts[row, :2] += [after(m, "raids_tipped_off"), after(m, "raids")]
             counts[row, 2:] += [
@@ -184,9 +192,10 @@ def test_kingpin_removal_leaves_no_protected_compound_after_the_date():
 
 
 def test_victim_protection_cuts_leaked_help_requests_to_their_expected_share():
-    # Leak probability 0.6 * (1 - 0.8) = 0.12 per request (3 binomial SE); retaliation halved.
+    # Leak probability corruption * (1 - 0.8) per request reaching police (3 binomial SE); retaliation
+    # halved.
     model = run_with({"v": NAMED["victim_protection"]}, 1)
-    assert within_3_se(after(model, "help_leaked"), after(model, "help_requests"), 0.12)
+    assert within_3_se(after(model, "help_leaked"), reached(model), CORRUPTION * 0.2)
     assert after(model, "help_leaked") < 0.3 * after(baseline(1), "help_leaked")
     assert model.p.workers.leak_punishment == 1 and model.p.workers.leak_resale == pytest.approx(0.15)
 
@@ -213,7 +222,7 @@ def test_cross_border_cooperation_cuts_relocations_across_borders():
 def test_parameter_change_holds_over_its_window_then_restores():
     p = small()
     p.policies = {
-        "more_raids": {"kind": "parameter", "key": "police.raid_rate", "value": 2.0},
+        "more_raids": {"kind": "parameter", "key": "police.raid_capacity", "value": 150.0},
         "honest": {"kind": "parameter", "key": "police.corruption", "multiply": 10.0},
     }
     for entry in p.policies.values():
@@ -223,27 +232,29 @@ def test_parameter_change_holds_over_its_window_then_restores():
     seen = []
     while model.running:
         model.step()
-        seen.append((model.police[0].raid_rate, model.police[0].corruption, model.sites().leak.max()))
-    assert seen[inside - 1] == (0.5, 0.6, pytest.approx(0.6))  # schema defaults before the window
-    assert seen[inside] == (2.0, 1.0, 1.0)  # corruption x 10 is clipped to its range [0, 1]
-    assert seen[outside - 1] == (2.0, 1.0, 1.0)
-    assert seen[outside] == (0.5, 0.6, pytest.approx(0.6))  # finalise restored them
-    assert model.p.police.raid_rate == 0.5 and p.police.raid_rate == 0.5  # caller's copy untouched
+        seen.append((model.police[0].raid_capacity, model.police[0].corruption, model.sites().leak.max()))
+    default = ModelParams().police.raid_capacity
+    assert seen[inside - 1] == (default, CORRUPTION, pytest.approx(CORRUPTION))  # schema defaults
+    assert seen[inside] == (150.0, 1.0, 1.0)  # corruption x 10 is clipped to its range [0, 1]
+    assert seen[outside - 1] == (150.0, 1.0, 1.0)
+    assert seen[outside] == (default, CORRUPTION, pytest.approx(CORRUPTION))  # finalise restored them
+    assert model.p.police.raid_capacity == default and p.police.raid_capacity == default  # caller's copy
 
 
-def test_raid_surge_acts_on_each_jurisdictions_own_rate_and_restores_it():
+def test_raid_surge_acts_on_each_jurisdictions_own_capacity_and_restores_it():
     p = mekong_params()
-    p.jurisdictions["laos"].raid_rate = 0.1
+    p.jurisdictions["laos"].raid_capacity_factor = 0.2
     p.policies = {"r": {"kind": "raid_surge", "start": START, "end": "2021-06-30", "jurisdictions": ["laos"]}}
     model = ScamModel(validate(p), 1)
     rates = []
     while model.running:
         model.step()
-        rates.append([police.raid_rate for police in model.police])
+        rates.append([police.raid_capacity for police in model.police])
+    cambodia, myanmar = (150.0 * p.jurisdictions[j].raid_capacity_factor for j in ("cambodia", "myanmar"))
     k = first_step(model, START)
-    assert rates[k] == [2.0, 2.0, pytest.approx(0.3)]
-    assert rates[-1] == [2.0, 2.0, 0.1]
-    assert model.p.jurisdictions["cambodia"].raid_rate is None  # still falls back to police.raid_rate
+    assert rates[k] == [cambodia, myanmar, pytest.approx(90.0)]
+    assert rates[-1] == [cambodia, myanmar, pytest.approx(30.0)]
+    assert model.p.jurisdictions["laos"].raid_capacity_factor == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize(
@@ -263,7 +274,10 @@ def test_raid_surge_acts_on_each_jurisdictions_own_rate_and_restores_it():
         ({"kind": "raid_surge", "multiplier": None}, "policies.p.multiplier=null is not allowed"),
         ({"kind": "awareness", "sources": None}, "policies.p.sources=null is not allowed"),
         ({"kind": "parameter", "key": None, "value": 1}, "policies.p.key=null is not allowed"),
-        ({"kind": "parameter", "key": "police.raid_rate", "multiply": "inf"}, "policies.p.multiply=inf is"),
+        (
+            {"kind": "parameter", "key": "police.raid_capacity", "multiply": "inf"},
+            "policies.p.multiply=inf is",
+        ),
         ({"kind": "raid_surge", "jurisdictions": ["atlantis"]}, "policies.p.jurisdictions=['atlantis']"),
         ({"kind": "surge"}, "policies.p.kind='surge' is not an intervention"),
         ({"kind": "parameter", "key": "police.nope", "value": 1}, "policies.p.key='police.nope' is not"),

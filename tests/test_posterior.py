@@ -22,7 +22,7 @@ def particles_csv(tmp_path) -> Path:
     path = tmp_path / "toy.csv"
     pd.DataFrame(
         {
-            "police.raid_rate": [0.2, 3.0],
+            "police.raid_capacity": [0.2, 3.0],
             "recruitment.ad_reach": [50_000.0, 200_000.0],
             "weight": [0.9, 0.1],
         }
@@ -34,12 +34,12 @@ def test_draws_are_weighted_and_fixed_by_the_seed(particles_csv):
     a = posterior.draws(str(particles_csv), 2000, seed=1)
     assert a == posterior.draws(str(particles_csv), 2000, seed=1)
     assert a != posterior.draws(str(particles_csv), 2000, seed=2)
-    share = np.mean([d["police.raid_rate"] == 0.2 for d in a])
+    share = np.mean([d["police.raid_capacity"] == 0.2 for d in a])
     assert abs(share - 0.9) <= 3 * np.sqrt(0.9 * 0.1 / 2000)  # binomial, 3 SE
 
 
 def test_fixed_parameters_are_not_drawn(particles_csv):
-    draws = posterior.draws(str(particles_csv), 5, seed=1, fixed=["police.raid_rate"])
+    draws = posterior.draws(str(particles_csv), 5, seed=1, fixed=["police.raid_capacity"])
     assert all(set(d) == {"recruitment.ad_reach"} for d in draws)
 
 
@@ -50,7 +50,7 @@ def test_unknown_posterior_is_a_one_line_error():
 
 def test_each_replicate_runs_with_its_own_draw(particles_csv):
     p = params(time__end="2021-12-31")
-    draws = [{"police.raid_rate": 0.0}, {"police.raid_rate": 6.0}]
+    draws = [{"police.raid_capacity": 0.0}, {"police.raid_capacity": 450.0}]
     out = run_replicates(p, n_seeds=2, seed=3, draws=draws)
     raids = out.metrics.set_index("replicate")["raids"]
     assert raids[0] == 0 and raids[1] > 10
@@ -66,7 +66,7 @@ def test_cli_overrides_win_over_posterior_draws(particles_csv, tmp_path):
             scamsim,
             "run",
             f"posterior={particles_csv}",
-            "police.raid_rate=0",
+            "police.raid_capacity=0",
             "n_seeds=2",
             "scale=0.05",
             "time.end=2021-06-30",
@@ -78,11 +78,24 @@ def test_cli_overrides_win_over_posterior_draws(particles_csv, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     metadata = json.loads((out / "metadata.json").read_text())
-    assert "police.raid_rate" in metadata["config"]["fixed"]
+    assert "police.raid_capacity" in metadata["config"]["fixed"]
     assert (pd.read_parquet(out / "metrics.parquet")["raids"] == 0).all()
 
 
 CALIBRATED = posterior.POSTERIOR_DIR / "calibrated.csv"
+
+
+def current_posterior_text() -> str:
+    """The committed posterior without its ``police.raid_rate`` column: particles valid for this model."""
+    table = pd.read_csv(CALIBRATED).drop(columns="police.raid_rate")
+    return table.to_csv(index=False, float_format="%.6g")
+
+
+def test_the_posterior_of_the_earlier_model_is_refused_in_one_line():
+    # It was fitted to police.raid_rate, which issue 12 replaced by a raid capacity (issue 13 refits).
+    with pytest.raises(ConfigError) as err:
+        posterior.load("calibrated")
+    assert "'police.raid_rate' is not a model parameter" in str(err.value) and "\n" not in str(err.value)
 
 
 def _rows(text: str, edit) -> str:
@@ -110,8 +123,14 @@ CORRUPTIONS = {
         lambda t: _rows(t, lambda h, rows: [h, *(r.rsplit(",", 1)[0] + ",0" for r in rows)]),
         "the weights sum to 0",
     ),
-    "unknown column": (lambda t: t.replace("police.raid_rate", "police.raid_rat", 1), "'police.raid_rat'"),
-    "text column": (lambda t: t.replace("police.raid_rate", "focal", 1), "column 'focal' is not a numeric"),
+    "unknown column": (
+        lambda t: t.replace("police.closure_prob", "police.closure_pro", 1),
+        "'police.closure_pro'",
+    ),
+    "text column": (
+        lambda t: t.replace("police.closure_prob", "focal", 1),
+        "column 'focal' is not a numeric",
+    ),
     "out of range": (
         lambda t: _rows(t, _set_cell("police.corruption", "1.5")),
         "line 2: police.corruption=1.5 is outside the allowed range [0, 1]",
@@ -128,7 +147,7 @@ CORRUPTIONS = {
 def test_a_corrupt_posterior_file_is_a_one_line_error_naming_file_and_problem(tmp_path, corruption):
     corrupt, message = CORRUPTIONS[corruption]
     path = tmp_path / "broken.csv"
-    path.write_bytes(corrupt(CALIBRATED.read_text()).encode("latin-1", errors="replace"))
+    path.write_bytes(corrupt(current_posterior_text()).encode("latin-1", errors="replace"))
     with pytest.raises(ConfigError) as err:
         posterior.load(str(path))
     assert str(err.value).startswith(f"{path}"), str(err.value)

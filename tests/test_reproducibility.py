@@ -43,10 +43,10 @@ def test_replicates_use_spawned_independent_streams():
 
 
 def test_common_random_numbers_scenarios_agree_until_their_mechanisms_differ():
-    # Two scenarios that differ only in the raid rate draw the same numbers for everything else,
+    # Two scenarios that differ only in the raid capacity draw the same numbers for everything else,
     # so their histories are identical until the first raid in either.
-    low = run(params(police__raid_rate=0.2), seed=31)
-    high = run(params(police__raid_rate=0.4), seed=31)
+    low = run(params(police__raid_capacity=3.0), seed=32)
+    high = run(params(police__raid_capacity=6.0), seed=32)
     first_raid = min(r["step"] for r in low.ledger.raids + high.ledger.raids)
     assert first_raid > 2
     for name in ("recruited", "exits_escape", "targets_groomed", "target_losses", "punishments"):
@@ -56,18 +56,25 @@ def test_common_random_numbers_scenarios_agree_until_their_mechanisms_differ():
     assert not np.array_equal(total(low, "workers_held"), total(high, "workers_held"))
 
 
-def test_public_api_run_applies_posterior_draws_and_keeps_overridden_keys():
+def test_public_api_run_applies_posterior_draws_and_keeps_overridden_keys(tmp_path):
     import sim
     from sim.runs import posterior
 
-    config = sim.load_config(["n_seeds=2", "n_jobs=1", "scale=0.05", "time.end=2021-12-31"])
+    # The committed posterior was fitted to the earlier model (issue 13 refits): its particles without
+    # the replaced police.raid_rate column stand in for a posterior of this model.
+    particles = pd.read_csv(posterior.POSTERIOR_DIR / "calibrated.csv").drop(columns="police.raid_rate")
+    path = tmp_path / "particles.csv"
+    particles.to_csv(path, index=False)
+    config = sim.load_config(
+        ["n_seeds=2", "n_jobs=1", "scale=0.05", "time.end=2021-12-31", f"posterior={path}"]
+    )
     results = sim.run(config)
     direct = run_replicates(config, 2, config.seed, 1, draws=posterior.for_run(config))
     pd.testing.assert_frame_equal(results.metrics, direct.metrics)
     configured = run_replicates(config, 2, config.seed, 1)  # the parameters as configured, not drawn
     assert not results.metrics.equals(configured.metrics)
     assert results.metadata["config"]["scale"] == 0.05
-    assert results.metadata["posterior"] == posterior.provenance("calibrated")
+    assert results.metadata["posterior"] == posterior.provenance(str(path))
     assert len(results.metadata["config_hash"]) == 12
     # A key set in the overrides stays as set in every draw, as on the command line.
-    assert "police.raid_rate" in sim.load_config(["police.raid_rate=2.5"]).fixed
+    assert "police.raid_capacity" in sim.load_config(["police.raid_capacity=25"]).fixed

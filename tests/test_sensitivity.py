@@ -27,7 +27,7 @@ SCAMSIM = str(Path(sys.executable).parent / "scamsim")
 # A run short and small enough for tests: 2% population, 15 months.
 TINY = ["scale=0.02", "time.end=2021-03-31", "n_seeds=1"]
 TINY_OUTPUTS = "sensitivity.outputs=[workers_held_end,compounds_active_end]"
-TINY_SELECT = "sensitivity.select=[police.raid_rate,recruitment.ad_reach]"
+TINY_SELECT = "sensitivity.select=[police.raid_capacity,recruitment.ad_reach]"
 
 
 def ishigami_problem() -> sensitivity.Problem:
@@ -150,10 +150,12 @@ def test_a_sample_row_runs_the_model_with_its_values_and_averages_common_seeds()
 # ------------------------------------------------------------------------------------------------
 
 # Float parameters deliberately not uncertain (see the comment in configs/uncertainties/default.yaml):
-# data (RC9), a mechanism idle with one jurisdiction, and policy levers.
+# data (RC9), a mechanism idle with one jurisdiction, policy levers, and the conversion used only by the
+# structural variant without raid capacity (mechanisms.raid_capacity=false).
 NOT_ANALYSED = {
     "sources.*.weight",
     "police.cross_border_friction",
+    "police.reference_compounds",
     "police.help_leak_factor",
     "police.bribe_factor",
     "compounds.seizure_share",
@@ -167,6 +169,8 @@ def uncertain_floats() -> set[str]:
     groups = {"police": ModelParams().police, "recruitment": ModelParams().recruitment}
     defaults = ModelParams()
     groups |= {"compounds": defaults.compounds, "workers": defaults.workers, "targets": defaults.targets}
+    # Issue 12's mechanism groups (their switches, mechanisms.*, are booleans and not analysed).
+    groups |= {name: getattr(defaults, name) for name in ("raids", "sites", "entry", "workforce", "survey")}
     groups["sources.*"] = next(iter(defaults.sources.values()))
     for prefix, group in groups.items():
         for f in dataclasses.fields(group):
@@ -183,9 +187,26 @@ def test_default_config_covers_every_uncertain_parameter_with_a_sourced_range():
         assert re.search(r"calibrated|assumption|FACTS|\b[A-Z]{2}\d+\b", r.source), key
     ranges = sensitivity.ranges(config)
     assert list(ranges) == list(declared)
+    assert len(sensitivity.problem_of(config).names) == len(ranges)
+    # By default no posterior (posterior=null: calibrated.csv was fitted to the old model): every
+    # parameter is sampled over its declared range.
+    assert config.posterior is None
+    assert ranges == declared
+
+
+def test_a_posterior_narrows_its_parameters_to_their_central_90_percent(tmp_path):
+    drawn = pd.DataFrame(
+        {"police.raid_capacity": np.geomspace(5.0, 80.0, 41), "police.corruption": np.linspace(0.3, 0.7, 41)}
+    ).assign(weight=1.0)
+    path = tmp_path / "fitted.csv"
+    drawn.to_csv(path, index=False)
+    config = sensitivity.load([f"posterior={path}"])
+    declared = config.uncertainties
+    ranges = sensitivity.ranges(config)
+    assert list(ranges) == list(declared)
     bounds = posterior.quantiles(config.posterior, (0.05, 0.95))
     calibrated = set(bounds.columns)
-    assert calibrated and calibrated <= set(ranges)
+    assert calibrated == {"police.raid_capacity", "police.corruption"} and calibrated <= set(ranges)
     for key, r in ranges.items():
         if key in calibrated:  # the posterior's central 90%, inside the declared range (the prior)
             assert r.source.startswith("calibrated"), key
@@ -249,7 +270,7 @@ def test_cli_writes_tables_figure_and_metadata(tmp_path):
     )
     assert len(pd.read_parquet(out / "samples.parquet")) == 3 * (2 + 1)
     assert pd.read_csv(out / "parameters.csv")["parameter"].tolist() == [
-        "police.raid_rate",
+        "police.raid_capacity",
         "recruitment.ad_reach",
     ]
     assert (out / "figures" / "morris.png").stat().st_size > 10_000

@@ -19,7 +19,7 @@ from sim.runs.sweep import chunk_key, expand
 
 SCAMSIM = [str(Path(sys.executable).parent / "scamsim")]
 TINY = ["scale=0.05", "time.end=2021-06-30", "n_seeds=2"]
-GRID = ["police.raid_rate=0.1,1.0", "police.corruption=0.2,0.8"]
+GRID = ["police.raid_capacity=0.1,1.0", "police.corruption=0.2,0.8"]
 
 
 def scamsim(*args: str) -> subprocess.CompletedProcess:
@@ -44,7 +44,7 @@ def test_multirun_writes_one_chunk_per_job_and_collect_makes_one_row_per_run(par
     chunks = sorted(p.name for p in (path / "chunks").iterdir())
     assert len(chunks) == 4
     assert (
-        "n_seeds=2,police.corruption=0.2,police.raid_rate=0.1,scale=0.05,time.end=2021-06-30.parquet"
+        "n_seeds=2,police.corruption=0.2,police.raid_capacity=0.1,scale=0.05,time.end=2021-06-30.parquet"
         in chunks
     )
     assert [p.name for p in path.iterdir() if p.is_dir()] == ["chunks"]  # no per-job directories left
@@ -56,10 +56,10 @@ def test_multirun_writes_one_chunk_per_job_and_collect_makes_one_row_per_run(par
     assert "warning" not in done.stderr
     runs = pd.read_parquet(path / "runs.parquet")
     assert len(runs) == 8
-    swept = ["police.raid_rate", "police.corruption", "scale", "time.end", "n_seeds"]
+    swept = ["police.raid_capacity", "police.corruption", "scale", "time.end", "n_seeds"]
     assert list(runs.columns[:9]) == [*swept, "seed", "draw", "replicate", "status"]
     assert set(METRICS) <= set(runs.columns)
-    assert runs["police.raid_rate"].tolist() == [0.1] * 4 + [1.0] * 4
+    assert runs["police.raid_capacity"].tolist() == [0.1] * 4 + [1.0] * 4
     assert runs["police.corruption"].tolist() == [0.2, 0.2, 0.8, 0.8] * 2
     assert (runs["status"] == "ok").all() and (runs["draw"] == 0).all()
     assert runs["replicate"].tolist() == [0, 1] * 4
@@ -135,10 +135,10 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path):
 
 
 def test_expand_matches_hydra_basic_sweeper_cells():
-    cells = expand(["police.raid_rate=0,1", "police.corruption=0.5", "n_seeds=3"])
+    cells = expand(["police.raid_capacity=0,1", "police.corruption=0.5", "n_seeds=3"])
     assert cells == [
-        ["police.raid_rate=0", "police.corruption=0.5", "n_seeds=3"],
-        ["police.raid_rate=1", "police.corruption=0.5", "n_seeds=3"],
+        ["police.raid_capacity=0", "police.corruption=0.5", "n_seeds=3"],
+        ["police.raid_capacity=1", "police.corruption=0.5", "n_seeds=3"],
     ]
     assert chunk_key(["b=1", "a=x/y"]) == "a=x%2Fy,b=1"
 
@@ -165,7 +165,7 @@ def test_phase_and_sweep_take_key_value_arguments_by_the_same_rules():
     assert proc.stderr == (
         "scamsim phase: error: unknown key 'swep' (did you mean 'sweep'?); keys: sweep, out, overwrite\n"
     )
-    proc = scamsim("sweep", "n_workers=0", "police.raid_rate=0,1")
+    proc = scamsim("sweep", "n_workers=0", "police.raid_capacity=0,20")
     assert proc.returncode == 2
     assert proc.stderr == "scamsim sweep: error: n_workers=0 is not a whole number >= 1\n"
     assert "scheduler=ADDRESS" in scamsim("sweep", "--help").stdout

@@ -80,51 +80,108 @@ def test_append_needs_every_column():
 
 
 # ---------------------------------------------------------------------------------------- metrics
-def test_am7_follows_amnesty_definition():
-    end = pd.Timestamp(2025, 6, 30)
+def test_am7_categories_follow_the_observation_model():
+    w0, e = pd.Timestamp(2024, 1, 1), pd.Timestamp(2025, 6, 30)
     day = pd.Timedelta(days=1)
-    nat = pd.NaT
-    compounds = pd.DataFrame(
-        {
-            # never raided & open | raided & open | raided & closed | closed w/o raid | raided after window
-            "in_window": [True, True, True, True, True, False],
-            "first_raid": [nat, end - 500 * day, end - 400 * day, nat, end + 10 * day, end - 900 * day],
-            "closed": [nat, nat, end - 300 * day, end - 200 * day, end + 20 * day, end - 899 * day],
-        }
+    t0, nat = pd.Timestamp(2020, 1, 1), pd.NaT
+    early = t0 + 100 * day
+    rows = [
+        # (jurisdiction, start, end, reason, first intervention, first raid, down at E, emptied at E,
+        # expected category)
+        ("cambodia", t0, nat, "open", nat, nat, False, False, "N"),  # never investigated
+        (
+            "cambodia",
+            t0,
+            t0 + 400 * day,
+            "closed_boss",
+            nat,
+            nat,
+            False,
+            False,
+            None,
+        ),  # ended before the window
+        ("cambodia", t0, w0 + 10 * day, "closed_boss", nat, nat, False, False, "N"),  # wound down, never seen
+        ("cambodia", t0, nat, "open", early, nat, False, False, "O"),  # rescue visit, operating as before
+        ("cambodia", t0, nat, "open", early, early, False, False, "O"),  # raided, operating as before
+        ("cambodia", t0, w0 + 5 * day, "closed_raid", w0 + 5 * day, w0 + 5 * day, False, False, "S"),  # shut
+        ("cambodia", t0, w0 + 5 * day, "moved", w0 + 5 * day, w0 + 5 * day, False, False, "G"),  # moved away
+        ("cambodia", t0, nat, "open", early, early, True, False, "G"),  # down at E
+        ("cambodia", t0, nat, "open", early, nat, False, True, "G"),  # emptied at E
+        (
+            "cambodia",
+            t0,
+            e + 30 * day,
+            "closed_raid",
+            e + 30 * day,
+            e + 30 * day,
+            False,
+            False,
+            "N",
+        ),  # raided after E
+        ("cambodia", e + day, nat, "open", nat, nat, False, False, None),  # opened after E
+        ("laos", t0, nat, "open", nat, nat, False, False, None),  # not the focal jurisdiction
+    ]
+    cols = [
+        "jurisdiction",
+        "start",
+        "end",
+        "reason",
+        "first_intervention",
+        "first_raid",
+        "down_end",
+        "emptied_end",
+    ]
+    spells = pd.DataFrame([r[:-1] for r in rows], columns=cols)
+    expected = [r[-1] for r in rows if r[-1] is not None]
+    category = metrics.am7_categories(spells, "cambodia")
+    assert category.tolist() == expected
+    period = (dt.date(2020, 1, 1), dt.date(2026, 12, 31))
+    out = metrics.am7(spells, period, "cambodia")
+    counts = {c: expected.count(c) for c in "NOGS"}
+    assert (out["am7_never"], out["am7_operating"], out["am7_gone"], out["am7_shut"]) == tuple(
+        counts[c] for c in "NOGS"
     )
-    out = metrics.am7(compounds, (dt.date(2020, 1, 1), dt.date(2026, 12, 31)))
-    assert out["compounds_in_window"] == 5
-    # Closed without ever being investigated still counts as "never investigated" (AM7's "either").
-    assert out["am7_not_investigated_or_operating"] == 4
-    assert out["am7_share"] == pytest.approx(0.8)
-    assert out["am7_closed"] == 2
+    assert out["compounds_in_window"] == len(expected) == sum(counts.values())
+    assert out["am7_remaining_share"] == pytest.approx(
+        (counts["N"] + counts["O"]) / (len(expected) - counts["S"])
+    )
+    assert out["am10_raided"] == 4  # spells in the window raided by E (rescue visits excluded)
     # A run that stops before the window ends (or starts after it begins) cannot judge it: missing, not 0.
     for period in [(dt.date(2020, 1, 1), dt.date(2025, 6, 29)), (dt.date(2024, 2, 1), dt.date(2026, 1, 1))]:
-        assert all(np.isnan(v) for v in metrics.am7(compounds, period).values())
+        assert all(np.isnan(v) for v in metrics.am7(spells, period, "cambodia").values())
 
 
 def test_metrics_outside_the_simulated_period_are_missing_not_zero():
-    config = sim.load_config(["posterior=null", "scale=0.02", "time.end=2021-12-31", "n_seeds=1"])
+    config = sim.load_config(["scale=0.02", "time.end=2021-12-31", "n_seeds=1"])
     results = sim.run(config)
     row = results.metrics.iloc[0]
     undefined = [
         "compounds_in_window",
         "am7_share",
-        "am7_closed",
-        "am7_investigated",
+        "am7_remaining_share",
+        "am7_shut",
+        "am10_raided",
+        "raids_window",
+        "tipoff_share_post_en1",
         "compounds_active_mid2025",
         "workers_held_aug2023",
         "quota_met_share",
     ]
     assert row[undefined].isna().all(), row[undefined]
     assert row["compounds_active_end"] > 0 and row["trafficked"] > 0  # defined for any period
-    # The compound table gives dates, like the other tables.
+    # The compound and spell tables give dates, like the other tables.
+    for table, columns in (
+        (results.compounds, ("opened", "closed", "first_raid")),
+        (results.spells, ("start", "end", "first_intervention", "first_raid")),
+    ):
+        for column in columns:
+            assert pd.api.types.is_datetime64_any_dtype(table[column]), column
     compounds = results.compounds
-    for column in ("opened", "closed", "first_raid"):
-        assert pd.api.types.is_datetime64_any_dtype(compounds[column]), column
     assert compounds["opened"].min() == pd.Timestamp(config.time.start)
     assert (compounds["closed"].dropna() <= pd.Timestamp(config.time.end)).all()
     assert (compounds["closed"].dropna() >= compounds.loc[compounds["closed"].notna(), "opened"]).all()
+    spells = results.spells
+    assert (spells["end"].dropna() >= spells.loc[spells["end"].notna(), "start"]).all()
 
 
 def test_loss_quantile_from_histogram_matches_sample_median():
@@ -143,7 +200,7 @@ def test_summary_gives_median_and_90_percent_interval():
 # ---------------------------------------------------------------------------------------- results
 def tiny_results() -> Results:
     df = pd.DataFrame({"replicate": [0], "value": [1.0]})
-    return Results(df, df, df, df, summary={"a": 1}, metadata={"b": 2, "written_by": "scamsim"})
+    return Results(df, df, df, df, df, summary={"a": 1}, metadata={"b": 2, "written_by": "scamsim"})
 
 
 def test_results_round_trip(tmp_path):

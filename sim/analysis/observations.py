@@ -16,11 +16,19 @@ about 1 at "one standard error off", so that weighted discrepancies add up into 
 * ``binomial_at_least``: "at least k of n" (AM7): ``-log P(K >= k)`` for ``K ~ Binomial(n, p)``, with
   ``p`` the simulated share; censored, so any share that makes k likely costs almost nothing;
 * ``binomial``: "k of n" (AM7 closures, AM13): the log-likelihood ratio of ``Binomial(n, p)`` at k
-  against the best possible p = k / n.
+  against the best possible p = k / n;
+* ``binomial_between``: "between low and high of n" (AM7's "more than two-thirds", read as 36-39 of
+  the 51 not shut): ``log max_q P(low <= K <= high) - log P(low <= K <= high | p)`` for
+  ``K ~ Binomial(n, p)``, the maximum taken on a grid of q in steps of 1e-4; about 1 at one standard
+  error from the best share.
+
+Shares are ratios of means: with a ``denominator``, the statistic and the denominator are averaged over
+a particle's replicates before they are divided (:meth:`Target.simulated` is given the averages).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from enum import Enum
@@ -38,6 +46,7 @@ class Kind(Enum):
     lognormal = "lognormal"
     binomial_at_least = "binomial_at_least"
     binomial = "binomial"
+    binomial_between = "binomial_between"
 
 
 class Use(Enum):
@@ -82,6 +91,7 @@ class Target:
             Kind.lognormal: ("sd_log",),
             Kind.binomial_at_least: ("n",),
             Kind.binomial: ("n",),
+            Kind.binomial_between: ("n", "low", "high"),
         }[self.kind]
         for key in need:
             if getattr(self, key) is None:
@@ -113,11 +123,24 @@ class Target:
         if self.kind is Kind.lognormal:
             return ((math.log(max(sim, 1e-12)) - math.log(self.observed)) / self.sd_log) ** 2
         p = min(max(sim, 1e-6), 1 - 1e-6)
+        if self.kind is Kind.binomial_between:
+            return _between_best(self.n, self.low, self.high) - _log_between(self.n, self.low, self.high, p)
         if self.kind is Kind.binomial_at_least:
             return float(-stats.binom.logsf(self.observed - 1, self.n, p))
         k, n = self.observed, self.n
         best = min(max(k / n, 1e-6), 1 - 1e-6)
         return float(stats.binom.logpmf(k, n, best) - stats.binom.logpmf(k, n, p))
+
+
+def _log_between(n: int, low: float, high: float, p: float | np.ndarray) -> float | np.ndarray:
+    """``log P(low <= K <= high)`` for ``K ~ Binomial(n, p)``."""
+    return np.log(np.maximum(stats.binom.cdf(high, n, p) - stats.binom.cdf(low - 1, n, p), 1e-300))
+
+
+@functools.cache
+def _between_best(n: int, low: float, high: float) -> float:
+    """``max_q log P(low <= K <= high | q)`` on a grid of q in steps of 1e-4."""
+    return float(_log_between(n, low, high, np.linspace(1e-4, 1 - 1e-4, 9999)).max())
 
 
 def distance(targets: dict[str, Target], stats_: dict[str, float]) -> float:
@@ -142,6 +165,8 @@ def coverage(target: Target, draws: np.ndarray) -> dict[str, float | bool]:
         covered = q05 <= target.high and q95 >= target.low
     elif target.kind is Kind.binomial_at_least:
         covered = q95 >= target.observed / target.n
+    elif target.kind is Kind.binomial_between:
+        covered = q05 <= target.high / target.n and q95 >= target.low / target.n
     else:
         observed = target.observed / target.n if target.kind is Kind.binomial else target.observed
         covered = q05 <= observed <= q95

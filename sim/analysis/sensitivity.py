@@ -265,9 +265,7 @@ class ModelFunction:
         seeds = replicate_seeds(self.seed, self.n_seeds)
         y = np.empty((len(x), len(self.outputs)))
         for i, row in enumerate(x):
-            params = with_values(
-                self.params, dict(zip(self.names, row, strict=True))
-            )
+            params = with_values(self.params, dict(zip(self.names, row, strict=True)))
             runs = [run_replicate(params, s, r).metrics for r, s in enumerate(seeds)]
             y[i] = [np.mean([m[o] for m in runs]) for o in self.outputs]
         return y

@@ -44,8 +44,8 @@ def usage() -> str:
         "keys the same way. `scamsim COMMAND --help` lists a command's keys.",
         "",
         "Examples:",
-        "  scamsim run police.raid_rate=1.0 police.corruption=0.5 n_seeds=10",
-        "  scamsim run -m police.raid_rate=0.5,1,2 name=grid && scamsim collect dir=results/multirun/grid",
+        "  scamsim run police.raid_capacity=60 police.corruption=0.5 n_seeds=10",
+        "  scamsim run -m police.raid_capacity=10,40 name=grid && scamsim collect dir=results/multirun/grid",
         "  scamsim phase sweep=results/multirun/phase out=results/phase",
         "  scamsim sweep scheduler=tcp://10.0.0.5:8786 experiment=phase",
     ]

@@ -49,7 +49,7 @@ def os_error_line(exc: OSError) -> str:
 
 
 def check_repeated(argv: Sequence[str]) -> None:
-    """Refuse a command line that sets one key twice (``police.raid_rate=1 police.raid_rate=2``).
+    """Refuse a command line that sets one key twice (``police.raid_capacity=1 police.raid_capacity=2``).
 
     Raises:
         ConfigError: Naming the key and both values.

@@ -80,6 +80,9 @@ def comparison_table(results: Results) -> Table:
             f"{number(row['published'], unit)} ({low}-{high})",
             "yes" if row["median_in_published_range"] else "no",
         )
+    from sim.runs.metrics import am7_line  # loaded with the results already
+
+    table.caption = am7_line(results.summary["metrics"])
     return table
 
 

@@ -15,7 +15,7 @@ OWN_KEYS = {"scheduler": "", "n_workers": "2"}
 
 USAGE = """usage: scamsim sweep [scheduler=ADDRESS] [n_workers=N] [Hydra overrides]
 
-Run a sweep (Hydra override syntax, e.g. experiment=phase or police.raid_rate=0,1,2) on a Dask
+Run a sweep (Hydra override syntax, e.g. experiment=phase or police.raid_capacity=0,20,60) on a Dask
 cluster; the chunks, resume and `scamsim collect` are those of `scamsim run -m`.
 
 keys:

@@ -28,7 +28,12 @@ from sim.runs.results import atomic_dir, write_json
 def _validate(cfg: DictConfig) -> None:
     try:
         config = to_calibrate_config(cfg)
-        particles = posterior.load(config.posterior or "calibrated")
+        if config.posterior is None:
+            raise ConfigError(
+                "posterior=null: validation re-simulates a posterior; give posterior=<name in "
+                "configs/posterior_draws/ or path to a CSV> (none is fitted to this model yet)"
+            )
+        particles = posterior.load(config.posterior)
     except ConfigError as exc:
         fail(str(exc))
     out_dir = results_dir(config, "validation")
@@ -43,7 +48,7 @@ def _validate(cfg: DictConfig) -> None:
         report = calibration.fit_report(settings.targets, predicted, Use.validate)
         n_draws = settings.predictive_draws
         metadata = provenance.describe(config_dict(config), config.seed, n_draws, "scamsim validate")
-        metadata["posterior"] = posterior.provenance(config.posterior or "calibrated")
+        metadata["posterior"] = posterior.provenance(config.posterior)
         with atomic_dir(out_dir) as tmp:
             report.to_csv(tmp / "validation.csv", index=False)
             predicted.to_parquet(tmp / "predictive.parquet", index=False)

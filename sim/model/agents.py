@@ -13,7 +13,7 @@ import mesa
 import numpy as np
 
 from sim.model.clock import DAYS_PER_MONTH
-from sim.model.mechanisms import enforcement, sites
+from sim.model.mechanisms import enforcement, entry, sites
 
 if TYPE_CHECKING:
     from sim.model.model import ScamModel
@@ -36,8 +36,10 @@ class Compound(mesa.Agent):
         opened_day, closed_day: Days since the start date (closed_day is None while operating).
         raids, tipoffs, relocations: Counts so far.
         first_raid_day: Day of its first police intervention (None if never raided).
-        in_window: Whether it operated in the focal jurisdiction during the Amnesty window (AM4, AM7).
         profit: The boss's trailing estimate of its monthly profit (USD/month).
+        site: Id of the site it occupies (:class:`sim.model.mechanisms.sites.SiteTable`).
+        spell: Row of its current site spell in ``model.spells``.
+        entered: Whether a new syndicate opened it (``mechanisms.entry_exit``).
     """
 
     def __init__(self, model: ScamModel, boss: Boss, juris: int, town: int, capacity: float):
@@ -61,9 +63,11 @@ class Compound(mesa.Agent):
         self.tipoffs = 0
         self.relocations = 0
         self.first_raid_day: int | None = None
-        self.in_window = False
         model.accounts.open(self.cid + 1)  # its money: revenue, costs, scam income (model.accounts)
         self.profit = 0.0
+        self.entered = False
+        self.site = sites.acquire(model, self, juris, town)
+        self.spell = model.spells.open(self.cid, self.site, juris, town, model.day)
         model.sites_changed()
 
     @property
@@ -106,6 +110,8 @@ class Boss(mesa.Agent):
         memory = np.exp(-clock.dt_months / p.profit_months)
         rng = model.streams["bosses"]
         revenue, costs = model.accounts.revenue, model.accounts.costs
+        mech = model.p.mechanisms
+        expected = model.expected_profit() if mech.expected_profit and self.books else None
         total_profit = 0.0
         for c in self.books:
             step_profit = float(revenue[c.cid] - costs[c.cid])
@@ -113,16 +119,26 @@ class Boss(mesa.Agent):
             revenue[c.cid] = costs[c.cid] = 0.0
             if not c.active:  # money that reached it as it closed (workers sold on) is booked too
                 continue
-            c.profit = memory * c.profit + (1 - memory) * step_profit / clock.dt_months
+            # Realised money (recruit fees, seizures, moves) is capital; the decision uses expected profit.
+            signal = expected[c.cid] if expected is not None else step_profit / clock.dt_months
+            c.profit = memory * c.profit + (1 - memory) * signal
             total_profit += c.profit
             settled = model.day - c.opened_day > p.profit_months * DAYS_PER_MONTH
             if settled and c.profit < 0 and rng.random() < clock.p_year(p.close_rate):
-                sites.close(c, reason="unprofitable")
+                elsewhere = entry.better_jurisdiction(model, c.juris) if mech.entry_exit else None
+                if elsewhere is None:
+                    sites.close(c, reason="unprofitable")
+                else:  # the balloon effect: move across the border where the business pays
+                    sites.relocate(c, to=elsewhere)
+        home = self.books[-1].juris if self.books else 0
         # A compound closed before today has booked its last money: keep the books short.
         self.books = [c for c in self.books if c.active or c.closed_day >= model.day]
         if total_profit > 0 and rng.random() < clock.p_year(p.expansion_rate):
-            home = self.operating[0].juris if self.operating else None
-            sites.open_compound(model, self, near=home)
+            near = self.operating[0].juris if self.operating else None
+            sites.open_compound(model, self, near=near)
+        if mech.entry_exit and not self.books:  # a syndicate with nothing left leaves the business
+            model.ledger.add("syndicates_exited", home)
+            self.remove()
 
 
 class Recruiter(mesa.Agent):
@@ -147,23 +163,24 @@ class Recruiter(mesa.Agent):
 class Police(mesa.Agent):
     """The police of one jurisdiction: raids, leaks and bribes (AM7-AM10, EN1-EN4).
 
-    One corruption level governs the three corrupt acts the reports describe: a planned raid is leaked
-    to the compound, a worker's help request is passed back to the boss, a bribe buys protection. The
-    last two are scaled by ``police.help_leak_factor`` and ``police.bribe_factor`` (1 in the baseline),
-    the levers of victim protection and kingpin removal (:mod:`sim.model.interventions`).
+    One corruption level governs the three corrupt acts the reports describe: a planned raid on an
+    unprotected compound is leaked to it, a worker's help request is passed back to the boss, a bribe
+    buys protection. The last two are scaled by ``police.help_leak_factor`` and ``police.bribe_factor``
+    (1 in the baseline), the levers of victim protection and kingpin removal
+    (:mod:`sim.model.interventions`).
 
     Attributes:
         juris: Index of the jurisdiction.
         name: Its name.
-        raid_rate: Planned raids per compound per year.
+        raid_capacity: Raids a year the unit can carry out (outside campaigns).
         corruption: Probability of each corrupt act.
     """
 
-    def __init__(self, model: ScamModel, juris: int, name: str, raid_rate: float, corruption: float):
+    def __init__(self, model: ScamModel, juris: int, name: str, raid_capacity: float, corruption: float):
         super().__init__(model)
         self.juris = juris
         self.name = name
-        self.raid_rate = raid_rate
+        self.raid_capacity = raid_capacity
         self.corruption = corruption
 
     def accepts_bribe(self) -> bool:
@@ -175,3 +192,5 @@ class Police(mesa.Agent):
         """Plan this step's raids on compounds in the jurisdiction and carry them out."""
         for compound, tipped_off in enforcement.plan_raids(self):
             enforcement.raid(compound, tipped_off)
+        for name, compound, tipped_off in enforcement.campaign_raids(self):
+            enforcement.raid(compound, tipped_off, campaign=name)

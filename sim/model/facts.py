@@ -13,8 +13,11 @@ from dataclasses import dataclass
 AMNESTY_WINDOW = (dt.date(2024, 1, 1), dt.date(2025, 6, 30))
 # SC1: UN human rights office estimate of people held in Cambodia, Aug 2023.
 SC1_MONTH = (dt.date(2023, 8, 1), dt.date(2023, 8, 31))
-# FACTS §7: COVID closures and unemployment fed recruitment in 2020-21.
+# Timeline (docs/SOURCES.md): COVID closures and unemployment fed recruitment in 2020-21.
 COVID_PERIOD = (dt.date(2020, 3, 1), dt.date(2021, 12, 31))
+# EN1: the Sept-Oct 2022 crackdown on Sihanoukville sites, and the months after it.
+EN1_CRACKDOWN = (dt.date(2022, 9, 15), dt.date(2022, 10, 31))
+EN1_AFTER = (dt.date(2022, 11, 1), dt.date(2023, 12, 31))
 
 
 @dataclass(frozen=True)
@@ -41,20 +44,28 @@ PUBLISHED: tuple[Published, ...] = (
     ),
     Published(
         "AM7",
-        "am7_share",
-        36 / 53,
-        36 / 53,
-        1.0,
-        "share of those compounds never investigated or still operating after police "
-        "interventions: > 2/3 (>= 36 of 53)",
+        "am7_remaining_share",
+        36 / 51,
+        36 / 51,
+        39 / 51,
+        "of those not shut, share never investigated or operating as before rather than investigated "
+        "and gone: more than two-thirds of 53, read as 36-39 of 51",
     ),
     Published(
         "AM7",
-        "am7_closed",
+        "am7_shut",
         2,
         0,
         5,
-        "of those compounds, number shut down by the end of the window: about 2 of 53",
+        "of those compounds, number shut by the authorities by the end of the window: about 2 of 53",
+    ),
+    Published(
+        "AM10",
+        "am10_raided",
+        28,
+        14,
+        56,
+        "locations the government says it cracked down on: 28 (a factor 2 either way: a government figure)",
     ),
     Published(
         "SC1",

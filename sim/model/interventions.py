@@ -139,13 +139,12 @@ class Scoped(Intervention):
 def _in_force(params: ModelParams, key: str) -> Any:
     """The value in force of dotted parameter ``key``.
 
-    A null jurisdiction raid rate or corruption gives the ``police.*`` value it falls back to.
+    A null jurisdiction corruption gives the ``police.corruption`` value it falls back to.
     """
     value = keys.get(params, key)
     parts = key.split(".")
-    if value is None and parts[0] == "jurisdictions" and parts[-1] in ("raid_rate", "corruption"):
-        rate, corruption = params.police_for(parts[1])
-        return rate if parts[-1] == "raid_rate" else corruption
+    if value is None and parts[0] == "jurisdictions" and parts[-1] == "corruption":
+        return params.police_for(parts[1])[1]
     return value
 
 
@@ -183,10 +182,10 @@ class ParameterIntervention(Intervention):
 
 @dataclass
 class PoliceChange(ParameterIntervention, Scoped):
-    """A change to the police of the covered jurisdictions: their own raid rate or corruption."""
+    """A change to the police of the covered jurisdictions: their raid capacity factor or corruption."""
 
     def police_changes(self, params: ModelParams, attribute: str, factor: float) -> dict[str, float]:
-        """Each covered jurisdiction's ``raid_rate`` or ``corruption`` in force, times ``factor``."""
+        """Each covered jurisdiction's ``raid_capacity_factor`` or ``corruption``, times ``factor``."""
         return {
             f"jurisdictions.{j}.{attribute}": _in_force(params, f"jurisdictions.{j}.{attribute}") * factor
             for j in self.covered(list(params.jurisdictions))
@@ -198,7 +197,7 @@ class ParameterChange(ParameterIntervention):
     """Set any numeric model parameter to ``value``, or multiply it by ``multiply``, over the window."""
 
     kind: ClassVar[str] = "parameter"
-    key: str = param("", "-", "Dotted parameter key, e.g. police.raid_rate", "-")
+    key: str = param("", "-", "Dotted parameter key, e.g. police.raid_capacity", "-")
     value: float | None = param(None, "-", "Value over the window (or give multiply)", "assumption")
     multiply: float | None = param(
         None, "-", "Factor on the value in force (or give value)", "assumption", 0.0, INF
@@ -230,14 +229,14 @@ class ParameterChange(ParameterIntervention):
 
 @dataclass
 class RaidSurge(PoliceChange):
-    """More raids: each covered jurisdiction's raid rate multiplied (e.g. the 2022 crackdown, EN1)."""
+    """More raids: each covered jurisdiction's raid capacity multiplied (e.g. the 2022 crackdown, EN1)."""
 
     kind: ClassVar[str] = "raid_surge"
-    multiplier: float = param(3.0, "-", "Factor on the raid rate in force", "assumption", 0.0, 100.0)
+    multiplier: float = param(3.0, "-", "Factor on the raid capacity in force", "assumption", 0.0, 100.0)
 
     def changes(self, params: ModelParams) -> dict[str, float]:
-        """Raid rates times the multiplier."""
-        return self.police_changes(params, "raid_rate", self.multiplier)
+        """Raid capacity factors times the multiplier."""
+        return self.police_changes(params, "raid_capacity_factor", self.multiplier)
 
 
 @dataclass

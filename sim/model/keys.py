@@ -1,7 +1,7 @@
 """Parameters by dotted key: the one way to read, set, describe and clip a parameter by name.
 
 A key names a field of :class:`sim.model.schemas.ModelParams` the way Hydra overrides do
-(``police.raid_rate``, ``jurisdictions.cambodia.corruption``). Entries of dict-valued groups
+(``police.raid_capacity``, ``jurisdictions.cambodia.corruption``). Entries of dict-valued groups
 (``jurisdictions``, ``sources``) are named by their key; ``*`` in place of an entry name stands for
 every entry (``sources.*.awareness``), see :func:`expand`.
 """
@@ -85,7 +85,9 @@ def expand(params: Any, key: str) -> list[str]:
     if not star:
         locate(params, key)
         return [key]
-    group = getattr(params, head, None)
+    group: Any = params
+    for part in head.split("."):  # a group may sit inside another (``police.campaigns``)
+        group = group.get(part) if isinstance(group, dict) else getattr(group, part, None)
     if not isinstance(group, dict):
         raise ConfigError(f"{key!r}: {head!r} is not a group of named entries")
     return [k for name in group for k in expand(params, f"{head}.{name}.{tail}")]

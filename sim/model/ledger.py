@@ -65,10 +65,47 @@ VARIABLES: dict[str, Variable] = {
     "operating_costs": Variable("USD", "Running and fixed costs of compounds", "flow", True),
     "revenue_seized": Variable("USD", "Scam takings seized by financial authorities", "flow", True),
     "laundering_costs": Variable("USD", "Scam takings spent on laundering them", "flow", True),
+    "exits_abandoned": Variable(
+        "people", "Workers let go by a compound they no longer paid for (workforce economics)", "flow", True
+    ),
+    "workers_shed_sold": Variable("people", "Workers shed and sold on (workforce economics)", "flow", True),
+    "escape_failed": Variable("people", "Escape attempts caught and punished (exit routes)", "flow", True),
+    "help_unreached": Variable(
+        "requests", "Help requests that never reached police (exit routes)", "flow", True
+    ),
+    "help_ignored": Variable("requests", "Help requests police did not act on (exit routes)", "flow", True),
+    "retrafficked": Variable(
+        "people", "People released or rescued who were re-trafficked (EN3)", "flow", True
+    ),
+    "extorted": Variable(
+        "people", "People extorted in detention after release or rescue (EN3)", "flow", True
+    ),
+    "detention_extortion": Variable("USD", "Money extorted from them in detention (EN3)", "flow", True),
+    "raid_seizures": Variable(
+        "USD", "Cash and equipment seized in un-leaked raids (raid costs)", "flow", True
+    ),
+    "targets_broken": Variable(
+        "people", "Targets who stopped paying because a raid broke the pipeline", "flow", True
+    ),
+    "evacuation_costs": Variable("USD", "Cost of moving workers out before leaked raids", "flow", True),
+    "relocation_costs": Variable(
+        "USD", "Cost of moving compounds' workers to new sites (site state)", "flow", True
+    ),
+    "site_costs": Variable("USD", "Cost of refitting or building sites (site state)", "flow", True),
+    "entries": Variable("compounds", "Compounds opened by new syndicates (entry and exit)", "flow", False),
+    "syndicates_exited": Variable(
+        "syndicates", "Syndicates with nothing left to run that left", "flow", False
+    ),
+    "entry_margin": Variable(
+        "-", "Margin of a standard new compound (entry and exit; 0 when off)", "stock", False
+    ),
+    "compounds_down": Variable(
+        "compounds", "Operating compounds not working (after a raid or move)", "stock", False
+    ),
 }
 
 # Routes out of captivity; each has its own "exits_<route>" variable.
-EXIT_ROUTES = ("escape", "rescue", "ransom", "released")
+EXIT_ROUTES = ("escape", "rescue", "ransom", "released", "abandoned")
 
 # Raid outcomes in the event log.
 RAID_OUTCOMES = ("closed", "relocated", "continued")

@@ -8,8 +8,9 @@ the browser app, and what it means. The app's sliders and lever table, the polic
 intervention kind (:mod:`sim.model.interventions`) changes only declared levers.
 
 A lever whose value jurisdictions may set for themselves (the police's raids and corruption) names
-that per-jurisdiction key in ``local``: interventions confined to some jurisdictions set it there, and
-a jurisdiction with its own value keeps it when the lever's own keys change.
+that per-jurisdiction key in ``local`` (for raids, a factor on the shared capacity): interventions
+confined to some jurisdictions set it there, and a jurisdiction with its own value keeps it when the
+lever's own keys change.
 """
 
 from __future__ import annotations
@@ -77,13 +78,14 @@ LEVERS: dict[str, Lever] = {
         Lever(
             "raids",
             "police raids",
-            "raids per compound per year",
-            ("police.raid_rate",),
+            "raids per year in a country",
+            ("police.raid_capacity",),
             0.0,
-            3.0,
-            0.01,
-            "Planned police raids on each compound per year, before they are steered by protection.",
-            local="jurisdictions.*.raid_rate",
+            200.0,
+            1.0,
+            "Raids the police of a country can carry out in a year, shared among its compounds and "
+            "steered away from protected and elite-linked ones.",
+            local="jurisdictions.*.raid_capacity_factor",
         ),
         Lever(
             "corruption",

@@ -8,9 +8,13 @@ Order of one step (explicit, as in Mesa's examples):
 2. scam work: targets are drained and new ones groomed (``mechanisms.production``);
 3. quotas: punishment escalates for those below quota (``mechanisms.discipline``);
 4. worker events: help requests, escapes, ransoms, resales (``mechanisms.exits``);
-5. police patrol: raids, tip-offs, releases, closures, relocations (``mechanisms.enforcement``);
-6. running costs and bribes are charged, then each boss books profit, closes loss-makers, expands;
-7. the ledger records the end-of-step state.
+5. police patrol: raids (and dated campaigns' raids), tip-offs, releases, closures, relocations
+   (``mechanisms.enforcement``);
+6. running costs and bribes are charged; compounds shed workers who no longer pay
+   (``mechanisms.workforce_economics``); each boss books money, closes loss-makers, expands; new
+   syndicates enter where a new compound would pay (``mechanisms.entry_exit``);
+7. the ledger records the end-of-step state, and the survey observation model what Amnesty's visits
+   would have found (it only records, from its own random stream).
 
 The model knows nothing of Hydra, files or plots: it takes :class:`sim.model.schemas.ModelParams` and a seed,
 and leaves its record in :attr:`ScamModel.ledger`.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import ClassVar
 
 import mesa
 import numpy as np
@@ -28,12 +33,13 @@ from sim.model import facts, interventions
 from sim.model.agents import Boss, Compound, Police, Recruiter
 from sim.model.clock import Clock
 from sim.model.ledger import Ledger
+from sim.model.mechanisms import enforcement, entry, sites
 from sim.model.mechanisms.discipline import enforce_quotas
-from sim.model.mechanisms.exits import worker_events
-from sim.model.mechanisms.production import scam_work
+from sim.model.mechanisms.exits import shed, survey_visits, worker_events
+from sim.model.mechanisms.production import expected_yield, scam_work
 from sim.model.mechanisms.recruitment import recruit
 from sim.model.mechanisms.sites import offer_protection
-from sim.model.population import Targets, Workers
+from sim.model.population import SpellLog, Targets, Workers
 from sim.model.schemas import ModelParams, parse_date
 from sim.model.streams import Streams
 from sim.model.validation import validate
@@ -48,21 +54,30 @@ class Accounts:
     Attributes:
         revenue, costs: Money in and out during the current step, until the boss books it.
         scam_income: Money taken from targets since opening.
+        work: Work intensity of its workers in the current step (unit work-months per month).
+        down_until: Day until which it does no work (after a raid or a move; -inf: working).
     """
 
+    FILL: ClassVar[dict[str, float]] = {
+        "revenue": 0.0,
+        "costs": 0.0,
+        "scam_income": 0.0,
+        "work": 0.0,
+        "down_until": -np.inf,
+    }
+
     def __init__(self) -> None:
-        self.revenue = np.zeros(0)
-        self.costs = np.zeros(0)
-        self.scam_income = np.zeros(0)
+        for name in self.FILL:
+            setattr(self, name, np.zeros(0))
 
     def open(self, n: int) -> None:
         """Make room for ``n`` compounds (grows geometrically)."""
         if n <= len(self.revenue):
             return
         size = max(n, 2 * len(self.revenue), 64)
-        for name in ("revenue", "costs", "scam_income"):
+        for name, fill in self.FILL.items():
             old = getattr(self, name)
-            new = np.zeros(size)
+            new = np.full(size, fill)
             new[: len(old)] = old
             setattr(self, name, new)
 
@@ -79,6 +94,8 @@ class SiteArrays:
     productivity: np.ndarray
     leak: np.ndarray  # probability a help request from here is passed back to the boss
     escape_hazard: np.ndarray  # escape attempts per worker per year that get past security
+    protected: np.ndarray
+    elite: np.ndarray
 
 
 class ScamModel(mesa.Model):
@@ -111,8 +128,15 @@ class ScamModel(mesa.Model):
         self.targets = Targets()
         self.compounds: list[Compound] = []
         self.accounts = Accounts()
+        self.spells = SpellLog()
+        self.site_table = sites.SiteTable()
+        self.yield_per_work = expected_yield(self.p.targets)
+        self.entry_margin = np.zeros(len(self.juris_names))
         self._next_uid = 0
         self._sites: SiteArrays | None = None
+        self._expected: tuple[int, np.ndarray] | None = None
+        self._held: tuple[tuple[int, int], np.ndarray] | None = None
+        self.spells_end_day = (facts.AMNESTY_WINDOW[1] - self.clock.start).days
 
         self.police = [
             Police(self, j, name, *params.police_for(name)) for j, name in enumerate(self.juris_names)
@@ -181,6 +205,10 @@ class ScamModel(mesa.Model):
                     recruited_day=-rng.integers(0, 365, n),
                 )
 
+    def new_boss(self, elite: bool) -> Boss:
+        """A new syndicate head (a boss with no compound yet)."""
+        return Boss(self, elite=elite)
+
     def new_compound(self, boss: Boss, juris: int, town: int) -> Compound:
         """A new compound of ``boss`` in ``town`` of jurisdiction ``juris``, with a drawn capacity."""
         return Compound(self, boss, juris, town, self.draw_capacity())
@@ -236,9 +264,10 @@ class ScamModel(mesa.Model):
         compound.
         """
         for police in self.police:
-            police.raid_rate, police.corruption = self.p.police_for(police.name)
+            police.raid_capacity, police.corruption = self.p.police_for(police.name)
         self._setup_geography()
         self._setup_sources()
+        self.yield_per_work = expected_yield(self.p.targets)
         for c in self.compounds:
             c.security, c.quota = self.p.compounds.security, self.p.compounds.quota
         self.sites_changed()
@@ -260,8 +289,78 @@ class ScamModel(mesa.Model):
                 escape_hazard=np.array(
                     [self.p.workers.escape_rate * (1 - c.security) for c in cs], dtype=np.float32
                 ),
+                protected=np.array([c.protected for c in cs], dtype=bool),
+                elite=np.array([c.elite for c in cs], dtype=bool),
             )
         return self._sites
+
+    def up(self) -> np.ndarray:
+        """Whether each compound (by id) is working today: not in downtime after a raid or a move."""
+        return self.accounts.down_until[: len(self.compounds)] <= self.day
+
+    def capacity(self, juris: int) -> float:
+        """Raids a year police can carry out in jurisdiction ``juris`` today (campaigns included)."""
+        return self.police[juris].raid_capacity * enforcement.campaign_factor(
+            self, juris, "capacity_multiplier"
+        )
+
+    def raid_weights(self) -> np.ndarray:
+        """Relative chance of each compound (by id) to be chosen for a raid (EN2: steered away)."""
+        s = self.sites()
+        pp = self.p.police
+        return np.where(s.elite, pp.elite_raid_weight, 1.0) * np.where(
+            s.protected, pp.protected_raid_weight, 1.0
+        )
+
+    def tipoff_prob(self) -> np.ndarray:
+        """Chance a raid on each compound (by id) is leaked to it in advance."""
+        s = self.sites()
+        corruption = np.array([p.corruption for p in self.police])[s.juris]
+        protected_tip = self.p.police.protected_tipoff if self.p.mechanisms.tipoff_decoupled else 1.0
+        leak = np.array(
+            [enforcement.campaign_factor(self, j, "leak_factor") for j in range(len(self.police))]
+        )
+        return np.where(s.protected, protected_tip, corruption) * leak[s.juris]
+
+    def raid_rates(self) -> np.ndarray:
+        """Expected raids a year on each operating compound (by id), today."""
+        s = self.sites()
+        weight = self.raid_weights() * (s.active & self.up())
+        capacity = np.array([self.capacity(j) for j in range(len(self.police))])
+        if not self.p.mechanisms.raid_capacity:
+            return capacity[s.juris] * weight / self.p.police.reference_compounds
+        shares = np.bincount(s.juris, weight, minlength=len(self.police))
+        return capacity[s.juris] * weight / np.maximum(shares[s.juris], 1e-12)
+
+    def net_yield(self) -> float:
+        """Expected takings a compound keeps per unit work-month (USD), after seizures and laundering."""
+        cp = self.p.compounds
+        return self.yield_per_work * (1 - cp.seizure_share - cp.laundering_cost)
+
+    def expected_profit(self) -> np.ndarray:
+        """Each compound's expected profit this step (USD/month, model scale), the bosses' decision signal.
+
+        Expected takings of its workers' work, less upkeep and protection money, and (with
+        ``mechanisms.entry_exit``) less the expected loss from un-leaked raids. It has no target-level
+        noise, so decisions do not depend on the population scale. Computed once a step.
+        """
+        if self._expected is not None and self._expected[0] == self.steps:
+            return self._expected[1]
+        n = len(self.compounds)
+        s = self.sites()
+        held = self.held_by_compound().astype(float)
+        cp = self.p.compounds
+        gross = self.net_yield() * self.accounts.work[:n]
+        costs = (
+            cp.running_cost * held
+            + cp.fixed_cost * self.p.scale
+            + s.protected * self.p.police.bribe_per_worker * held
+        )
+        profit = gross - costs
+        if self.p.mechanisms.entry_exit:
+            profit -= entry.raid_risk(self, held, np.maximum(profit, 0.0))
+        self._expected = (self.steps, profit)
+        return profit
 
     def juris_of(self, compounds: np.ndarray) -> np.ndarray:
         """Jurisdiction index of each compound id (zeros, without a lookup, when there is one)."""
@@ -271,8 +370,11 @@ class ScamModel(mesa.Model):
         return self.sites().juris[compounds]
 
     def held_by_compound(self) -> np.ndarray:
-        """Workers held in each compound, indexed by compound id."""
-        return np.bincount(self.workers.compound, minlength=len(self.compounds))
+        """Workers held in each compound, indexed by compound id (recounted only after workers change)."""
+        key = (self.workers.version, len(self.compounds))
+        if self._held is None or self._held[0] != key:
+            self._held = (key, np.bincount(self.workers.compound, minlength=len(self.compounds)))
+        return self._held[1]
 
     def credit(self, cids: np.ndarray, amounts: np.ndarray, scam: bool = False) -> None:
         """Add money to compounds' revenue this step (``scam``: money taken from targets)."""
@@ -317,8 +419,14 @@ class ScamModel(mesa.Model):
         worker_events(self)
         self.agents_by_type[Police].shuffle_do("patrol")
         self._charge_running_costs(self.held_by_compound())
+        if self.p.mechanisms.workforce_economics:
+            shed(self)
         self.agents_by_type[Boss].shuffle_do("manage")
-        self._record(self.held_by_compound())
+        if self.p.mechanisms.entry_exit:
+            entry.enter(self)
+        held = self.held_by_compound()
+        survey_visits(self, held)
+        self._record(held)
         if self.steps >= self.clock.n_steps:
             self.running = False
 
@@ -345,14 +453,12 @@ class ScamModel(mesa.Model):
         protected = np.array([c.protected for c in self.compounds], dtype=bool)
         self.ledger.set("compounds_active", np.bincount(s.juris[active], minlength=n_j))
         self.ledger.set("compounds_protected", np.bincount(s.juris[active & protected], minlength=n_j))
+        self.ledger.set("compounds_down", np.bincount(s.juris[active & ~self.up()], minlength=n_j))
         self.ledger.set("workers_held", np.bincount(s.juris, held, minlength=n_j))
         w = self.workers
         meets = w.perf >= s.quota[w.compound]
         self.ledger.step_total("quota_met", self.juris_of(w.compound), meets)
-        start, end = facts.AMNESTY_WINDOW
-        if start <= self.clock.date(self.steps - 1) <= end:
-            focal = self.juris_names.index(self.p.focal)
-            for c in self.compounds:
-                closed_now = c.closed_day is not None and c.closed_day >= self.day
-                if (c.active or closed_now) and c.juris == focal:
-                    c.in_window = True
+        end = facts.AMNESTY_WINDOW[1]
+        last_before_end = self.steps >= self.clock.n_steps or self.clock.date(self.steps) > end
+        if self.clock.date(self.steps - 1) <= end and last_before_end:
+            self.spells.observe_at_end(self, held)

@@ -23,12 +23,16 @@ class ArrayTable:
     Subclasses list their columns and dtypes in ``COLUMNS``; ``table.<column>`` is a view of the live
     rows (write into it, never assign to it). Capacity grows geometrically on append and shrinks after
     large removals, so memory per live row stays within a small factor of the row size.
+
+    ``version`` counts changes of the rows (appends and removals); code that writes a column others
+    cache a result of (a worker's ``compound``) calls :meth:`changed`.
     """
 
     COLUMNS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, capacity: int = 1024):
         self.n = 0
+        self.version = 0
         self._last_move: tuple = ()
         self._cols = {name: np.zeros(capacity, dtype) for name, dtype in self.COLUMNS.items()}
         self._refresh_views()
@@ -75,6 +79,7 @@ class ArrayTable:
         for name, v in values.items():
             self._cols[name][rows] = v
         self.n += k
+        self.version += 1
         self._refresh_views()
         return rows
 
@@ -92,12 +97,17 @@ class ArrayTable:
         for arr in self._cols.values():
             arr[holes] = arr[tail]
         self.n = k
+        self.version += 1
         self._last_move = (mask, holes, tail, k)
         # Shrink after large removals, so allocated memory stays within 2x of the live rows.
         if self.capacity > 4096 and self.n < self.capacity // 2:
             self._resize(self.n * 5 // 4)
         else:
             self._refresh_views()
+
+    def changed(self) -> None:
+        """Note a write into a column (for caches keyed on :attr:`version`)."""
+        self.version += 1
 
     def remap(self, rows: np.ndarray) -> np.ndarray:
         """Translate row indices taken before the last :meth:`keep` into current ones (-1 if removed).
@@ -162,3 +172,79 @@ class Targets(ArrayTable):
         "exit_tau": "float32",
         "paid": "float64",
     }
+
+
+# Why a spell ended (SpellLog.reason).
+OPEN, MOVED, CLOSED_RAID, CLOSED_BOSS = 0, 1, 2, 3
+SPELL_REASONS = ("open", "moved", "closed_raid", "closed_boss")
+
+
+class SpellLog(ArrayTable):
+    """Site spells: one row per compound occupying one site, from moving in to moving out or closing.
+
+    Amnesty identified places (AM1, AM7), so the survey observation model counts spells: a compound that
+    moves yields two, the site it left (found gone) and the one it moved to. Rows are only appended.
+
+    Columns: ``cid``, ``site``, ``juris``, ``town``, ``start`` and ``end`` (days since the start date;
+    ``end`` NaN while open), ``reason`` (index into :data:`SPELL_REASONS`), ``first_intervention`` and
+    ``first_raid`` (day of the first raid or rescue visit, and of the first raid; NaN if none),
+    ``held_share_end`` (workers held over capacity at the end of the Amnesty window, NaN if the spell
+    was not open then), ``down_end`` (in downtime then) and ``emptied_end`` (holding less than
+    ``survey.empty_share`` of capacity then).
+    """
+
+    COLUMNS: ClassVar[dict[str, str]] = {
+        "cid": "intp",
+        "site": "intp",
+        "juris": "intp",
+        "town": "intp",
+        "start": "float64",
+        "end": "float64",
+        "reason": "int8",
+        "first_intervention": "float64",
+        "first_raid": "float64",
+        "held_share_end": "float64",
+        "down_end": "bool",
+        "emptied_end": "bool",
+    }
+
+    def open(self, cid: int, site: int, juris: int, town: int, day: float) -> int:
+        """Append an open spell and return its row."""
+        nan = np.array([np.nan])
+        rows = self.append(
+            cid=[cid],
+            site=[site],
+            juris=[juris],
+            town=[town],
+            start=[day],
+            end=nan,
+            reason=[OPEN],
+            first_intervention=nan,
+            first_raid=nan,
+            held_share_end=nan,
+            down_end=[False],
+            emptied_end=[False],
+        )
+        return rows.start
+
+    def close(self, row: int, day: float, reason: int) -> None:
+        """End spell ``row`` on ``day`` for ``reason``."""
+        self.end[row] = day
+        self.reason[row] = reason
+
+    def intervened(self, rows: np.ndarray, day: float, raid: bool) -> None:
+        """Record a police intervention (a raid, or a rescue visit if not ``raid``) at spells ``rows``."""
+        self.first_intervention[rows] = np.fmin(self.first_intervention[rows], day)
+        if raid:
+            self.first_raid[rows] = np.fmin(self.first_raid[rows], day)
+
+    def observe_at_end(self, model, held: np.ndarray) -> None:
+        """Record what a visit at the end of the Amnesty window would see at every open spell."""
+        rows = np.array([c.spell for c in model.compounds if c.active], dtype=np.intp)
+        if not len(rows):
+            return
+        cids = self.cid[rows]
+        share = held[cids] / np.maximum(model.sites().capacity[cids], 1e-12)
+        self.held_share_end[rows] = share
+        self.down_end[rows] = ~model.up()[cids]
+        self.emptied_end[rows] = share < model.p.survey.empty_share

@@ -115,8 +115,13 @@ class JurisdictionParams:
         0.0,
         100,
     )
-    raid_rate: float | None = param(
-        None, "1/year", "Raid rate here; null uses police.raid_rate", "calibrated", 0.0, 365.0
+    raid_capacity_factor: float = param(
+        1.0,
+        "-",
+        "Raids a year here relative to police.raid_capacity",
+        "assumption (in proportion to initial compounds where several jurisdictions are run)",
+        0.0,
+        100.0,
     )
     corruption: float | None = param(
         None, "probability", "Corruption here; null uses police.corruption", "calibrated", 0.0, 1.0
@@ -136,22 +141,110 @@ class SourceParams:
 
 
 @dataclass
+class CampaignParams:
+    """A dated crackdown: extra raids and a capacity multiplier in one jurisdiction (EN1)."""
+
+    start: str = param("2022-09-15", "date", "First day of the campaign", "EN1")
+    end: str = param("2022-10-31", "date", "Last day of the campaign", "EN1")
+    jurisdiction: str = param(
+        "cambodia", "-", "Jurisdiction it takes place in (a key of jurisdictions)", "EN1"
+    )
+    towns: str = param("hub", "-", "Where its extra raids fall: hub (town 0) or all", "EN1")
+    raids: float = param(0.0, "raids", "Extra raids over the campaign (Poisson)", "EN1", 0.0, 10000.0)
+    capacity_multiplier: float = param(
+        1.0,
+        "-",
+        "Factor on the jurisdiction's raid capacity during the campaign",
+        "EN1; value assumption",
+        0.0,
+        100.0,
+    )
+    leak_factor: float = param(
+        1.0,
+        "-",
+        "Factor on each raid's tip-off probability during the campaign",
+        "EN1; value assumption",
+        0.0,
+        1.0,
+    )
+
+
+def _default_campaigns() -> dict[str, CampaignParams]:
+    # EN1: close to 2,000 people taken out of four Sihanoukville sites in Sept-Oct 2022, un-leaked;
+    # later raids found the sites emptied (the follow-up's capacity and leaks are assumptions).
+    return {
+        "en1_crackdown": CampaignParams(
+            start="2022-09-15",
+            end="2022-10-31",
+            towns="hub",
+            raids=4.0,
+            capacity_multiplier=1.0,
+            leak_factor=0.0,
+        ),
+        "en1_followup": CampaignParams(
+            start="2022-11-01",
+            end="2023-03-31",
+            towns="all",
+            raids=0.0,
+            capacity_multiplier=2.0,
+            leak_factor=1.0,
+        ),
+    }
+
+
+@dataclass
 class PoliceParams:
     """Police units, one per jurisdiction: raids, corruption and rescue practice."""
 
-    raid_rate: float = param(
-        0.5,
-        "1/year",
-        "Planned raids per compound per year (before targeting bias)",
-        "calibrated (AM7, AM10)",
+    raid_capacity: float = param(
+        20.0,
+        "raids/year",
+        "Raids police can carry out per year in a jurisdiction (times its raid_capacity_factor), "
+        "shared among its compounds",
+        "calibrated (AM7, AM10); hand-tuned in issue 12",
         0.0,
-        365.0,
+        5000.0,
+    )
+    reference_compounds: float = param(
+        75.0,
+        "compounds",
+        "Per-compound variant only (mechanisms.raid_capacity=false): raids per compound per year = "
+        "capacity / this",
+        "AM1 (midpoint of 53-98)",
+        0.0,
+        10000.0,
+        lo_open=True,
+    )
+    campaigns: dict[str, CampaignParams] = field(
+        default_factory=_default_campaigns,
+        metadata={
+            "doc": "Dated crackdowns by name (time-varying enforcement in the baseline)",
+            "unit": "-",
+            "source": "EN1",
+        },
+    )
+    protected_tipoff: float = param(
+        0.7,
+        "probability",
+        "Chance a raid on a protection-paying compound is leaked (mechanisms.tipoff_decoupled)",
+        "EN2; value assumption",
+        0.0,
+        1.0,
+    )
+    rescue_act: float = param(
+        0.3,
+        "probability",
+        "Chance police act on a help request that reached them and was not leaked (mechanisms.exit_routes)",
+        "AM8; value assumption",
+        0.0,
+        1.0,
     )
     corruption: float = param(
-        0.6,
+        0.411,
         "probability",
-        "Chance a planned raid is leaked, a help request is passed to the boss, a bribe is accepted",
-        "calibrated (AM7, AM9, EN4)",
+        "Chance a raid on an unprotected compound is leaked, a help request is passed to the boss, a bribe "
+        "is accepted",
+        "calibrated (AM7, AM9, EN4); old posterior median",
         0.0,
         1.0,
     )
@@ -180,26 +273,26 @@ class PoliceParams:
         1.0,
     )
     closure_prob: float = param(
-        0.5,
+        0.2,
         "probability",
         "Chance an un-leaked raid shuts the compound down",
-        "calibrated (AM7)",
+        "calibrated (AM7); hand-tuned in issue 12",
         0.0,
         1.0,
     )
     relocate_after_raid: float = param(
-        0.5,
+        0.7,
         "probability",
         "Chance a raided compound that is not shut down moves to another town",
-        "EN1; value assumption",
+        "EN1; value hand-tuned to AM7 in issue 12",
         0.0,
         1.0,
     )
     relocate_after_tipoff: float = param(
-        0.3,
+        0.6,
         "probability",
         "Chance a tipped-off compound moves to another town",
-        "EN1; value assumption",
+        "EN1 (later raids found sites emptied); value hand-tuned in issue 12",
         0.0,
         1.0,
     )
@@ -260,11 +353,11 @@ class RecruitmentParams:
         1000,
     )
     ad_reach: float = param(
-        120000.0,
+        135000.0,
         "people/year",
         "Recruits all recruiters together can deliver per year with zero awareness, split among source "
         "countries by their weight",
-        "calibrated (SC1)",
+        "calibrated (SC1); hand-tuned in issue 12",
         0.0,
         1e7,  # 80 times the default: beyond it one step's supply is more than the recruit sampler takes
     )
@@ -411,7 +504,12 @@ class CompoundParams:
         1.0,
     )
     expansion_rate: float = param(
-        0.6, "1/year", "Rate a profitable boss opens a new compound", "AM11; calibrated", 0.0, INF
+        0.5,
+        "1/year",
+        "Rate a profitable boss opens a new compound",
+        "AM11; calibrated, hand-tuned in issue 12",
+        0.0,
+        INF,
     )
     close_rate: float = param(
         2.0, "1/year", "Rate an unprofitable compound is closed by its boss", "assumption", 0.0, INF
@@ -493,6 +591,43 @@ class WorkerParams:
         0.0,
         1.0,
     )
+    help_reach: float = param(
+        0.3,
+        "probability",
+        "Chance a help request reaches police at all (phones confiscated; mechanisms.exit_routes)",
+        "AM8, seed article; value assumption",
+        0.0,
+        1.0,
+    )
+    escape_success: float = param(
+        0.5,
+        "probability",
+        "Chance an escape attempt succeeds; a failed one is punished like a leaked request "
+        "(mechanisms.exit_routes)",
+        "AM6, seed article; value assumption",
+        0.0,
+        1.0,
+    )
+    retraffic_share: float = param(
+        0.1,
+        "probability",
+        "Chance a person released after a raid or rescued is re-trafficked to another compound "
+        "(mechanisms.exit_routes)",
+        "RC6, EN3; value assumption",
+        0.0,
+        1.0,
+    )
+    extorted_share: float = param(
+        0.5,
+        "probability",
+        "Chance a person leaving by release or rescue is extorted in detention (mechanisms.exit_routes)",
+        "EN3; value assumption",
+        0.0,
+        1.0,
+    )
+    detention_bribe: float = param(
+        300.0, "USD", "What an extorted person pays in detention", "EN3; value assumption", 0.0, INF
+    )
 
 
 @dataclass
@@ -500,10 +635,10 @@ class TargetParams:
     """Targets of the scams: grooming, investing, losses."""
 
     groom_rate: float = param(
-        0.1,
+        0.06,
         "targets/worker/month",
         "Targets a worker of unit productivity starts grooming",
-        "IN2, TG5 (free)",
+        "IN2, TG5 (free); calibrated (old posterior median)",
         0.0,
         INF,
     )
@@ -527,16 +662,16 @@ class TargetParams:
         INF,
     )
     wealth_median: float = param(
-        120000.0,
+        127000.0,
         "USD",
         "Median wealth a target could be drained of",
-        "TG1 (calibrated)",
+        "TG1 (calibrated; hand-tuned in issue 12)",
         0.0,
         INF,
         lo_open=True,
     )
     wealth_sigma: float = param(
-        1.25,
+        1.28,
         "-",
         "Log-normal spread of target wealth (losses inherit the heavy tail: TG1 mean/median = 3)",
         "calibrated (TG1)",
@@ -576,6 +711,199 @@ class TargetParams:
         0.0,
         1.0,
         lo_open=True,
+    )
+
+
+@dataclass
+class MechanismParams:
+    """Structural switches (issue 12): each mechanism can be switched off to show its effect.
+
+    Structure cannot change mid-run, so interventions cannot touch this group.
+    """
+
+    raid_capacity: bool = param(
+        True,
+        "-",
+        "Raids a year per jurisdiction shared among its compounds (false: a rate per compound, "
+        "police.raid_capacity / police.reference_compounds)",
+        "assumption (structural variant)",
+    )
+    raid_costs: bool = param(
+        True,
+        "-",
+        "An un-leaked raid seizes money, breaks the compound's pipeline of targets and stops its work",
+        "assumption (structural variant)",
+    )
+    site_state: bool = param(
+        True,
+        "-",
+        "Sites carry state (raided sites cool off, raid closures are sealed); moving costs money and time",
+        "assumption (structural variant)",
+    )
+    entry_exit: bool = param(
+        True,
+        "-",
+        "New syndicates enter where a new compound would pay; bosses weigh expected raid losses",
+        "assumption (structural variant)",
+    )
+    tipoff_decoupled: bool = param(
+        True,
+        "-",
+        "Protected compounds are tipped off with police.protected_tipoff (false: always); leaked raids "
+        "cost evacuation and downtime",
+        "assumption (structural variant)",
+    )
+    workforce_economics: bool = param(
+        True,
+        "-",
+        "Compounds stop ordering and shed workers whose expected value is negative",
+        "assumption (structural variant)",
+    )
+    exit_routes: bool = param(
+        True,
+        "-",
+        "Help requests must reach police who act; escapes can fail; the released may be re-trafficked "
+        "or extorted",
+        "assumption (structural variant)",
+    )
+    expected_profit: bool = param(
+        True,
+        "-",
+        "Bosses decide on smoothed expected profit (false: on realised takings, which is not scale-neutral)",
+        "assumption (correctness fix)",
+    )
+
+
+@dataclass
+class RaidParams:
+    """What a raid costs the compound (mechanisms.raid_costs, mechanisms.tipoff_decoupled)."""
+
+    downtime_months: float = param(
+        2.0, "month", "Work stops this long after an un-leaked raid", "assumption", 0.0, 24.0
+    )
+    cash_months: float = param(
+        1.0, "month", "Months of expected takings seized in an un-leaked raid", "assumption", 0.0, 12.0
+    )
+    asset_loss_per_worker: float = param(
+        500.0, "USD/worker", "Equipment seized per worker held (phones, computers)", "assumption", 0.0, INF
+    )
+    evacuation_cost: float = param(
+        100.0, "USD/worker", "Cost of moving a worker out before a leaked raid", "assumption", 0.0, INF
+    )
+    evacuation_loss: float = param(
+        0.05,
+        "share",
+        "Share of workers moved out before a leaked raid who are lost (released) on the way",
+        "EN1, EN2 (workers seen leaving); value assumption",
+        0.0,
+        1.0,
+    )
+    leaked_downtime_months: float = param(
+        0.25, "month", "Work stops this long after a leaked raid", "assumption", 0.0, 12.0
+    )
+
+
+@dataclass
+class SiteParams:
+    """Sites and moves (mechanisms.site_state)."""
+
+    move_months: float = param(
+        1.0,
+        "month",
+        "Work stops this long when a compound moves",
+        "EN1 (moves happen); value assumption",
+        0.0,
+        12.0,
+    )
+    move_cost_per_worker: float = param(
+        200.0, "USD/worker", "Cost of moving a held worker to a new site", "assumption", 0.0, INF
+    )
+    refit_cost: float = param(
+        200000.0, "USD", "Cost of refitting a free existing site (at scale 1)", "assumption", 0.0, INF
+    )
+    build_cost: float = param(
+        1000000.0,
+        "USD",
+        "Cost of a new site (at scale 1)",
+        "AM11 (former casinos converted); value assumption",
+        0.0,
+        INF,
+    )
+    seal_months: float = param(
+        24.0, "month", "A site shut by a raid is sealed this long", "assumption", 0.0, 240.0
+    )
+    cool_months: float = param(
+        6.0,
+        "month",
+        "A site left within this long of a raid on it cannot be reused for this long",
+        "assumption",
+        0.0,
+        120.0,
+    )
+
+
+@dataclass
+class EntryParams:
+    """Syndicates entering and leaving (mechanisms.entry_exit)."""
+
+    rate: float = param(
+        1.0,
+        "1/year",
+        "New syndicates a year in a jurisdiction of openness 1 when a new compound's margin is 1",
+        "AM11 (growth in the window); hand-tuned",
+        0.0,
+        1000.0,
+    )
+    horizon_months: float = param(
+        12.0,
+        "month",
+        "Months of margin a boss counts as lost if a raid shuts a compound",
+        "assumption",
+        0.0,
+        120.0,
+    )
+    fill: float = param(
+        0.8, "share", "Share of capacity a new compound expects to fill", "assumption", 0.0, 1.0, lo_open=True
+    )
+
+
+@dataclass
+class WorkforceParams:
+    """Workforces tied to economics (mechanisms.workforce_economics)."""
+
+    tenure_months: float = param(
+        9.0,
+        "month",
+        "Expected stay over which a boss values a new recruit",
+        "IN3 (weeks to over a year); the model's mean stay",
+        0.0,
+        120.0,
+        lo_open=True,
+    )
+    shed_rate: float = param(
+        12.0, "1/year", "Rate a worker of negative expected value is shed", "assumption", 0.0, INF
+    )
+    sell_share: float = param(
+        0.5,
+        "share",
+        "Share of shed workers offered for resale (the rest are abandoned)",
+        "RC6; value assumption",
+        0.0,
+        1.0,
+    )
+
+
+@dataclass
+class SurveyParams:
+    """How Amnesty's site visits are read (the AM7 observation model)."""
+
+    empty_share: float = param(
+        0.1,
+        "share",
+        "A compound holding less than this share of its capacity at window end is seen as emptied",
+        "assumption (what a visit would see as gone)",
+        0.0,
+        1.0,
     )
 
 
@@ -626,6 +954,12 @@ class ModelParams:
     compounds: CompoundParams = group(CompoundParams)
     workers: WorkerParams = group(WorkerParams)
     targets: TargetParams = group(TargetParams)
+    mechanisms: MechanismParams = group(MechanismParams)
+    raids: RaidParams = group(RaidParams)
+    sites: SiteParams = group(SiteParams)
+    entry: EntryParams = group(EntryParams)
+    workforce: WorkforceParams = group(WorkforceParams)
+    survey: SurveyParams = group(SurveyParams)
     policies: dict[str, Any] = field(
         default_factory=dict,
         metadata={
@@ -637,11 +971,11 @@ class ModelParams:
     )
 
     def police_for(self, name: str) -> tuple[float, float]:
-        """Raid rate and corruption in force in jurisdiction ``name`` (local override or global)."""
+        """Raid capacity (raids a year) and corruption in force in jurisdiction ``name``."""
         j = self.jurisdictions[name]
-        rate = self.police.raid_rate if j.raid_rate is None else j.raid_rate
+        capacity = self.police.raid_capacity * j.raid_capacity_factor
         corruption = self.police.corruption if j.corruption is None else j.corruption
-        return rate, corruption
+        return capacity, corruption
 
 
 # --------------------------------------------------------------------------------------------------

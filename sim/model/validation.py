@@ -42,6 +42,17 @@ def validate[P: ModelParams](params: P) -> P:
         raise ConfigError("sources must have at least one country with weight > 0")
     if sum(j.initial_compounds for j in params.jurisdictions.values()) == 0:
         raise ConfigError("jurisdictions.*.initial_compounds are all 0; at least one compound needed")
+    for name, campaign in params.police.campaigns.items():
+        key = f"police.campaigns.{name}"
+        if campaign.jurisdiction not in params.jurisdictions:
+            raise ConfigError(
+                f"{key}.jurisdiction={campaign.jurisdiction!r} is not a jurisdiction of the run; "
+                f"allowed: {sorted(params.jurisdictions)}"
+            )
+        if campaign.towns not in ("hub", "all"):
+            raise ConfigError(f"{key}.towns={campaign.towns!r}; allowed: ['all', 'hub']")
+        if parse_date(f"{key}.end", campaign.end) < parse_date(f"{key}.start", campaign.start):
+            raise ConfigError(f"{key}.end={campaign.end!r} must not be before {key}.start={campaign.start!r}")
     build(params)
     return params
 

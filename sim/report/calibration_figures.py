@@ -104,10 +104,11 @@ def fit(report: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     for y, row in enumerate(report.itertuples()):
         binomial = row.kind in ("binomial", "binomial_at_least")
         ref = row.observed / row.n if binomial else row.observed
-        if row.kind == "interval":
-            ref = np.sqrt(row.low * row.high)
+        if row.kind in ("interval", "binomial_between"):
+            scale = row.n if row.kind == "binomial_between" else 1.0
+            ref = np.sqrt(row.low * row.high) / scale
             ax.plot(
-                [row.low / ref, row.high / ref],
+                [row.low / scale / ref, row.high / scale / ref],
                 [y, y],
                 color="0.6",
                 lw=6,

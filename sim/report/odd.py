@@ -74,7 +74,7 @@ class Row:
     """One documented parameter (raw metadata; defaults and ranges already formatted as text).
 
     Attributes:
-        key: Dotted configuration key, e.g. ``police.raid_rate`` or ``sources.<name>.weight``.
+        key: Dotted configuration key, e.g. ``police.raid_capacity`` or ``sources.<name>.weight``.
         default: Default value, formatted for reading.
         unit: Unit of measure ("-" for a count, flag or name).
         range: Allowed values, e.g. ``[0, 1]`` or ``(0, inf]``.
@@ -321,7 +321,7 @@ def parameters_markdown() -> str:
     parts = [
         "Ranges: `[a, b]` closed, `(a, b]` excludes `a`; `inf` means no upper bound, but every number "
         "must be finite (NaN and infinity are rejected) and null is allowed only where stated. A null "
-        "jurisdiction `raid_rate` or `corruption` uses the `police.*` value. Source `-` marks run "
+        "jurisdiction `corruption` uses the `police.*` value. Source `-` marks run "
         "settings, which do not describe the simulated world."
     ]
     for section, section_rows in sections.items():

@@ -13,7 +13,10 @@ written by ``scamsim run experiment=phase``), and writes to ``OUT`` (default ``r
   figures can be redrawn (``scamsim phase sweep=results/phase``) and explored without the sweep directory.
 
 Raid rates are not evenly spaced, so the heatmaps use one column per grid value (labelled with the
-value) rather than a linear axis.
+value) rather than a linear axis. The raid axis is whichever the sweep varied (:func:`raid_axis`): the
+raid capacity, or the per-compound raid rate of sweeps saved before issue 12 replaced it (such a sweep is
+read, never re-run; its baseline point is the capacity converted as in the per-compound variant,
+``police.raid_capacity / police.reference_compounds``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sim.model import keys
 from sim.model.levers import LEVERS
+from sim.model.schemas import ModelParams
 from sim.report.figures import BAND, GROUPED, PALETTE, band, footer, save
 from sim.runs import dirs, posterior
 from sim.runs.collect import load_sweep
@@ -39,7 +44,12 @@ from sim.runs.results import atomic_dir
 # The two axes are policy levers (sim.model.levers): their parameter keys and labels come from there.
 RAIDS, POLICE_CORRUPTION = LEVERS["raids"], LEVERS["corruption"]
 (RATE,), (CORRUPTION,) = RAIDS.keys, POLICE_CORRUPTION.keys
-RATE_LABEL = f"{RAIDS.label} [{RAIDS.unit}]"
+OLD_RATE = "police.raid_rate"  # sweeps saved before issue 12 varied a raid rate per compound
+RATE_LABELS = {
+    RATE: f"{RAIDS.label} [{RAIDS.unit}]",
+    OLD_RATE: "raid rate [raids per compound per year; sweep of the model before issue 12]",
+}
+RATE_LABEL = RATE_LABELS[RATE]
 CORRUPTION_LABEL = f"{POLICE_CORRUPTION.label} [{POLICE_CORRUPTION.unit}]"
 TWO_THIRDS = 2 / 3
 # Metric -> (figure file, title, colour-bar label, scale divisor).
@@ -64,14 +74,26 @@ HEATMAPS: dict[str, tuple[str, str, str, float]] = {
     ),
 }
 RUNS_NOTE = "median, 90% band: a cell's runs (posterior draws x seeds)"
-CUT_RATES = (0.5, 1.0, 2.0, 6.0)
+CUT_RATES = (10.0, 20.0, 60.0, 200.0)
 CUT_CORRUPTIONS = (0.0, 0.3, 0.6, 1.0)
 
 
+def raid_axis(frame: pd.DataFrame) -> str:
+    """The raid key a sweep's runs (or their summary) vary: the raid capacity, or the old raid rate.
+
+    Raises:
+        ValueError: If the frame has neither.
+    """
+    for key in RATE_LABELS:
+        if key in frame.columns:
+            return key
+    raise ValueError(f"no raid axis: the runs have neither {' nor '.join(RATE_LABELS)}")
+
+
 def cell_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Median and 90% interval of the plotted metrics per (raid rate, corruption) cell (successful runs)."""
+    """Median and 90% interval of the plotted metrics per (raid axis, corruption) cell (successful runs)."""
     ok = runs[runs["status"] == "ok"]
-    grouped = ok.groupby([RATE, CORRUPTION])
+    grouped = ok.groupby([raid_axis(runs), CORRUPTION])
     parts = {"n_runs": grouped.size()}
     for metric in HEATMAPS:
         parts[f"{metric}_median"] = grouped[metric].median()
@@ -80,12 +102,18 @@ def cell_summary(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(parts).reset_index()
 
 
-def baseline_point(name: str = "calibrated") -> dict[str, tuple[float, float, float]]:
-    """Raid rate and corruption of the calibrated baseline: posterior median and 90% interval.
+def baseline_point(name: str | None = None) -> dict[str, tuple[float, float, float]]:
+    """Raid capacity and corruption of the baseline: posterior median and 90% interval.
+
+    Without a posterior (``name`` None: the model is hand-tuned until issue 13) the schema defaults,
+    with no interval.
 
     Returns:
         For each of the two swept keys: (median, 5th percentile, 95th percentile).
     """
+    if name is None:
+        defaults = ModelParams()
+        return {key: (keys.get(defaults, key),) * 3 for key in (RATE, CORRUPTION)}
     calibrated = posterior.quantiles(name, (0.5, *BAND))
     return {key: tuple(float(v) for v in calibrated[key]) for key in (RATE, CORRUPTION)}
 
@@ -98,8 +126,9 @@ def _position(values: np.ndarray, x: float) -> float:
 def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Figure:
     """Median of ``metric`` per cell, with the AM7 two-thirds contour and the baseline point."""
     _, title, label, divisor = HEATMAPS[metric]
-    grid = summary.pivot(index=CORRUPTION, columns=RATE, values=f"{metric}_median") / divisor
-    share = summary.pivot(index=CORRUPTION, columns=RATE, values="am7_share_median")
+    rate = raid_axis(summary)
+    grid = summary.pivot(index=CORRUPTION, columns=rate, values=f"{metric}_median") / divisor
+    share = summary.pivot(index=CORRUPTION, columns=rate, values="am7_share_median")
     rates, corruptions = grid.columns.to_numpy(float), grid.index.to_numpy(float)
     fig, ax = plt.subplots(figsize=(7.5, 5.6))
     ax.grid(False)  # grid lines would cut the cells
@@ -115,7 +144,10 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
         [], [], color="white", markeredgecolor="0.3", label="AM7 share = 2/3 (Amnesty: more than two-thirds)"
     )
     point = baseline_point()
-    x = [_position(rates, v) + 0.5 for v in point[RATE]]
+    if rate == OLD_RATE:  # the capacity as a rate per compound (the variant mechanisms.raid_capacity=false)
+        per_compound = ModelParams().police.reference_compounds
+        point[OLD_RATE] = tuple(v / per_compound for v in point[RATE])
+    x = [_position(rates, v) + 0.5 for v in point[rate]]
     y = [_position(corruptions, v) + 0.5 for v in point[CORRUPTION]]
     ax.errorbar(
         x[0],
@@ -133,7 +165,7 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
     )
     ax.set_xticks(centres_x, [f"{r:g}" for r in rates])
     ax.set_yticks(centres_y, [f"{c:g}" for c in corruptions])
-    ax.set_xlabel(RATE_LABEL + " (grid values, unevenly spaced)")
+    ax.set_xlabel(RATE_LABELS[rate] + " (grid values, unevenly spaced)")
     ax.set_ylabel(CORRUPTION_LABEL)
     ax.set_title(title, fontsize=10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8, ncols=2, facecolor="0.75")
@@ -149,7 +181,7 @@ def _cut(
     grid = np.unique(summary[fixed])
     # The preferred cut levels that are on the grid; otherwise (another sweep) up to 4 of its values.
     levels = tuple(v for v in levels if np.isclose(grid, v).any()) or tuple(grid[:: -(-len(grid) // 4)])
-    name = "raid rate" if fixed == RATE else "corruption"
+    name = "raid rate" if fixed in RATE_LABELS else "corruption"
     for k, level in enumerate(levels):
         part = summary[np.isclose(summary[fixed], level)].sort_values(along).set_index(along)
         q = part[[f"{metric}_{c}" for c in ("median", "q05", "q95")]].set_axis(["median", "lo", "hi"], axis=1)
@@ -159,7 +191,7 @@ def _cut(
         ax.set_ylim(0, 1.02)
     else:
         ax.yaxis.set_major_formatter(GROUPED)
-    ax.set_xlabel(RATE_LABEL if along == RATE else CORRUPTION_LABEL, fontsize=8)
+    ax.set_xlabel(RATE_LABELS.get(along, CORRUPTION_LABEL), fontsize=8)
     ax.set_ylabel(label, fontsize=8)
     ax.legend(fontsize=7)
 
@@ -167,9 +199,10 @@ def _cut(
 def cuts(summary: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     """The AM7 share and workers held along the raid-rate and corruption axes, median and 90% band."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    rate = raid_axis(summary)
     for row, metric in enumerate(("am7_share", "workers_held_end")):
-        _cut(axes[row, 0], summary, metric, RATE, CORRUPTION, CUT_CORRUPTIONS)
-        _cut(axes[row, 1], summary, metric, CORRUPTION, RATE, CUT_RATES)
+        _cut(axes[row, 0], summary, metric, rate, CORRUPTION, CUT_CORRUPTIONS)
+        _cut(axes[row, 1], summary, metric, CORRUPTION, rate, CUT_RATES)
     axes[0, 0].set_title("along raid rate, at fixed corruption", fontsize=10)
     axes[0, 1].set_title("along corruption, at fixed raid rate", fontsize=10)
     fig.suptitle("Cuts through the phase diagram: median and 90% band over each cell's runs", fontsize=11)
@@ -194,7 +227,8 @@ def draw(sweep_dir: Path, out_dir: Path, overwrite: bool = False) -> list[Path]:
         sim.runs.dirs.DirError: If ``out_dir`` is busy, not ours, or holds another sweep's figures.
     """
     sweep = load_sweep(sweep_dir)
-    missing = [c for c in (RATE, CORRUPTION) if c not in sweep.runs.columns]
+    rate = next((key for key in RATE_LABELS if key in sweep.runs.columns), RATE)
+    missing = [c for c in (rate, CORRUPTION) if c not in sweep.runs.columns]
     if missing:
         raise ValueError(f"{sweep_dir} does not sweep {' and '.join(missing)}")
     summary = cell_summary(sweep.runs)

@@ -66,11 +66,12 @@ class RunConfig(ModelParams):
     )
     n_jobs: int = param(2, "-", "Parallel worker processes (1 = serial; results are identical)", "-", 1, 1024)
     posterior: str | None = param(
-        "calibrated",
+        None,
         "-",
         "Calibrated posterior (configs/posterior_draws/<name>.csv or a path) giving each replicate its own "
-        "parameter draw; null runs every replicate with the parameters as configured",
-        "calibrated (issue 3)",
+        "parameter draw; null (the default until the model is recalibrated) runs every replicate with the "
+        "parameters as configured, which are hand-tuned",
+        "calibrated (issue 3); null until the model is recalibrated (issue 13)",
     )
     fixed: list[str] = param(
         [],
@@ -86,7 +87,7 @@ class RunConfig(ModelParams):
         "-",
     )
     description: str = param(
-        "The calibrated baseline: no interventions", "-", "One-line description of the scenario", "-"
+        "The hand-tuned baseline: no interventions", "-", "One-line description of the scenario", "-"
     )
     force: bool = param(
         False,
@@ -208,7 +209,7 @@ def compose_config(
     """Compose a configuration from ``configs/`` with Hydra overrides (``fixed`` as configured).
 
     Args:
-        overrides: Hydra overrides, e.g. ``["police.raid_rate=1.0", "jurisdictions=mekong"]``.
+        overrides: Hydra overrides, e.g. ``["police.raid_capacity=60", "jurisdictions=mekong"]``.
         config_name: Primary config file (without ``.yaml``).
         schema: The RunConfig subclass the file composes (registered in Hydra's ConfigStore).
 
@@ -226,8 +227,8 @@ def load_config(
 ) -> RunConfig:
     """Compose a configuration as the command line does: every key set in ``overrides`` is ``fixed``.
 
-    So ``load_config(["police.raid_rate=1.0"])`` runs every posterior draw at raid rate 1.0, as
-    ``scamsim run police.raid_rate=1.0`` does. Arguments as for :func:`compose_config`.
+    So ``load_config(["police.raid_capacity=60"])`` runs every posterior draw at raid capacity 60, as
+    ``scamsim run police.raid_capacity=60`` does. Arguments as for :func:`compose_config`.
 
     Raises:
         ConfigError: On an unknown key or invalid value (one-line message).
@@ -236,7 +237,7 @@ def load_config(
 
 
 def overridden_keys(overrides: Iterable[str]) -> set[str]:
-    """Config keys set by command-line overrides (``police.raid_rate=2`` gives ``police.raid_rate``)."""
+    """Config keys set by command-line overrides (``police.corruption=0.3`` gives ``police.corruption``)."""
     return {o.split("=", 1)[0].lstrip("+~") for o in overrides if "=" in o}
 
 
@@ -267,6 +268,11 @@ def load_overrides(config: ModelParams, overrides: list[str]) -> ModelParams:
 # Hydra's message for a config group option that does not exist, and the options it lists.
 _MISSING_OPTION = re.compile(r"Could not find '(?P<group>.+)/(?P<option>[^/']+)'")
 _OPTIONS = re.compile(r"Available options in '[^']+':\n((?:\t.*\n?)*)")
+# Keys that no longer exist, and what replaced them.
+RENAMED = {
+    "raid_rate": "was replaced by police.raid_capacity (raids a year in the jurisdiction, about the old "
+    "rate x 75) and jurisdictions.<name>.raid_capacity_factor",
+}
 
 
 def one_line(exc: BaseException) -> str:
@@ -283,6 +289,8 @@ def one_line(exc: BaseException) -> str:
         return f"{mark.name}, line {mark.line + 1}: not valid YAML ({cause.problem})"
     full_key = getattr(cause, "full_key", None)
     message = str(getattr(cause, "msg", None) or cause).strip().splitlines()[0]
+    if full_key and full_key.split(".")[-1] in RENAMED:
+        return f"{full_key} {RENAMED[full_key.split('.')[-1]]}"
     if "not in" in message and full_key:
         section = getattr(cause, "object_type", None)
         if dataclasses.is_dataclass(section):

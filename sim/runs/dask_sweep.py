@@ -10,7 +10,7 @@ runs it to the same ``<sweep dir>/chunks/<key>.parquet``; resume, failure record
 Usage::
 
     scamsim sweep scheduler=tcp://10.0.0.5:8786 experiment=phase
-    scamsim sweep police.raid_rate=0,1,2 police.corruption=0.2,0.8 n_seeds=50   # local cluster, 2 workers
+    scamsim sweep police.raid_capacity=0,20 police.corruption=0.2,0.8 n_seeds=50  # local cluster, 2 workers
 
 The sweep directory is made absolute as the client sees it, and the client checks at the start that
 every worker sees it (a file the client writes there must be readable by each worker), so a cluster's

@@ -1,10 +1,20 @@
 """End-of-run metrics, computed from a run's output tables (never from the live model).
 
-The published figures they are compared with are listed in :mod:`sim.model.facts`. The Amnesty statistic
-follows AM7's definition exactly: among the compounds operating in the focal jurisdiction during the
-research window (Jan 2024 - Jun 2025, AM4), the share that were either never investigated by police or
-kept operating after police interventions, both judged at the end of the window; and the number of
-them that were shut down by then. It is a statement about compounds, not a rate per raid.
+The published figures they are compared with are listed in :mod:`sim.model.facts`.
+
+**The AM7 observation model.** Amnesty visited places, so the unit is a site spell (a compound on one
+site, :class:`sim.model.population.SpellLog`). Every spell in the focal jurisdiction that overlaps the
+research window (Jan 2024 - Jun 2025, AM4) falls in exactly one category, judged at the window's end E:
+
+* ``N`` never investigated: no raid and no rescue visit (police at the gate for a caller, AM8) by E;
+* ``S`` shut by the authorities: investigated, and ended by E in a raid closure (site sealed);
+* ``G`` investigated and gone: investigated, and ended by E by a move or a boss's closure, or still
+  occupied at E but not working (downtime) or emptied (below ``survey.empty_share`` of capacity);
+* ``O`` investigated and operating as before: every other investigated spell.
+
+AM7 reads "more than two-thirds of 53 never investigated or operating as before; only 2 shut": the
+first statement is about N + O among the spells not shut, the second about S
+(``configs/calibration_targets/registry.yaml``).
 """
 
 from __future__ import annotations
@@ -21,15 +31,27 @@ from sim.model.ledger import EXIT_ROUTES, LOSS_BINS
 METRICS: dict[str, tuple[str, str]] = {
     "compounds_in_window": (
         "compounds",
-        "Compounds operating in the focal jurisdiction in the AM4 window",
+        "Site spells (a compound on one site) in the focal jurisdiction overlapping the AM4 window (AM1)",
     ),
-    "am7_share": (
+    "am7_never": ("compounds", "AM7 category N: of those, never investigated (no raid, no rescue visit)"),
+    "am7_operating": ("compounds", "AM7 category O: investigated and operating as before at window end"),
+    "am7_gone": ("compounds", "AM7 category G: investigated and gone (moved, wound down, down or emptied)"),
+    "am7_shut": ("compounds", "AM7 category S: shut by the authorities (raid closure) by window end"),
+    "am7_not_shut": ("compounds", "AM7: N + O + G"),
+    "am7_never_or_operating": ("compounds", "AM7: N + O"),
+    "am7_share": ("share", "AM7: (N + O) / all spells in the window (for continuity; not fitted)"),
+    "am7_remaining_share": ("share", "AM7: (N + O) / (N + O + G), the share Amnesty's 'two-thirds' reads on"),
+    "am10_raided": ("compounds", "AM10: spells in the window raided at least once by its end"),
+    "raids_window": ("raids", "Raids in the focal jurisdiction during the AM4 window"),
+    "en1_removed": ("people", "EN1: people found in raids on hub-town compounds in Sept-Oct 2022"),
+    "tipoff_share_post_en1": (
         "share",
-        "AM7: of those, share never investigated or still operating at window end",
+        "EN1: share of raids in the focal jurisdiction, Nov 2022 - Dec 2023, tipped off",
     ),
-    "am7_not_investigated_or_operating": ("compounds", "AM7 numerator"),
-    "am7_closed": ("compounds", "AM7: of those, number shut down by the end of the window"),
-    "am7_investigated": ("compounds", "Of those, number raided at least once by window end (AM10)"),
+    "raid_rate_per_compound": (
+        "1/year",
+        "Raids per compound-year in the focal jurisdiction during the AM4 window (an output)",
+    ),
     "compounds_active_mid2025": (
         "compounds",
         "Compounds operating in the focal jurisdiction, 30 Jun 2025",
@@ -60,6 +82,10 @@ METRICS: dict[str, tuple[str, str]] = {
     "raids": ("raids", "Raids during the run"),
     "raids_tipped_off_share": ("share", "Share of raids leaked in advance"),
     "compounds_closed": ("compounds", "Compounds shut down during the run"),
+    "compounds_opened": ("compounds", "Compounds opened by bosses already in the business during the run"),
+    "entries": ("compounds", "Compounds opened by new syndicates during the run"),
+    "retrafficked": ("people", "People released or rescued who were re-trafficked during the run"),
+    "detention_extortion": ("USD", "Money extorted from people in detention during the run (EN3)"),
     "relocated_within": ("compounds", "Relocations within a jurisdiction during the run"),
     "relocated_across": ("compounds", "Relocations across a border during the run"),
 }
@@ -70,34 +96,67 @@ def covers(period: tuple[dt.date, dt.date], window: tuple[dt.date, dt.date]) -> 
     return period[0] <= window[0] and window[1] <= period[1]
 
 
-def am7(compounds: pd.DataFrame, period: tuple[dt.date, dt.date]) -> dict[str, float]:
-    """The Amnesty statistic (AM7) from one replicate's compound table.
+# The AM7 categories (metric -> label), in the order of Amnesty's sentence.
+AM7_CATEGORIES = {"am7_never": "never", "am7_operating": "operating", "am7_gone": "gone", "am7_shut": "shut"}
+
+
+def am7_categories(spells: pd.DataFrame, focal: str) -> pd.Series:
+    """The AM7 category (N, O, G or S) of each spell in the focal jurisdiction overlapping the window.
 
     Args:
-        compounds: One row per compound with ``in_window``, ``first_raid`` and ``closed`` (dates; NaT
-            if never).
+        spells: One replicate's spell table (:func:`sim.runs.results.spells`; dates, NaT if never).
+        focal: Name of the jurisdiction the figures refer to.
+    """
+    w_start, w_end = (pd.Timestamp(d) for d in facts.AMNESTY_WINDOW)
+    ended = spells["end"].notna()
+    seen = spells[
+        (spells["jurisdiction"] == focal) & (spells["start"] <= w_end) & (~ended | (spells["end"] >= w_start))
+    ]
+    investigated = seen["first_intervention"] <= w_end
+    ended_by_end = seen["end"] <= w_end
+    shut = investigated & ended_by_end & (seen["reason"] == "closed_raid")
+    gone = investigated & ~shut & (ended_by_end | seen["down_end"] | seen["emptied_end"])
+    category = np.select([~investigated, shut, gone], ["N", "S", "G"], "O")
+    return pd.Series(category, index=seen.index, dtype=object)
+
+
+def am7(spells: pd.DataFrame, period: tuple[dt.date, dt.date], focal: str) -> dict[str, float]:
+    """The AM7 observation model and AM10's count from one replicate's spell table.
+
+    Args:
+        spells: One replicate's spell table (:func:`sim.runs.results.spells`).
         period: The run's first and last day. A run that does not cover the whole research window
             cannot judge the statistic: every output is then missing (NaN).
+        focal: Name of the jurisdiction the figures refer to.
 
     Returns:
-        ``compounds_in_window``, ``am7_not_investigated_or_operating``, ``am7_share``, ``am7_closed``,
-        ``am7_investigated``.
+        ``compounds_in_window``, the category counts ``am7_never``, ``am7_operating``, ``am7_gone``,
+        ``am7_shut``, their sums ``am7_not_shut`` and ``am7_never_or_operating``, the shares
+        ``am7_share`` and ``am7_remaining_share``, and ``am10_raided``.
     """
-    names = ("compounds_in_window", "am7_not_investigated_or_operating", "am7_share", "am7_closed")
+    names = (
+        "compounds_in_window",
+        *("am7_never", "am7_operating", "am7_gone", "am7_shut", "am7_not_shut", "am7_never_or_operating"),
+        *("am7_share", "am7_remaining_share", "am10_raided"),
+    )
     if not covers(period, facts.AMNESTY_WINDOW):
-        return dict.fromkeys((*names, "am7_investigated"), np.nan)
-    end = pd.Timestamp(facts.AMNESTY_WINDOW[1])
-    seen = compounds[compounds["in_window"]]
-    investigated = seen["first_raid"] <= end
-    closed = seen["closed"] <= end
-    numerator = int((~investigated | ~closed).sum())
-    n = len(seen)
+        return dict.fromkeys(names, np.nan)
+    category = am7_categories(spells, focal)
+    count = {c: int((category == c).sum()) for c in "NOGS"}
+    n = len(category)
+    not_shut = count["N"] + count["O"] + count["G"]
+    raided = spells.loc[category.index, "first_raid"] <= pd.Timestamp(facts.AMNESTY_WINDOW[1])
     return {
         "compounds_in_window": n,
-        "am7_not_investigated_or_operating": numerator,
-        "am7_share": numerator / n if n else np.nan,
-        "am7_closed": int(closed.sum()),
-        "am7_investigated": int(investigated.sum()),
+        "am7_never": count["N"],
+        "am7_operating": count["O"],
+        "am7_gone": count["G"],
+        "am7_shut": count["S"],
+        "am7_not_shut": not_shut,
+        "am7_never_or_operating": count["N"] + count["O"],
+        "am7_share": (count["N"] + count["O"]) / n if n else np.nan,
+        "am7_remaining_share": (count["N"] + count["O"]) / not_shut if not_shut else np.nan,
+        "am10_raided": int(raided.sum()),
     }
 
 
@@ -118,6 +177,8 @@ def loss_quantile(counts: np.ndarray, q: float) -> float:
 def replicate_metrics(
     series: pd.DataFrame,
     compounds: pd.DataFrame,
+    spells: pd.DataFrame,
+    raids: pd.DataFrame,
     loss_counts: np.ndarray,
     loss_total: float,
     period: tuple[dt.date, dt.date],
@@ -130,12 +191,14 @@ def replicate_metrics(
     Args:
         series: The replicate's time series (people and money already at full scale).
         compounds: The replicate's compound table.
+        spells: The replicate's spell table.
+        raids: The replicate's raid log.
         loss_counts: Histogram of defrauded targets' losses (bins :data:`sim.model.ledger.LOSS_BINS`).
         loss_total: Sum of those losses (USD, model scale).
         period: The run's first and last day (``time.start``, ``time.end``).
         focal: Name of the jurisdiction the published figures refer to.
     """
-    out: dict[str, float] = dict(am7(compounds, period))
+    out: dict[str, float] = dict(am7(spells, period, focal))
     dates = series["date"].dt.date
     focal_rows = series[series["jurisdiction"] == focal]
     fdates = focal_rows["date"].dt.date
@@ -151,8 +214,24 @@ def replicate_metrics(
     out["workers_held_aug2023"] = float(aug["workers_held"].mean()) if defined else np.nan
     window = focal_rows[(fdates >= facts.AMNESTY_WINDOW[0]) & (fdates <= facts.AMNESTY_WINDOW[1])]
     held = window["workers_held"].sum()
-    defined = covers(period, facts.AMNESTY_WINDOW) and held
-    out["quota_met_share"] = float(window["quota_met"].sum() / held) if defined else np.nan
+    in_amnesty = covers(period, facts.AMNESTY_WINDOW)
+    out["quota_met_share"] = float(window["quota_met"].sum() / held) if in_amnesty and held else np.nan
+    raid_dates = raids["date"].dt.date
+    in_window = (raid_dates >= facts.AMNESTY_WINDOW[0]) & (raid_dates <= facts.AMNESTY_WINDOW[1])
+    focal_raids = raids["jurisdiction"] == focal
+    out["raids_window"] = float((in_window & focal_raids).sum()) if in_amnesty else np.nan
+    crackdown = (raid_dates >= facts.EN1_CRACKDOWN[0]) & (raid_dates <= facts.EN1_CRACKDOWN[1])
+    removed = raids.loc[crackdown & focal_raids & (raids["town"] == 0), "workers_found"].sum()
+    out["en1_removed"] = float(removed) if covers(period, facts.EN1_CRACKDOWN) else np.nan
+    after = focal_raids & (raid_dates >= facts.EN1_AFTER[0]) & (raid_dates <= facts.EN1_AFTER[1])
+    leaked = (
+        raids.loc[after, "tipped_off"].mean() if covers(period, facts.EN1_AFTER) and after.any() else np.nan
+    )
+    out["tipoff_share_post_en1"] = float(leaked)
+    step_dates = np.unique(series["date"].to_numpy())
+    step_days = (step_dates[1] - step_dates[0]) / np.timedelta64(1, "D") if len(step_dates) > 1 else 0.0
+    compound_years = float(window["compounds_active"].sum()) * step_days / 365.25
+    out["raid_rate_per_compound"] = out["raids_window"] / compound_years if compound_years else np.nan
 
     totals = series.drop(columns=["date", "jurisdiction", "step"]).sum()
     out["trafficked"] = float(totals["recruited"])
@@ -172,6 +251,10 @@ def replicate_metrics(
         float(totals["raids_tipped_off"] / totals["raids"]) if totals["raids"] else np.nan
     )
     out["compounds_closed"] = float(totals["compounds_closed"])
+    out["compounds_opened"] = float(totals["compounds_opened"])
+    out["entries"] = float(totals["entries"])
+    out["retrafficked"] = float(totals["retrafficked"])
+    out["detention_extortion"] = float(totals["detention_extortion"])
     out["relocated_within"] = float(totals["relocated_within"])
     out["relocated_across"] = float(totals["relocated_out"])
     raided = compounds[compounds["raids"] > 0]
@@ -195,6 +278,15 @@ def summarise(per_replicate: pd.DataFrame) -> dict[str, dict[str, float]]:
             "n": len(values),
         }
     return summary
+
+
+def am7_line(summary: dict[str, dict[str, float]]) -> str:
+    """The AM7 categories as one line (means over replicates), for the terminal."""
+    mean = {k: (summary.get(k) or {}).get("mean") for k in ("compounds_in_window", *AM7_CATEGORIES)}
+    if any(v is None for v in mean.values()):
+        return "AM7 categories: n/a"
+    parts = " · ".join(f"{label} {mean[k]:.1f}" for k, label in AM7_CATEGORIES.items())
+    return f"AM7 categories (of {mean['compounds_in_window']:.1f} site spells, mean): {parts}"
 
 
 def comparison(summary: dict[str, dict[str, float]]) -> pd.DataFrame:

@@ -7,8 +7,11 @@ provenance in ``<name>.json``. A run with ``posterior=<name>`` gives replicate `
 run with the same seed share their draws as well as their random streams.
 
 Parameters set explicitly (``fixed``; the CLI adds every key overridden on the command line) keep
-their configured value in every draw, so ``scamsim run police.raid_rate=2`` means "raid rate 2, other
-parameters as calibrated".
+their configured value in every draw, so ``scamsim run police.raid_capacity=60`` means "raid capacity
+60, other parameters as calibrated".
+
+A posterior fitted to an earlier version of the model, with a column that is no longer a parameter, is
+refused with a one-line error.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ A results directory holds:
   :data:`sim.model.ledger.VARIABLES` (people and money at full scale, i.e. divided by the population scale);
 * ``raids.parquet``: the raid event log (date, compound, tipped off?, workers found, outcome);
 * ``compounds.parquet``: one row per compound and replicate (dates opened, closed and first raided, raids,
-  window flag);
+  site);
+* ``spells.parquet``: one row per site spell and replicate (the unit of the AM7 observation model; dates
+  moved in, out and first investigated);
 * ``metrics.parquet``: one row per replicate, one column per metric of :data:`sim.runs.metrics.METRICS`;
 * ``summary.json``: median and 90% interval of each metric, and the comparison with published figures;
 * ``metadata.json``: provenance (git commit, package versions, full config, seeds);
@@ -34,12 +36,13 @@ import numpy as np
 import pandas as pd
 
 from sim.model.ledger import VARIABLES
+from sim.model.population import SPELL_REASONS
 from sim.runs import dirs
 
 if TYPE_CHECKING:
     from sim.model.model import ScamModel
 
-TABLES = ("timeseries", "raids", "compounds", "metrics")
+TABLES = ("timeseries", "raids", "compounds", "spells", "metrics")
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Results:
     timeseries: pd.DataFrame
     raids: pd.DataFrame
     compounds: pd.DataFrame
+    spells: pd.DataFrame
     metrics: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -235,7 +239,13 @@ def load_results(path: str | Path) -> Results:
     path = Path(path)
     if not (path / "summary.json").exists():
         raise FileNotFoundError(f"{path} is not a scamsim results directory (no summary.json)")
-    tables = {name: pd.read_parquet(path / f"{name}.parquet") for name in TABLES}
+    # Results written before site spells were recorded have no spells table.
+    tables = {
+        name: pd.read_parquet(path / f"{name}.parquet")
+        if (path / f"{name}.parquet").exists()
+        else pd.DataFrame()
+        for name in TABLES
+    }
     return Results(
         **tables,
         summary=json.loads((path / "summary.json").read_text()),
@@ -276,6 +286,7 @@ def raids(model: ScamModel) -> pd.DataFrame:
         "tipped_off",
         "workers_found",
         "outcome",
+        "campaign",
     ]
     df = pd.DataFrame(model.ledger.raids, columns=columns)
     # int64 first: with no raids the empty columns are of object type, which has no timedelta cast.
@@ -302,13 +313,30 @@ def compounds(model: ScamModel) -> pd.DataFrame:
             "tipoffs": c.tipoffs,
             "relocations": c.relocations,
             "protected": c.protected,
-            "in_window": c.in_window,
+            "site": c.site,
+            "entered": c.entered,
             "scam_income": model.accounts.scam_income[c.cid] / model.p.scale,
         }
         for c in model.compounds
     ]
     df = pd.DataFrame(rows)
-    start = pd.Timestamp(model.clock.start)
-    for col in ("opened", "closed", "first_raid"):  # days since the start date -> dates
-        df[col] = start + pd.to_timedelta(df[col].astype(float), unit="D")
+    _to_dates(df, model, ("opened", "closed", "first_raid"))
     return df
+
+
+def spells(model: ScamModel) -> pd.DataFrame:
+    """One row per site spell (a compound on one site; see :class:`sim.model.population.SpellLog`)."""
+    log = model.spells
+    df = pd.DataFrame({name: getattr(log, name).copy() for name in log.COLUMNS})
+    df.insert(0, "compound", df.pop("cid"))
+    df["jurisdiction"] = pd.Categorical.from_codes(df.pop("juris"), model.juris_names)
+    df["reason"] = pd.Categorical.from_codes(df["reason"], SPELL_REASONS)
+    _to_dates(df, model, ("start", "end", "first_intervention", "first_raid"))
+    return df
+
+
+def _to_dates(df: pd.DataFrame, model: ScamModel, columns: tuple[str, ...]) -> None:
+    """Turn ``columns`` of days since the run's start into dates (NaT where NaN), in place."""
+    start = pd.Timestamp(model.clock.start)
+    for col in columns:
+        df[col] = start + pd.to_timedelta(df[col].astype(float), unit="D")

@@ -35,6 +35,7 @@ class ReplicateOutput:
     timeseries: pd.DataFrame
     raids: pd.DataFrame
     compounds: pd.DataFrame
+    spells: pd.DataFrame
     metrics: dict[str, float]
 
 
@@ -45,17 +46,20 @@ def run_replicate(params: ModelParams, seed: np.random.SeedSequence, replicate: 
     ts = results.timeseries(model)
     cp = results.compounds(model)
     rd = results.raids(model)
+    sp = results.spells(model)
     m = metrics.replicate_metrics(
         ts,
         cp,
+        sp,
+        rd,
         model.ledger.loss_counts,
         model.ledger.loss_total,
         (parse_date("time.start", params.time.start), parse_date("time.end", params.time.end)),
         params.focal,
     )
-    for df in (ts, rd, cp):
+    for df in (ts, rd, cp, sp):
         df.insert(0, "replicate", replicate)
-    return ReplicateOutput(replicate, ts, rd, cp, m)
+    return ReplicateOutput(replicate, ts, rd, cp, sp, m)
 
 
 def run_replicates(
@@ -171,6 +175,7 @@ def combine(outputs: list[ReplicateOutput]) -> results.Results:
         timeseries=pd.concat([o.timeseries for o in outputs], ignore_index=True),
         raids=pd.concat([o.raids for o in outputs], ignore_index=True),
         compounds=pd.concat([o.compounds for o in outputs], ignore_index=True),
+        spells=pd.concat([o.spells for o in outputs], ignore_index=True),
         metrics=per_replicate,
         summary={
             "metrics": summary,

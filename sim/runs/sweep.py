@@ -90,7 +90,7 @@ def expand(overrides: list[str]) -> list[list[str]]:
     """The grid cells of a sweep: one list of overrides per cell, as Hydra's basic sweeper makes them.
 
     Args:
-        overrides: Overrides with sweep syntax, e.g. ``["police.raid_rate=0,1", "n_seeds=5"]``.
+        overrides: Overrides with sweep syntax, e.g. ``["police.raid_capacity=0,20", "n_seeds=5"]``.
 
     Raises:
         HydraException: On a malformed override or an unsupported sweep type.
@@ -105,7 +105,7 @@ def expand(overrides: list[str]) -> list[list[str]]:
 def recorded_values(config: RunConfig, overrides: Iterable[str]) -> dict[str, Any]:
     """Column values of a cell's overrides.
 
-    The typed value from the configuration where it is a scalar (``police.raid_rate=1`` gives 1.0),
+    The typed value from the configuration where it is a scalar (``police.raid_capacity=20`` gives 1.0),
     otherwise the override text (``jurisdictions=mekong``).
     """
     values: dict[str, Any] = {}

@@ -20,12 +20,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import stats
 
 from sim.model.clock import DAYS_PER_MONTH
 from sim.model.population import GROOMED, INVESTING
+from sim.model.resources import QUADRATURE_S, QUADRATURE_T
 
 if TYPE_CHECKING:
     from sim.model.model import ScamModel
+    from sim.model.schemas import TargetParams
 
 
 def scam_work(model: ScamModel) -> None:
@@ -41,11 +44,36 @@ def drain_time(model: ScamModel) -> float:
     return float(tp.drain_months * (-np.log1p(-tp.drain_share)) ** (1.0 / tp.escalation))
 
 
+def expected_yield(tp: TargetParams) -> float:
+    """Expected takings (USD) per unit work-month: what one month of a unit-productivity worker brings in.
+
+    ``groom_rate * E[wealth] * E_S[P(invest | S) * E F(min(T, D))]``, with susceptibility ``S`` of the
+    Beta law (times ``1 - awareness``), ``P(invest | S) = h / (h + groom_dropout)`` for ``h = invest_rate
+    * S``, ``T`` the exponential time to stopping (rate ``invest_dropout * (1 - S)``), ``D`` the drain
+    time and ``F`` the Weibull deposit curve. By quadrature (801 points in S, 401 in time); no draws.
+    """
+    s = np.linspace(1e-6, 1 - 1e-6, QUADRATURE_S)
+    density = stats.beta.pdf(s, tp.susceptibility_a, tp.susceptibility_b)
+    density /= np.trapezoid(density, s)
+    susceptibility = s * (1 - tp.awareness)
+    h = tp.invest_rate * susceptibility
+    p_invest = h / (h + tp.groom_dropout) if tp.groom_dropout > 0 else np.ones_like(s)
+    drain = tp.drain_months * (-np.log1p(-tp.drain_share)) ** (1 / tp.escalation)
+    t = np.linspace(0.0, drain, QUADRATURE_T)
+    curve = -np.expm1(-((t / tp.drain_months) ** tp.escalation))
+    stop = tp.invest_dropout * (1 - susceptibility)[:, None]
+    paid = np.trapezoid(stop * np.exp(-stop * t) * curve, t, axis=1) + np.exp(-stop[:, 0] * drain) * curve[-1]
+    mean_wealth = tp.wealth_median * np.exp(tp.wealth_sigma**2 / 2)
+    return float(tp.groom_rate * mean_wealth * np.trapezoid(density * p_invest * paid, s))
+
+
 def _work_intensity(model: ScamModel) -> np.ndarray:
+    """Work of each held worker this step: skill, coerced effort, the compound's productivity; 0 when down."""
     w = model.workers
     s = model.sites()
     effort = 1.0 + np.float32(model.p.workers.effort_per_level) * w.level
-    return w.skill * effort * s.productivity[w.compound]
+    productivity = s.productivity * model.up() if len(s.productivity) else s.productivity
+    return w.skill * effort * productivity[w.compound]
 
 
 def pick_by_weight(rng: np.random.Generator, weights: np.ndarray, total: float, k: int) -> np.ndarray:
@@ -76,10 +104,14 @@ def _groom_new_targets(model: ScamModel) -> None:
     """Start grooming a Poisson number of targets, split among workers by their work intensity."""
     w = model.workers
     if not w.n:
+        model.accounts.work[:] = 0.0
         return
     tp = model.p.targets
     rng = model.streams["grooming"]
     intensity = _work_intensity(model)
+    model.accounts.work[: len(model.compounds)] = np.bincount(
+        w.compound, intensity, minlength=len(model.compounds)
+    )
     total = float(intensity.sum(dtype=np.float64))
     n_new = int(rng.poisson(tp.groom_rate * model.clock.dt_months * total))
     if n_new == 0:
@@ -156,6 +188,14 @@ def abandon_targets(model: ScamModel, cid: int) -> None:
     mine = t.compound == cid
     _finish(model, mine, np.zeros_like(mine))
     t.keep(~mine)
+
+
+def drop_targets(model: ScamModel, mask: np.ndarray) -> None:
+    """A raid broke these targets' pipeline (mask over target rows): they stop paying, losses so far stand."""
+    t = model.targets
+    model.ledger.add_by("targets_broken", model.juris_of(t.compound[mask]))
+    _finish(model, mask, np.zeros_like(mask))
+    t.keep(~mask)
 
 
 def _update_performance(model: ScamModel, credited: tuple[np.ndarray, np.ndarray]) -> None:

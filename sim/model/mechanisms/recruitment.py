@@ -24,9 +24,9 @@ def recruit(model: ScamModel) -> None:
     """Fill this step's orders from recruiters' and captives' supply and add the recruits."""
     held = model.held_by_compound()
     s = model.sites()
-    # Every boss orders enough people to fill the free places of its operating compounds; the orders
+    # Every boss orders enough people to fill the free places of its working compounds; the orders
     # of all bosses are worked out at once from the per-site arrays.
-    ordering = np.flatnonzero(s.active & (held < s.capacity))
+    ordering = np.flatnonzero(s.active & (held < s.capacity) & model.up() & worth_recruiting(model))
     recruiters = model.recruiters
     recruiter_source = np.fromiter((r.source for r in recruiters), np.intp, len(recruiters))
     rng = model.streams["recruitment"]
@@ -65,6 +65,23 @@ def recruit(model: ScamModel) -> None:
     model.ledger.add_by("recruited", juris)
     model.ledger.add_by("recruited_deceived", juris[deceived])
     model.ledger.add_by("recruit_fees", juris, paid)
+
+
+def worth_recruiting(model: ScamModel) -> np.ndarray | bool:
+    """Whether a new recruit pays for their price at each compound (``mechanisms.workforce_economics``).
+
+    A recruit of skill 1 and no punishment is worth ``net yield * productivity - running_cost - bribe``
+    a month over ``workforce.tenure_months``; compounds where that is below ``recruitment.price`` stop
+    ordering. Switched off, every compound orders.
+    """
+    if not model.p.mechanisms.workforce_economics:
+        return True
+    s = model.sites()
+    cp = model.p.compounds
+    value = (
+        model.net_yield() * s.productivity - cp.running_cost - s.protected * model.p.police.bribe_per_worker
+    )
+    return value * model.p.workforce.tenure_months > model.p.recruitment.price
 
 
 def supply_means(model: ScamModel, recruiter_source: np.ndarray) -> np.ndarray:
