@@ -9,18 +9,15 @@ so a configuration error answers at once.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
-from rich import box
-from rich.console import Console
 from rich.table import Table
 
-from sim.cli.common import claim_or_fail, fail, progress_bar
+from sim.cli.common import claim_or_fail, fail, number, progress_bar, table, terminal
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.runs.config import RunConfig, as_dict, fix_overridden, results_dir, to_run_config
@@ -40,29 +37,13 @@ def configure(cfg: DictConfig) -> RunConfig:
     return fix_overridden(config, HydraConfig.get().overrides.task)
 
 
-def number(x: float, unit: str) -> str:
-    """A value for a terminal table: three significant digits, thousands separators, never an exponent.
-
-    57,821 gives 57,800; shares have two decimals.
-    """
-    if unit == "share":
-        return f"{x:.2f}"
-    return f"{float(f'{x:.3g}'):,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
-
-
 def comparison_table(results: Results) -> Table:
     """Simulated vs published figures, for a terminal of 100 columns (one line per row)."""
-    table = Table(
-        title="Simulated vs published: median (90% interval) over replicates",
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1),
-        collapse_padding=True,
-        pad_edge=False,
+    out = table(
+        "Simulated vs published: median (90% interval) over replicates",
+        ("source", "statistic", "unit", "simulated", "published (range)", "met"),
+        right=("simulated", "published (range)"),
     )
-    for column in ("source", "statistic", "unit", "simulated", "published (range)", "met"):
-        table.add_column(
-            column, no_wrap=True, justify="right" if column in ("simulated", "published (range)") else "left"
-        )
     for row in results.summary["published_comparison"]:
         unit = row["unit"]
         median = row["simulated_median"]
@@ -72,7 +53,7 @@ def comparison_table(results: Results) -> Table:
             low, high = (number(row[f"simulated_{q}"], unit) for q in ("q05", "q95"))
             simulated = f"{number(median, unit)} ({low}-{high})"
         low, high = number(row["published_low"], unit), number(row["published_high"], unit)
-        table.add_row(
+        out.add_row(
             row["id"],
             row["statistic"].replace("_", " "),
             unit,
@@ -80,7 +61,7 @@ def comparison_table(results: Results) -> Table:
             f"{number(row['published'], unit)} ({low}-{high})",
             "yes" if row["median_in_published_range"] else "no",
         )
-    return table
+    return out
 
 
 def _run(cfg: DictConfig) -> None:
@@ -99,7 +80,7 @@ def _run(cfg: DictConfig) -> None:
         with progress_bar(f"{config.name}: replicates") as report:
             results = run_config(config, "scamsim run", report)
         results.write(out_dir, figures.files(figures.run_figures(results.timeseries, results.metadata)))
-    out = Console(width=None if sys.stdout.isatty() else 100)  # a log file gets the full table
+    out = terminal()
     out.print(comparison_table(results))
     out.print(f"results written to {out_dir}")
 
