@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from hydra.core.config_store import ConfigStore
@@ -21,13 +23,24 @@ from rich.table import Table
 from sim.analysis import calibration
 from sim.analysis.calibration import CalibrateConfig
 from sim.analysis.observations import Use
-from sim.cli.common import claim_or_fail, console, fail, progress_bar
+from sim.cli.common import (
+    Report,
+    claim_or_fail,
+    duration,
+    fail,
+    number,
+    progress_bar,
+    say,
+)
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures, figures
 from sim.runs import posterior, provenance
 from sim.runs.config import load_overrides, results_dir, to_run_config
 from sim.runs.results import atomic_dir, write_json
+
+if TYPE_CHECKING:
+    from sim.analysis.sampling import Sampling
 
 
 def register() -> None:
@@ -47,6 +60,34 @@ def config_dict(config: CalibrateConfig) -> dict:
     return OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
 
 
+@contextlib.contextmanager
+def sampling_progress(generations: int) -> Iterator[Callable[[Sampling], None]]:
+    """Progress within each generation of ``generations``: yields the ``on_sampling`` of calibrate.
+
+    One progress display (:func:`sim.cli.common.progress_bar`) per sample: the first sample from the
+    prior, then each generation's particles accepted, with the simulations so far and the threshold.
+    """
+    with contextlib.ExitStack() as stack:
+        reports: list[Report] = []  # the report of the sample in progress, if any
+
+        def show(sampling: Sampling) -> None:
+            prior = sampling.generation < 0
+            if not reports:
+                label = f"generation {sampling.generation + 1}/{generations}"
+                label = "sample from the prior" if prior else label
+                reports.append(stack.enter_context(progress_bar(f"calibrate: {label}")))
+            if prior:
+                reports[0](sampling.simulations, sampling.size, "simulated, to set the first threshold")
+            else:
+                note = f"accepted, {sampling.simulations:,} simulations, eps {number(sampling.epsilon, '')}"
+                reports[0](min(sampling.accepted, sampling.size), sampling.size, note)
+            if sampling.complete:
+                stack.close()  # the last line of the sample; a terminal's bar goes
+                reports.clear()
+
+        yield show
+
+
 def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     """Calibrate, re-simulate the posterior predictive, and write everything to ``out_dir``."""
     settings = config.calibration
@@ -55,16 +96,18 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     started = time.perf_counter()
 
     def show(row: dict) -> None:
-        elapsed = time.perf_counter() - started
         done = int(row["generation"]) + 1
-        eta = elapsed / done * (settings.generations - done)
-        console.print(
-            f"generation {done}/{settings.generations}  epsilon {row['epsilon']:.3g}  "
-            f"acceptance {row['acceptance_rate']:.2f}  ESS {row['ess']:.0f}  "
-            f"{row['seconds']:.0f} s  ETA {eta:.0f} s"
+        left = (time.perf_counter() - started) / done * (settings.generations - done)
+        say(
+            f"calibrate: generation {done}/{settings.generations} done: eps {number(row['epsilon'], '')}, "
+            f"{settings.population_size:,} of {row['simulations']:,} simulations accepted "
+            f"({row['acceptance_rate']:.0%}), "
+            f"ESS {row['ess']:.0f}, {duration(row['seconds'])}"
+            + (f"; calibration about {duration(left)} left" if done < settings.generations else "")
         )
 
-    fitted = calibration.calibrate(config, model_params, on_generation=show)
+    with sampling_progress(settings.generations) as on_sampling:
+        fitted = calibration.calibrate(config, model_params, show, on_sampling)
     with progress_bar("calibrate: posterior predictive draws") as report:
         predicted = calibration.predictive(
             fitted, model_params, settings.predictive_draws, config.seed, settings.n_procs, report
