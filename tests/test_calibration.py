@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -244,6 +245,48 @@ def test_generation_by_generation_gives_pyabcs_own_result(min_epsilon, tmp_path)
     assert ours.particles["weight"].to_numpy() == pytest.approx(weights / weights.sum())
 
 
+# ---------------------------------------------------------------------------------- tables
+def test_target_tables_are_readable_in_100_columns():
+    from rich.console import Console
+
+    from sim.analysis.calibration import fit_report
+    from sim.cli.calibrate import report_table
+
+    targets = registry().calibration.targets
+    predicted = pd.DataFrame(
+        {
+            "compounds_in_window": 60.0 + np.arange(20),
+            "am7_share": np.linspace(0.95, 1.0, 20),
+            "am7_closed": np.arange(20) % 4,
+            "am7_investigated": np.nan,  # undefined in every draw: no interval
+            "workers_held_aug2023": np.linspace(73_555, 135_916, 20),
+            "loss_median": np.linspace(43_358, 60_720, 20),
+            "loss_mean": np.linspace(134_893, 176_761, 20),
+            "quota_met_share": np.linspace(0.011, 0.039, 20),
+        }
+    )
+    text = []
+    for use, title in ((Use.fit, "Fit targets"), (Use.validate, "Validate targets (out of sample)")):
+        frame = fit_report(targets, predicted, use)
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(report_table(frame, title))
+        lines = console.export_text().rstrip("\n").splitlines()
+        # Title, blank, header, rule, one line per target (no wrapped rows), the closing blank line.
+        assert len(lines) == 4 + len(frame) + 1, "\n".join(lines)
+        assert all(len(line) <= 100 for line in lines)
+        text += lines
+    rows = {line.split()[0]: line.split()[1:] for line in text if line.split() and line.split()[0] in targets}
+    assert set(rows) == set(targets)  # one line each
+    assert rows["SC1"][-5:] == ["people", "105,000", "(76,700-133,000)", "100,000", "yes"]
+    assert rows["TG1_mean"][-5:] == ["USD", "156,000", "(137,000-175,000)", "155,000", "yes"]
+    assert rows["AM1"][-5:] == ["compounds", "69.5", "(61-78)", "53-98", "yes"]
+    assert rows["AM7_share"][-9:] == ["share", "0.98", "(0.95-1.00)", "≥", "36", "of", "53", "(0.68)", "yes"]
+    assert rows["AM7_closed"][-7:] == ["0.021", "(0-0.045)", "2", "of", "53", "(0.038)", "yes"]  # k of n
+    assert rows["AM10"][-4:] == ["compounds", "n/a", "20-40", "no"]
+    joined = "\n".join(text)
+    assert "…" not in joined and "e+" not in joined and "nan" not in joined  # nothing cut, no exponents
+
+
 # ------------------------------------------------------------------------------------- CLI
 def test_quick_calibration_through_the_cli(tmp_path):
     scamsim = str(Path(sys.executable).parent / "scamsim")
@@ -277,6 +320,9 @@ def test_quick_calibration_through_the_cli(tmp_path):
         assert ("calibration about" in done) == (generation == 1)  # time left after all but the last
         assert lines.index(within[-1]) < lines.index(done)
     assert "\x1b[" not in proc.stderr  # no terminal codes
+    # The target tables fit 100 columns (stdout is not a terminal); undefined targets say n/a.
+    assert all(len(line) <= 100 for line in proc.stdout.splitlines())
+    assert "100,000" in proc.stdout and "n/a" in proc.stdout and "e+" not in proc.stdout
     posterior = pd.read_parquet(out / "posterior.parquet")
     assert posterior["weight"].sum() == pytest.approx(1.0)
     assert set(registry().calibration.free) <= set(posterior.columns)
