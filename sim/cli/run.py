@@ -1,7 +1,8 @@
 """``scamsim run``: run a configuration's replicates and write ``results/<name>/``; with ``-m``, a sweep.
 
 Keys set on the command line keep their value in every posterior draw (``fixed``). With ``-m`` every
-grid cell is one Hydra job that writes one chunk of runs (:mod:`sim.runs.multirun`).
+grid cell is one Hydra job that writes one chunk of runs (:mod:`sim.runs.multirun`), and the launching
+process reports the runs done (:class:`SweepProgress`).
 
 The modules that run the model (Mesa, pandas, matplotlib) load only once the configuration is valid,
 so a configuration error answers at once.
@@ -9,15 +10,19 @@ so a configuration error answers at once.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from rich.table import Table
 
-from sim.cli.common import claim_or_fail, fail, number, progress_bar, table, terminal
+from sim.cli.common import claim_or_fail, fail, number, progress_bar, say, table, terminal
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.runs.config import RunConfig, as_dict, fix_overridden, results_dir, to_run_config
@@ -62,6 +67,55 @@ def comparison_table(results: Results) -> Table:
             "yes" if row["median_in_published_range"] else "no",
         )
     return out
+
+
+SWEEP_POLL_SECONDS = 1.0
+_sweep = contextlib.ExitStack()  # the launching process's progress display (launchers pickle callbacks)
+
+
+class SweepProgress(Callback):
+    """Hydra callback of ``scamsim run -m``, in the launching process: the sweep's runs done, elapsed, ETA.
+
+    Whichever launcher runs the jobs (joblib's processes, SLURM's nodes), each leaves a chunk file in
+    the sweep directory; a thread of the launching process counts the runs of the chunk files written
+    and reports them through :func:`sim.cli.common.progress_bar` (a bar on a terminal, plain lines in a
+    log). Chunks done before a resumed sweep started are left out of the count.
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Start reporting (after :class:`sim.runs.launch.SweepGuard` has prepared the directory)."""
+        from sim.runs.sweep import CHUNK_DIR, cell_runs, chunk_key, expand, multirun_overrides, runs_written
+
+        cells = expand(multirun_overrides(OmegaConf.to_container(config, resolve=False)))
+        runs = {chunk_key(cell): cell_runs(cell, config) for cell in cells}
+        chunk_dir = Path(str(config.hydra.sweep.dir)) / CHUNK_DIR
+        before = runs_written(chunk_dir, runs)
+        total = sum(runs.values()) - before
+        if before:
+            say(f"sweep: {before:,} runs done before, {total:,} to run")
+        report = _sweep.enter_context(progress_bar("sweep: runs"))
+        stop = threading.Event()
+
+        def poll() -> None:
+            last = None
+            while True:
+                final = stop.is_set()
+                done = runs_written(chunk_dir, runs) - before
+                if done != last:
+                    report(done, total)
+                    last = done
+                if final:
+                    return
+                stop.wait(SWEEP_POLL_SECONDS)
+
+        watcher = threading.Thread(target=poll, name="scamsim-sweep-progress", daemon=True)
+        watcher.start()
+        _sweep.callback(watcher.join)  # closed in reverse: the last count is reported, then the bar goes
+        _sweep.callback(stop.set)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Report the last count and end the display."""
+        _sweep.close()
 
 
 def _run(cfg: DictConfig) -> None:
