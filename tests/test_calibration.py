@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -195,6 +198,119 @@ def test_calibration_recovers_known_parameters():
         assert math.log(hi / lo) < 0.6 * math.log(prior.high / prior.low), f"{key}: no contraction"
 
 
+# ------------------------------------------------------------------------------- progress
+def tiny_calibration(n_procs: int, min_epsilon: float = 0.0) -> tuple[CalibrateConfig, ModelParams]:
+    """Two generations of six particles on a tiny model (about a tenth of a second per simulation)."""
+    base = load_overrides(ModelParams(), ["scale=0.02", "time.end=2021-06-30"])
+    held = statistics(base, seed=1, n_seeds=1)["workers_held_end"]
+    targets = {"held": Target(statistic="workers_held_end", kind=Kind.lognormal, observed=held, sd_log=0.2)}
+    priors = {"recruitment.ad_reach": Uncertainty(dist=Dist.loguniform, low=30_000.0, high=300_000.0)}
+    config = CalibrateConfig(seed=3, uncertainties=priors)
+    config.calibration = CalibrationSettings(
+        population_size=6,
+        generations=2,
+        seeds_per_particle=1,
+        min_epsilon=min_epsilon,
+        n_procs=n_procs,
+        free=list(priors),
+        targets=targets,
+    )
+    return config, base
+
+
+@pytest.mark.parametrize("n_procs", [1, 2])
+def test_progress_counts_every_simulation_of_each_sample(n_procs, monkeypatch):
+    from sim.analysis import calibration, sampling
+
+    monkeypatch.setattr(sampling, "POLL_SECONDS", 0.01)  # simulations take about 0.1 s each
+    config, base = tiny_calibration(n_procs)
+    calls = []  # the model's runs in this process (all of them with the single-core sampler)
+    simulate = calibration.statistics
+    monkeypatch.setattr(calibration, "statistics", lambda *a, **k: calls.append(1) or simulate(*a, **k))
+    seen = []
+    posterior = calibrate(config, base, on_sampling=seen.append)
+    diagnostics = posterior.diagnostics
+    final = [s for s in seen if s.complete]
+    assert [s.generation for s in final] == [-1, 0, 1]  # the sample from the prior, then each generation
+    assert final[0].simulations == final[0].accepted == final[0].size == 6  # all of the prior's accepted
+    assert [s.simulations for s in final[1:]] == diagnostics["simulations"].tolist()  # pyabc's own count
+    assert all(s.accepted >= s.size == 6 for s in final)
+    assert [s.epsilon for s in final[1:]] == pytest.approx(diagnostics["epsilon"].tolist())
+    for generation in (-1, 0, 1):
+        counts = [(s.simulations, s.accepted) for s in seen if s.generation == generation]
+        assert counts[0] == (0, 0) and counts == sorted(counts)  # from zero, never backwards
+        assert len(counts) > 2  # counts reported while the sample ran, not only at its ends
+    if n_procs == 1:
+        assert len(calls) == sum(s.simulations for s in final)
+        assert [s.accepted for s in final] == [6, 6, 6]
+
+
+@pytest.mark.parametrize("min_epsilon", [0.0, 1e9])
+def test_generation_by_generation_gives_pyabcs_own_result(min_epsilon, tmp_path):
+    import pyabc
+
+    from sim.analysis.calibration import Distance, Simulator, pyabc_prior
+
+    config, base = tiny_calibration(n_procs=1, min_epsilon=min_epsilon)
+    ours = calibrate(config, base)
+    np.random.seed(config.seed)  # noqa: NPY002 (as calibrate seeds pyabc)
+    abc = pyabc.ABCSMC(
+        Simulator(base, config.seed, 1),
+        pyabc_prior(calibration_priors(config)),
+        Distance(config.calibration.targets),
+        population_size=6,
+        sampler=pyabc.sampler.SingleCoreSampler(),
+    )
+    abc.new(f"sqlite:///{tmp_path / 'abc.db'}", {"unused": 0.0})
+    history = abc.run(max_nr_populations=2, minimum_epsilon=min_epsilon)
+    particles, weights = history.get_distribution(m=0, t=history.max_t)
+    assert len(ours.diagnostics) == history.max_t + 1 == (2 if min_epsilon == 0 else 1)
+    assert ours.particles["recruitment.ad_reach"].tolist() == particles["recruitment.ad_reach"].tolist()
+    assert ours.particles["weight"].to_numpy() == pytest.approx(weights / weights.sum())
+
+
+# ---------------------------------------------------------------------------------- tables
+def test_target_tables_are_readable_in_100_columns():
+    from rich.console import Console
+
+    from sim.analysis.calibration import fit_report
+    from sim.cli.calibrate import report_table
+
+    targets = registry().calibration.targets
+    predicted = pd.DataFrame(
+        {
+            "compounds_in_window": 60.0 + np.arange(20),
+            "am7_share": np.linspace(0.95, 1.0, 20),
+            "am7_closed": np.arange(20) % 4,
+            "am7_investigated": np.nan,  # undefined in every draw: no interval
+            "workers_held_aug2023": np.linspace(73_555, 135_916, 20),
+            "loss_median": np.linspace(43_358, 60_720, 20),
+            "loss_mean": np.linspace(134_893, 176_761, 20),
+            "quota_met_share": np.linspace(0.011, 0.039, 20),
+        }
+    )
+    text = []
+    for use, title in ((Use.fit, "Fit targets"), (Use.validate, "Validate targets (out of sample)")):
+        frame = fit_report(targets, predicted, use)
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(report_table(frame, title))
+        lines = console.export_text().rstrip("\n").splitlines()
+        # Title, blank, header, rule, one line per target (no wrapped rows), the closing blank line.
+        assert len(lines) == 4 + len(frame) + 1, "\n".join(lines)
+        assert all(len(line) <= 100 for line in lines)
+        text += lines
+    rows = {line.split()[0]: line.split()[1:] for line in text if line.split() and line.split()[0] in targets}
+    assert set(rows) == set(targets)  # one line each
+    assert rows["SC1"][-5:] == ["people", "105,000", "(76,700-133,000)", "100,000", "yes"]
+    assert rows["TG1_mean"][-5:] == ["USD", "156,000", "(137,000-175,000)", "155,000", "yes"]
+    assert rows["AM1"][-5:] == ["compounds", "69.5", "(61-78)", "53-98", "yes"]
+    assert rows["AM7_share"][-9:] == ["share", "0.98", "(0.95-1.00)", "≥", "36", "of", "53", "(0.68)", "yes"]
+    assert rows["AM7_closed"][-7:] == ["0.021", "(0-0.045)", "2", "of", "53", "(0.038)", "yes"]  # k of n
+    assert rows["AM10"][-4:] == ["compounds", "n/a", "20-40", "no"]
+    joined = "\n".join(text)
+    assert "…" not in joined and "e+" not in joined and "nan" not in joined  # nothing cut, no exponents
+
+
 # ------------------------------------------------------------------------------------- CLI
 def test_quick_calibration_through_the_cli(tmp_path):
     scamsim = str(Path(sys.executable).parent / "scamsim")
@@ -212,9 +328,25 @@ def test_quick_calibration_through_the_cli(tmp_path):
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, "SCAMSIM_PROGRESS_SECONDS": "0"},  # every report a line
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "generation 2/2" in proc.stderr and "epsilon" in proc.stderr and "ETA" in proc.stderr
+    # stderr is not a terminal: progress in plain lines, within each sample and after each generation.
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("calibrate: ")]
+    assert lines[0].startswith("calibrate: sample from the prior: 0/8 (0%) simulated, to set the first")
+    for generation in (1, 2):
+        within = [line for line in lines if line.startswith(f"calibrate: generation {generation}/2: ")]
+        assert re.match(r".*: 0/8 \(0%\) accepted, 0 simulations, eps [\d.,]+, elapsed 0:00:0\d$", within[0])
+        last = re.match(r".*: 8/8 \(100%\) accepted, ([\d,]+) simulations, eps ([\d.,]+),", within[-1])
+        assert last, within
+        [done] = [line for line in lines if line.startswith(f"calibrate: generation {generation}/2 done: ")]
+        assert f"eps {last[2]}, 8 of {last[1]} simulations accepted" in done  # the last counts are pyabc's
+        assert ("calibration about" in done) == (generation == 1)  # time left after all but the last
+        assert lines.index(within[-1]) < lines.index(done)
+    assert "\x1b[" not in proc.stderr  # no terminal codes
+    # The target tables fit 100 columns (stdout is not a terminal); undefined targets say n/a.
+    assert all(len(line) <= 100 for line in proc.stdout.splitlines())
+    assert "100,000" in proc.stdout and "n/a" in proc.stdout and "e+" not in proc.stdout
     posterior = pd.read_parquet(out / "posterior.parquet")
     assert posterior["weight"].sum() == pytest.approx(1.0)
     assert set(registry().calibration.free) <= set(posterior.columns)

@@ -198,6 +198,24 @@ def test_long_work_writes_progress_lines_to_a_log_file(tmp_path):
     assert "left" in lines[0] and "\x1b[" not in log.read_text()  # an estimate; no terminal codes
 
 
+def test_progress_in_a_log_gives_the_first_report_then_at_most_one_a_period_and_the_last(monkeypatch, capsys):
+    from sim.cli.common import PROGRESS_SECONDS_ENV, progress_bar
+
+    monkeypatch.setenv(PROGRESS_SECONDS_ENV, "3600")
+    with progress_bar("calibrate: generation 1/6") as report:
+        for done in range(1, 6):
+            report(done, 5, f"accepted, {done * 1_000:,} simulations")
+    with progress_bar("sweep: runs") as report:
+        report(0, 0)  # nothing left to run
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(", elapsed")[0] for line in lines] == [
+        "calibrate: generation 1/6: 1/5 (20%) accepted, 1,000 simulations",  # the first report
+        "calibrate: generation 1/6: 5/5 (100%) accepted, 5,000 simulations",  # the last, when the work ends
+        "sweep: runs: 0/0",
+    ]
+    assert lines[0].endswith(" left") and not lines[1].endswith(" left")
+
+
 def test_results_table_is_readable_in_100_columns(two_runs):
     from rich.console import Console
 

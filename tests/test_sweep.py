@@ -15,7 +15,7 @@ import pytest
 import sim
 from sim.runs.collect import collect
 from sim.runs.metrics import METRICS
-from sim.runs.sweep import chunk_key, expand
+from sim.runs.sweep import cell_runs, chunk_key, expand
 
 SCAMSIM = [str(Path(sys.executable).parent / "scamsim")]
 TINY = ["scale=0.05", "time.end=2021-06-30", "n_seeds=2"]
@@ -48,7 +48,10 @@ def test_multirun_writes_one_chunk_per_job_and_collect_makes_one_row_per_run(par
         in chunks
     )
     assert [p.name for p in path.iterdir() if p.is_dir()] == ["chunks"]  # no per-job directories left
-    assert "4/4 [" in proc.stderr  # the progress line
+    # Progress from the launching process: runs of the chunks written (plain lines: not a terminal).
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("sweep: runs: ")]
+    assert progress[0] == "sweep: runs: 0/8 (0%), elapsed 0:00:00", proc.stderr
+    assert progress[-1].startswith("sweep: runs: 8/8 (100%), elapsed ")
     assert "Step 1 at time" not in proc.stdout + proc.stderr  # Mesa's per-step log stays quiet
 
     done = scamsim("collect", f"dir={path}")
@@ -77,6 +80,7 @@ def test_rerun_skips_completed_chunks(parallel):
     before = {p.name: p.stat().st_mtime_ns for p in (path / "chunks").iterdir()}
     proc = sweep(path, "hydra/launcher=basic")
     assert proc.stderr.count("chunk skipped") == 4
+    assert "sweep: 8 runs done before, 0 to run" in proc.stderr  # left out of the progress count
     assert {p.name: p.stat().st_mtime_ns for p in (path / "chunks").iterdir()} == before
 
 
@@ -103,6 +107,9 @@ def test_killed_sweep_keeps_its_chunks_collects_partially_and_resumes(parallel, 
 
     resumed = sweep(tmp_path, "hydra/launcher=basic")
     assert resumed.stderr.count("chunk skipped") == len(survivors)
+    left = 2 * (4 - len(survivors))
+    assert f"sweep: {2 * len(survivors)} runs done before, {left} to run" in resumed.stderr
+    assert f"sweep: runs: {left}/{left} (100%)" in resumed.stderr
     assert {
         n: t for n, t in ((p.name, p.stat().st_mtime_ns) for p in chunks.iterdir()) if n in survivors
     } == survivors
@@ -141,6 +148,13 @@ def test_expand_matches_hydra_basic_sweeper_cells():
         ["police.raid_capacity=1", "police.corruption=0.5", "n_seeds=3"],
     ]
     assert chunk_key(["b=1", "a=x/y"]) == "a=x%2Fy,b=1"
+
+
+def test_runs_of_a_cell_come_from_its_overrides_or_the_base_configuration():
+    base = {"n_draws": 2, "n_seeds": 5}
+    assert cell_runs(["police.raid_capacity=1"], base) == 10
+    assert cell_runs(["police.raid_capacity=1", "n_seeds=3"], base) == 6
+    assert cell_runs(["+n_draws=4", "n_seeds=3"], base) == 12
 
 
 @pytest.mark.parametrize(
@@ -183,8 +197,15 @@ def test_dask_sweep_on_a_local_cluster_gives_the_same_table(parallel, tmp_path):
 
     from sim.runs import dask_sweep
 
+    reports = []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        counts = dask_sweep.run([*GRID, *TINY, f"hydra.sweep.dir={tmp_path}"], cluster.scheduler_address)
+        overrides = [*GRID, *TINY, f"hydra.sweep.dir={tmp_path}"]
+        counts = dask_sweep.run(overrides, cluster.scheduler_address, progress=lambda *r: reports.append(r))
+        assert reports == [(2, 8), (4, 8), (6, 8), (8, 8)]  # runs done of the grid's, after each chunk
+        reports.clear()
+        again = dask_sweep.run(overrides, cluster.scheduler_address, progress=lambda *r: reports.append(r))
+        assert again == {"done": 0, "skipped": 4, "failed": 0}
+        assert reports[-1] == (0, 0)  # chunks done before are no work of this sweep
     assert counts == {"done": 4, "skipped": 0, "failed": 0}
     done = collect(tmp_path)
     assert not done.missing

@@ -9,22 +9,24 @@ a likelihood we do not have.) The seeds of a particle are derived from its param
 same particle always gets the same statistics. The distance is the weighted sum of the fit targets'
 discrepancies (:mod:`sim.analysis.observations`); validate targets are never read here.
 
-ABC-SMC itself is pyabc's (adaptive median epsilon, multivariate normal transitions); the sampler is
-pyabc's multicore sampler, or its Dask sampler when ``dask_scheduler`` is set.
+ABC-SMC itself is pyabc's (adaptive median epsilon, multivariate normal transitions), run one
+generation at a time so that each generation is reported as it completes; the sampler is pyabc's
+multicore sampler counting the particles it simulates (:mod:`sim.analysis.sampling`), or pyabc's Dask
+sampler when ``dask_scheduler`` is set.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
-import re
 import tempfile
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,6 +39,9 @@ from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
 from sim.runs import metrics, posterior
 from sim.runs.runner import parallel_map, run_replicate
+
+if TYPE_CHECKING:
+    from sim.analysis.sampling import Sampling
 
 
 @dataclass
@@ -161,108 +166,103 @@ class Posterior:
         return self.particles.drop(columns="weight").iloc[idx].reset_index(drop=True)
 
 
-class _GenerationLog(logging.Handler):
-    """Turns pyabc's per-generation log lines into progress rows (pyabc has no generation callback)."""
+@contextlib.contextmanager
+def _pyabc_quiet() -> Iterator[None]:
+    """Keep pyabc's log to warnings: our progress replaces its per-generation INFO lines."""
+    log = logging.getLogger("ABC")
+    level, propagate = log.level, log.propagate
+    log.setLevel(logging.WARNING)
+    log.propagate = False  # its own handler prints its warnings; the root's would print them twice
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+        log.propagate = propagate
 
-    NUMBER = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|inf)"
-    START = re.compile(rf"t: (\d+), eps: {NUMBER}")
-    DONE = re.compile(rf"Accepted: (\d+) / (\d+) = {NUMBER}, ESS: {NUMBER}")
 
-    def __init__(self, on_generation: Callable[[dict[str, float]], None] | None):
-        super().__init__(level=logging.INFO)
-        self.on_generation = on_generation
-        self.current: dict[str, float] = {}
-        self.seconds: dict[int, float] = {}
-        self.started = time.perf_counter()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Collect the start (t, epsilon) and end (acceptance, ESS) of each generation."""
-        message = record.getMessage()
-        if match := self.START.search(message):
-            self.current = {"generation": int(match[1]), "epsilon": float(match[2])}
-            self.started = time.perf_counter()
-        elif (match := self.DONE.search(message)) and self.current:
-            seconds = time.perf_counter() - self.started
-            self.seconds[int(self.current["generation"])] = seconds
-            row = self.current | {
-                "acceptance_rate": float(match[3]),
-                "ess": float(match[4]),
-                "seconds": seconds,
-            }
-            if self.on_generation:
-                self.on_generation(row)
-            self.current = {}
+def _generation(history, t: int) -> dict[str, float]:
+    """Diagnostics of generation ``t``, read from pyabc's History."""
+    populations = history.get_all_populations()
+    population = populations[populations["t"] == t].iloc[0]
+    _, weights = history.get_distribution(m=0, t=t)
+    simulations = int(population["samples"])
+    return {
+        "generation": t,
+        "epsilon": float(population["epsilon"]),
+        "simulations": simulations,
+        "acceptance_rate": len(weights) / max(simulations, 1),
+        "ess": float(weights.sum() ** 2 / (weights**2).sum()),
+        "seconds": float(population["wall_time"]),
+    }
 
 
 def calibrate(
     config: CalibrateConfig,
     model_params: ModelParams,
     on_generation: Callable[[dict[str, float]], None] | None = None,
+    on_sampling: Callable[[Sampling], None] | None = None,
 ) -> Posterior:
-    """Run ABC-SMC.
+    """Run ABC-SMC, one generation at a time.
+
+    pyabc runs one generation per call and resumes from its History for the next (its documented way
+    to continue a run; the result is the same as one call for all generations), so each
+    generation's diagnostics are read from the History as soon as it is complete. The run stops
+    after ``generations`` or once epsilon is at most ``min_epsilon``, as pyabc's own stopping rule.
 
     Args:
         config: The calibration configuration (settings, seed).
         model_params: The model as calibrated (``model_overrides`` already applied).
-        on_generation: Called after each generation with its diagnostics (for a progress display).
+        on_generation: Called after each generation with its diagnostics (a row of
+            :attr:`Posterior.diagnostics`).
+        on_sampling: Called while a generation (or the first sample from the prior) runs, with the
+            particles simulated and accepted so far (:mod:`sim.analysis.sampling`); not on a Dask
+            cluster, whose workers simulate out of sight.
 
     Returns:
         The posterior of the last generation and the diagnostics of all generations.
     """
     import pyabc
 
+    from sim.analysis import sampling
+
     settings = config.calibration
-    # Our progress display replaces pyabc's console log lines; its INFO records still reach our handler.
-    abc_log = logging.getLogger("ABC")
-    abc_log.setLevel(logging.INFO)
-    quieted = [(h, h.level) for h in abc_log.handlers]
-    for handler, _ in quieted:
-        handler.setLevel(logging.WARNING)
-    propagate, abc_log.propagate = abc_log.propagate, False
     # pyabc draws its proposals from numpy's legacy global generator; seed it for repeatability.
     np.random.seed(config.seed % 2**32)  # noqa: NPY002
-    if settings.dask_scheduler:
-        from distributed import Client
+    with _pyabc_quiet(), tempfile.TemporaryDirectory() as tmp:
+        report = on_sampling or (lambda _: None)
+        if settings.dask_scheduler:
+            from distributed import Client
 
-        sampler = pyabc.sampler.DaskDistributedSampler(Client(settings.dask_scheduler))
-    elif settings.n_procs == 1:  # in one process the whole calibration is reproducible
-        sampler = pyabc.sampler.SingleCoreSampler()
-    else:
-        sampler = pyabc.sampler.MulticoreEvalParallelSampler(n_procs=settings.n_procs)
-    abc = pyabc.ABCSMC(
-        Simulator(model_params, config.seed, settings.seeds_per_particle),
-        pyabc_prior(priors(config)),
-        Distance(settings.targets),
-        population_size=settings.population_size,
-        sampler=sampler,
-    )
-    progress = _GenerationLog(on_generation)
-    abc_log.addHandler(progress)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            abc.new(f"sqlite:///{Path(tmp) / 'abc.db'}", {"unused": 0.0})
-            history = abc.run(max_nr_populations=settings.generations, minimum_epsilon=settings.min_epsilon)
-            populations = history.get_all_populations()
-            rows = []
-            for t in range(history.max_t + 1):
-                _, weights = history.get_distribution(m=0, t=t)
-                pop = populations[populations["t"] == t].iloc[0]
-                rows.append(
-                    {
-                        "generation": t,
-                        "epsilon": float(pop["epsilon"]),
-                        "simulations": int(pop["samples"]),
-                        "acceptance_rate": settings.population_size / max(int(pop["samples"]), 1),
-                        "ess": float(weights.sum() ** 2 / (weights**2).sum()),
-                        "seconds": progress.seconds.get(t, np.nan),
-                    }
-                )
-            particles, weights = history.get_distribution(m=0, t=history.max_t)
-    finally:
-        abc_log.removeHandler(progress)
-        abc_log.propagate = propagate
-        for handler, level in quieted:
-            handler.setLevel(level)
+            sampler = pyabc.sampler.DaskDistributedSampler(Client(settings.dask_scheduler))
+        elif settings.n_procs == 1:  # in one process the whole calibration is reproducible
+            sampler = sampling.SingleCore(report)
+        else:
+            sampler = sampling.Multicore(report, n_procs=settings.n_procs)
+
+        def smc() -> pyabc.ABCSMC:
+            return pyabc.ABCSMC(
+                Simulator(model_params, config.seed, settings.seeds_per_particle),
+                pyabc_prior(priors(config)),
+                Distance(settings.targets),
+                population_size=settings.population_size,
+                sampler=sampler,
+            )
+
+        db = f"sqlite:///{Path(tmp) / 'abc.db'}"
+        abc = smc()
+        run_id = abc.new(db, {"unused": 0.0}).id
+        rows = []
+        for t in range(settings.generations):
+            if t:
+                abc = smc()
+                abc.load(db, run_id)
+            history = abc.run(max_nr_populations=1, minimum_epsilon=settings.min_epsilon)
+            rows.append(_generation(history, t))
+            if on_generation:
+                on_generation(rows[-1])
+            if rows[-1]["epsilon"] <= settings.min_epsilon:
+                break
+        particles, weights = history.get_distribution(m=0, t=history.max_t)
     particles = particles.reset_index(drop=True)
     particles["weight"] = weights / weights.sum()
     return Posterior(particles=particles, diagnostics=pd.DataFrame(rows))

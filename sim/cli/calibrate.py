@@ -8,26 +8,42 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
-from rich.console import Console
 from rich.table import Table
 
 from sim.analysis import calibration
 from sim.analysis.calibration import CalibrateConfig
 from sim.analysis.observations import Use
-from sim.cli.common import claim_or_fail, console, fail, progress_bar
+from sim.cli.common import (
+    Report,
+    claim_or_fail,
+    duration,
+    fail,
+    number,
+    progress_bar,
+    say,
+    table,
+    terminal,
+)
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures, figures
 from sim.runs import posterior, provenance
 from sim.runs.config import load_overrides, results_dir, to_run_config
+from sim.runs.metrics import METRICS
 from sim.runs.results import atomic_dir, write_json
+
+if TYPE_CHECKING:
+    from sim.analysis.sampling import Sampling
 
 
 def register() -> None:
@@ -47,6 +63,34 @@ def config_dict(config: CalibrateConfig) -> dict:
     return OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
 
 
+@contextlib.contextmanager
+def sampling_progress(generations: int) -> Iterator[Callable[[Sampling], None]]:
+    """Progress within each generation of ``generations``: yields the ``on_sampling`` of calibrate.
+
+    One progress display (:func:`sim.cli.common.progress_bar`) per sample: the first sample from the
+    prior, then each generation's particles accepted, with the simulations so far and the threshold.
+    """
+    with contextlib.ExitStack() as stack:
+        reports: list[Report] = []  # the report of the sample in progress, if any
+
+        def show(sampling: Sampling) -> None:
+            prior = sampling.generation < 0
+            if not reports:
+                label = f"generation {sampling.generation + 1}/{generations}"
+                label = "sample from the prior" if prior else label
+                reports.append(stack.enter_context(progress_bar(f"calibrate: {label}")))
+            if prior:
+                reports[0](sampling.simulations, sampling.size, "simulated, to set the first threshold")
+            else:
+                note = f"accepted, {sampling.simulations:,} simulations, eps {number(sampling.epsilon, '')}"
+                reports[0](min(sampling.accepted, sampling.size), sampling.size, note)
+            if sampling.complete:
+                stack.close()  # the last line of the sample; a terminal's bar goes
+                reports.clear()
+
+        yield show
+
+
 def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     """Calibrate, re-simulate the posterior predictive, and write everything to ``out_dir``."""
     settings = config.calibration
@@ -55,16 +99,18 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     started = time.perf_counter()
 
     def show(row: dict) -> None:
-        elapsed = time.perf_counter() - started
         done = int(row["generation"]) + 1
-        eta = elapsed / done * (settings.generations - done)
-        console.print(
-            f"generation {done}/{settings.generations}  epsilon {row['epsilon']:.3g}  "
-            f"acceptance {row['acceptance_rate']:.2f}  ESS {row['ess']:.0f}  "
-            f"{row['seconds']:.0f} s  ETA {eta:.0f} s"
+        left = (time.perf_counter() - started) / done * (settings.generations - done)
+        say(
+            f"calibrate: generation {done}/{settings.generations} done: eps {number(row['epsilon'], '')}, "
+            f"{settings.population_size:,} of {row['simulations']:,} simulations accepted "
+            f"({row['acceptance_rate']:.0%}), "
+            f"ESS {row['ess']:.0f}, {duration(row['seconds'])}"
+            + (f"; calibration about {duration(left)} left" if done < settings.generations else "")
         )
 
-    fitted = calibration.calibrate(config, model_params, on_generation=show)
+    with sampling_progress(settings.generations) as on_sampling:
+        fitted = calibration.calibrate(config, model_params, show, on_sampling)
     with progress_bar("calibrate: posterior predictive draws") as report:
         predicted = calibration.predictive(
             fitted, model_params, settings.predictive_draws, config.seed, settings.n_procs, report
@@ -109,27 +155,40 @@ def publish(particles: pd.DataFrame, name: str, metadata: dict, fit: pd.DataFram
     posterior.save(particles, name, record)
 
 
-def report_table(frame, title: str) -> Table:
-    """Targets beside their posterior predictive 90% intervals, for the terminal."""
-    table = Table(title=title)
-    for column in ("target", "kind", "published", "90% predictive", "meets"):
-        table.add_column(column)
+def report_table(frame: pd.DataFrame, title: str) -> Table:
+    """Targets beside their posterior predictive median and 90% interval, for a terminal of 100 columns.
+
+    Args:
+        frame: Rows of :func:`sim.analysis.calibration.fit_report`.
+        title: What the targets are (e.g. ``Fit targets``).
+    """
+    out = table(
+        f"{title}: posterior predictive median (90% interval) vs published",
+        ("target", "statistic", "unit", "predicted", "published", "met"),
+        right=("predicted", "published"),
+    )
     for row in frame.itertuples():
-        binomial = row.kind in ("binomial", "binomial_at_least")
+        share = row.kind in ("binomial", "binomial_at_least")  # compared as the share k / n
+        unit = "share" if share else METRICS[row.statistic][0]
         if row.kind == "interval":
-            published = f"{row.low:,.4g}-{row.high:,.4g}"
-        elif binomial:
-            published = f"{row.observed:g}/{row.n} = {row.observed / row.n:.3g}"
+            published = f"{number(row.low, unit)}-{number(row.high, unit)}"
+        elif share:
+            at_least = "≥ " if row.kind == "binomial_at_least" else ""
+            published = f"{at_least}{row.observed:g} of {row.n:g} ({number(row.observed / row.n, unit)})"
         else:
-            published = f"{row.observed:,.4g}"
-        table.add_row(
+            published = number(row.observed, unit)
+        predicted = "n/a"
+        if np.isfinite(row.median):
+            predicted = f"{number(row.median, unit)} ({number(row.q05, unit)}-{number(row.q95, unit)})"
+        out.add_row(
             row.target,
-            row.kind,
+            row.statistic.replace("_", " "),
+            unit,
+            predicted,
             published,
-            f"{row.q05:,.3g} - {row.q95:,.3g}",
-            "yes" if row.covered else "NO",
+            "yes" if row.covered else "no",
         )
-    return table
+    return out
 
 
 def _calibrate(cfg: DictConfig) -> None:
@@ -140,10 +199,10 @@ def _calibrate(cfg: DictConfig) -> None:
     out_dir = results_dir(config, "calibration")
     with claim_or_fail(out_dir, provenance.config_hash(config_dict(config)), config.overwrite):
         out = calibrate_and_write(config, out_dir)
-    terminal = Console()
-    terminal.print(report_table(out["fit"], "Fit targets"))
-    terminal.print(report_table(out["validation"], "Validate targets (out of sample)"))
-    terminal.print(f"results written to {out_dir}")
+    console = terminal()
+    console.print(report_table(out["fit"], "Fit targets"))
+    console.print(report_table(out["validation"], "Validate targets (out of sample)"))
+    console.print(f"results written to {out_dir}")
 
 
 def main(argv: Sequence[str]) -> None:

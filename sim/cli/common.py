@@ -1,4 +1,4 @@
-"""What every command shares: the one-line error, the terminal, the progress bar, the argument rules.
+"""What every command shares: the one-line error, the progress bar, terminal tables, the argument rules.
 
 Every command takes ``key=value`` arguments. Commands that configure model runs hand them to Hydra as
 overrides (:func:`sim.cli.hydra_command.hydra_app`); the commands that only read saved files
@@ -16,10 +16,11 @@ import datetime as dt
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -29,6 +30,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from sim.model.schemas import ConfigError, did_you_mean
 from sim.runs.dirs import claim
@@ -111,36 +113,43 @@ def parse_keys(argv: Sequence[str], keys: dict[str, str], usage: str) -> dict[st
 PROGRESS_SECONDS_ENV = "SCAMSIM_PROGRESS_SECONDS"
 PROGRESS_SECONDS = 30.0
 
+Report = Callable[..., None]  # report(done, total, note=""): see progress_bar
 
-def _duration(seconds: float) -> str:
+
+def duration(seconds: float) -> str:
+    """A duration as ``H:MM:SS``."""
     return str(dt.timedelta(seconds=round(seconds)))
 
 
 @contextlib.contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """Progress on stderr; yields ``report(done, total)`` to call after each task.
+def progress_bar(description: str) -> Iterator[Report]:
+    """Progress on stderr; yields ``report(done, total, note="")`` to call as the work advances.
 
-    On a terminal, a transient bar that appears at the first report (so a configuration error leaves
-    the terminal untouched). Elsewhere (a log file), a plain line such as ``replicates: 12/40 (30%),
-    elapsed 0:01:05, about 0:02:31 left`` at the first report, then at most every
-    :data:`PROGRESS_SECONDS` seconds (environment variable :data:`PROGRESS_SECONDS_ENV`), and at the end.
+    ``note`` follows the count (e.g. ``accepted, 412 simulations``). On a terminal, a transient bar
+    that appears at the first report (so a configuration error leaves the terminal untouched).
+    Elsewhere (a log file), a plain line such as ``replicates: 12/40 (30%), elapsed 0:01:05, about
+    0:02:31 left`` at the first report, then at most every :data:`PROGRESS_SECONDS` seconds
+    (environment variable :data:`PROGRESS_SECONDS_ENV`), and the last report when the work ends.
     """
     if not console.is_terminal:
-        yield _plain_lines(description, float(os.environ.get(PROGRESS_SECONDS_ENV, PROGRESS_SECONDS)))
+        every = float(os.environ.get(PROGRESS_SECONDS_ENV, PROGRESS_SECONDS))
+        with _plain_lines(description, every) as report:
+            yield report
         return
     columns = (
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
+        TextColumn("{task.fields[note]}"),
     )
     bar = Progress(*columns, console=console, transient=True)
-    task = bar.add_task(description, total=None)
+    task = bar.add_task(description, total=None, note="")
 
-    def report(done: int, total: int) -> None:
+    def report(done: int, total: int, note: str = "") -> None:
         bar.start()  # once: starting a started bar does nothing
-        bar.update(task, completed=done, total=total)
+        bar.update(task, completed=done, total=total, note=note)
 
     try:
         yield report
@@ -149,19 +158,72 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
             bar.stop()
 
 
-def _plain_lines(description: str, every: float) -> Callable[[int, int], None]:
+@contextlib.contextmanager
+def _plain_lines(description: str, every: float) -> Iterator[Report]:
     started = time.monotonic()
-    last: float | None = None
+    printed: float | None = None  # when the last line was printed
+    pending: tuple[int, int, str, float] | None = None  # the last report, if not printed yet
 
-    def report(done: int, total: int) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if last is not None and now - last < every and done < total:
-            return
-        last, elapsed = now, now - started
-        line = f"{description}: {done:,}/{total:,} ({done / total:.0%}), elapsed {_duration(elapsed)}"
+    def emit(done: int, total: int, note: str, now: float) -> None:
+        nonlocal printed, pending
+        elapsed = now - started
+        line = f"{description}: {done:,}/{total:,}" + (f" ({done / total:.0%})" if total else "")
+        line += f" {note}" if note else ""
+        line += f", elapsed {duration(elapsed)}"
         if 0 < done < total:
-            line += f", about {_duration(elapsed / done * (total - done))} left"
+            line += f", about {duration(elapsed / done * (total - done))} left"
         print(line, file=sys.stderr, flush=True)
+        printed, pending = now, None
 
-    return report
+    def report(done: int, total: int, note: str = "") -> None:
+        nonlocal pending
+        now = time.monotonic()
+        if printed is None or now - printed >= every:
+            emit(done, total, note, now)
+        else:
+            pending = (done, total, note, now)
+
+    yield report
+    if pending:
+        emit(*pending)
+
+
+def say(line: str) -> None:
+    """Print a line of progress that stays: above the live bar on a terminal, as it is in a log."""
+    console.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def number(x: float, unit: str) -> str:
+    """A value for a terminal table: three significant digits, thousands separators, never an exponent.
+
+    57,821 gives 57,800; shares have two decimals, or two significant digits below 0.1 (0.038).
+    """
+    if unit == "share":
+        return f"{x:.2f}" if abs(x) >= 0.1 else f"{x:.2g}"
+    return f"{float(f'{x:.3g}'):,.0f}" if abs(x) >= 100 else f"{x:,.3g}"
+
+
+def table(title: str, columns: Sequence[str], right: Collection[str] = ()) -> Table:
+    """An empty table for the terminal in the style of every command: one line per row, no cell cut.
+
+    Args:
+        title: Printed above the table.
+        columns: Column headers.
+        right: The headers of the columns aligned right (numbers).
+    """
+    out = Table(
+        title=title,
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        collapse_padding=True,
+        pad_edge=False,
+        min_width=len(title),  # the title on one line
+    )
+    for column in columns:
+        out.add_column(column, no_wrap=True, justify="right" if column in right else "left")
+    return out
+
+
+def terminal() -> Console:
+    """The console for tables on stdout: the terminal's width, or 100 columns in a log file."""
+    return Console(width=None if sys.stdout.isatty() else 100)

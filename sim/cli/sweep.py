@@ -36,7 +36,7 @@ def main(argv: Sequence[str]) -> None:
     from sim.runs import dask_sweep  # the work starts: load the model and Dask
 
     try:
-        with progress_bar("chunks") as report:
+        with progress_bar("sweep: runs") as report:
             counts = dask_sweep.run(overrides, keys["scheduler"] or None, int(keys["n_workers"]), report)
     except ConfigError as exc:
         fail(str(exc))

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 from omegaconf import DictConfig
-from rich.console import Console
 
 from sim.analysis import calibration
 from sim.analysis.observations import Use
 from sim.cli.calibrate import config_dict, register, report_table, to_calibrate_config
-from sim.cli.common import claim_or_fail, fail, progress_bar
+from sim.cli.common import claim_or_fail, fail, progress_bar, terminal
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import calibration_figures, figures
@@ -54,8 +53,9 @@ def _validate(cfg: DictConfig) -> None:
             predicted.to_parquet(tmp / "predictive.parquet", index=False)
             write_json(tmp / "metadata.json", metadata)
             figures.save(tmp / "figures", {"validation": calibration_figures.fit(report, metadata)})
-    Console().print(report_table(report, "Validate targets (out of sample, calibrated posterior)"))
-    Console().print(f"results written to {out_dir}")
+    console = terminal()
+    console.print(report_table(report, "Validate targets (out of sample)"))
+    console.print(f"results written to {out_dir}")
 
 
 def main(argv: Sequence[str]) -> None:

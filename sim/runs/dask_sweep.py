@@ -34,7 +34,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from sim.model.schemas import ConfigError
 from sim.runs import dirs
 from sim.runs.config import CONFIG_DIR, one_line, register, to_run_config
-from sim.runs.sweep import CHUNK_DIR, Chunk, execute, expand, prepare, record_failure
+from sim.runs.sweep import CHUNK_DIR, Chunk, cell_runs, execute, expand, prepare, record_failure
 
 WORKER_WAIT = 120  # seconds to wait for a cluster's first worker
 
@@ -146,7 +146,8 @@ def run(
         overrides: Hydra overrides with sweep syntax (comma lists are swept).
         scheduler: Address of a Dask scheduler, e.g. ``tcp://host:8786``; None starts a local cluster.
         n_workers: Processes of the local cluster.
-        progress: Called as ``progress(done, total)`` after each chunk.
+        progress: Called as ``progress(done, total)`` after each chunk, in runs (chunks done before
+            and skipped are left out of both).
 
     Returns:
         How many chunks were done, skipped and failed.
@@ -171,14 +172,20 @@ def run(
             with Client(scheduler or cluster) as client:
                 check_workers_see(client, sweep_dir)
                 futures = client.map(execute, chunks, sweep_dir=str(sweep_dir), pure=False)
-                keys = {future.key: chunk.key for future, chunk in zip(futures, chunks, strict=True)}
-                for done, future in enumerate(as_completed(futures), start=1):
-                    status = future.result()
-                    if not (sweep_dir / CHUNK_DIR / f"{keys[future.key]}.parquet").exists():
+                of = {future.key: chunk for future, chunk in zip(futures, chunks, strict=True)}
+                runs = {chunk.key: cell_runs(chunk.overrides, cfg) for chunk in chunks}
+                done, total = 0, sum(runs.values())
+                for future in as_completed(futures):
+                    status, key = future.result(), of[future.key].key
+                    if not (sweep_dir / CHUNK_DIR / f"{key}.parquet").exists():
                         status = "failed"  # written where the client cannot see it: not done
                     counts[status] += 1
+                    if status == "skipped":  # done before: not work of this sweep
+                        total -= runs[key]
+                    else:
+                        done += runs[key]
                     if progress:
-                        progress(done, len(chunks))
+                        progress(done, total)
         finally:
             if cluster is not None:
                 cluster.close()

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,6 +238,22 @@ def chunk_keys(chunk_dir: Path) -> dict[str, Path]:
     """Finished and failed chunk files of a chunk folder, by chunk key (temporaries and set-asides not)."""
     files = [*chunk_dir.glob("[!.]*.parquet"), *chunk_dir.glob(f"[!.]*{FAILED_SUFFIX}")]
     return {p.name.removesuffix(".parquet").removesuffix(FAILED_SUFFIX): p for p in sorted(files)}
+
+
+def cell_runs(cell: Iterable[str], base: Mapping[str, Any]) -> int:
+    """Runs of a grid cell: ``n_draws x n_seeds``, as the cell's overrides set them, or else ``base``."""
+    values = {"n_draws": int(base["n_draws"]), "n_seeds": int(base["n_seeds"])}
+    for override in cell:
+        key, _, text = override.lstrip("+~").partition("=")
+        if key in values and text.isdigit():
+            values[key] = int(text)
+    return values["n_draws"] * values["n_seeds"]
+
+
+def runs_written(chunk_dir: Path, runs: Mapping[str, int]) -> int:
+    """Runs of the chunks ``runs`` (chunk key -> its runs) whose file is in ``chunk_dir``, done or failed."""
+    present = chunk_keys(chunk_dir)
+    return sum(n for key, n in runs.items() if key in present)
 
 
 def prepare(sweep_dir: Path, cells: list[list[str]], overwrite: bool) -> None:
