@@ -63,6 +63,16 @@ def test_lognormal_is_squared_log_error_in_sd_units():
     assert t.discrepancy({"x": 100 * math.e**0.5}) == pytest.approx(1.0)
 
 
+def test_at_least_is_free_above_the_bound_and_lognormal_below():
+    t = Target(statistic="x", kind=Kind.at_least, low=250, sd_log=0.5)
+    assert t.discrepancy({"x": 250}) == t.discrepancy({"x": 1e6}) == 0
+    assert t.discrepancy({"x": 250 * math.e**-0.5}) == pytest.approx(1.0)  # one sd_log below
+    assert t.discrepancy({"x": 100}) > t.discrepancy({"x": 200}) > 0
+    assert t.discrepancy({"x": math.nan}) == 100.0  # undefined: as bad as 10 standard errors
+    with pytest.raises(ConfigError, match=r"calibration.targets.SC3.sd_log is required for kind at_least"):
+        Target(kind=Kind.at_least, low=250).check("SC3")
+
+
 def test_validate_targets_never_enter_the_distance():
     fit = Target(statistic="x", kind=Kind.lognormal, observed=100, sd_log=1.0)
     held_out = Target(statistic="y", kind=Kind.lognormal, observed=1, sd_log=0.01, use=Use.validate)
@@ -75,6 +85,8 @@ def test_coverage_of_intervals_and_points():
     assert coverage(Target(kind=Kind.lognormal, observed=100, sd_log=0.1), draws)["covered"]
     assert not coverage(Target(kind=Kind.lognormal, observed=200, sd_log=0.1), draws)["covered"]
     assert coverage(Target(kind=Kind.interval, low=105, high=300), draws)["covered"]
+    assert coverage(Target(kind=Kind.at_least, low=108, sd_log=0.1), draws)["covered"]  # q95 = 109
+    assert not coverage(Target(kind=Kind.at_least, low=110, sd_log=0.1), draws)["covered"]
 
 
 # ---------------------------------------------------------------------------------- registry

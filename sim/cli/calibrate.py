@@ -120,6 +120,10 @@ def report_table(frame, title: str) -> Table:
             published = f"{row.low:,.4g}-{row.high:,.4g}"
         elif binomial:
             published = f"{row.observed:g}/{row.n} = {row.observed / row.n:.3g}"
+        elif row.kind == "binomial_between":
+            published = f"{row.low:g}-{row.high:g}/{row.n}"
+        elif row.kind == "at_least":
+            published = f">= {row.low:,.4g}"
         else:
             published = f"{row.observed:,.4g}"
         table.add_row(
