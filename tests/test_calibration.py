@@ -66,6 +66,16 @@ def test_lognormal_is_squared_log_error_in_sd_units():
     assert t.discrepancy({"x": 100 * math.e**0.5}) == pytest.approx(1.0)
 
 
+def test_at_least_is_free_above_the_bound_and_lognormal_below():
+    t = Target(statistic="x", kind=Kind.at_least, low=250, sd_log=0.5)
+    assert t.discrepancy({"x": 250}) == t.discrepancy({"x": 1e6}) == 0
+    assert t.discrepancy({"x": 250 * math.e**-0.5}) == pytest.approx(1.0)  # one sd_log below
+    assert t.discrepancy({"x": 100}) > t.discrepancy({"x": 200}) > 0
+    assert t.discrepancy({"x": math.nan}) == 100.0  # undefined: as bad as 10 standard errors
+    with pytest.raises(ConfigError, match=r"calibration.targets.SC3.sd_log is required for kind at_least"):
+        Target(kind=Kind.at_least, low=250).check("SC3")
+
+
 def test_validate_targets_never_enter_the_distance():
     fit = Target(statistic="x", kind=Kind.lognormal, observed=100, sd_log=1.0)
     held_out = Target(statistic="y", kind=Kind.lognormal, observed=1, sd_log=0.01, use=Use.validate)
@@ -78,6 +88,8 @@ def test_coverage_of_intervals_and_points():
     assert coverage(Target(kind=Kind.lognormal, observed=100, sd_log=0.1), draws)["covered"]
     assert not coverage(Target(kind=Kind.lognormal, observed=200, sd_log=0.1), draws)["covered"]
     assert coverage(Target(kind=Kind.interval, low=105, high=300), draws)["covered"]
+    assert coverage(Target(kind=Kind.at_least, low=108, sd_log=0.1), draws)["covered"]  # q95 = 109
+    assert not coverage(Target(kind=Kind.at_least, low=110, sd_log=0.1), draws)["covered"]
 
 
 # ---------------------------------------------------------------------------------- registry
@@ -280,13 +292,21 @@ def test_target_tables_are_readable_in_100_columns():
     predicted = pd.DataFrame(
         {
             "compounds_in_window": 60.0 + np.arange(20),
-            "am7_share": np.linspace(0.95, 1.0, 20),
-            "am7_closed": np.arange(20) % 4,
-            "am7_investigated": np.nan,  # undefined in every draw: no interval
+            "am7_shut": np.arange(20) % 4,
+            "am7_never_or_operating": 40.0 + np.arange(20) % 3,
+            "am7_not_shut": 55.0,
             "workers_held_aug2023": np.linspace(73_555, 135_916, 20),
             "loss_median": np.linspace(43_358, 60_720, 20),
             "loss_mean": np.linspace(134_893, 176_761, 20),
             "quota_met_share": np.linspace(0.011, 0.039, 20),
+            "am10_raided": np.nan,  # undefined in every draw: no interval
+            "en1_removed": np.linspace(2_000, 9_000, 20),
+            "tipoff_share_post_en1": np.linspace(0.4, 0.6, 20),
+            "am11_held_ratio": np.linspace(1.0, 1.5, 20),
+            "sc3_sites": np.linspace(80, 110, 20),
+            "in3_months_held_median": np.linspace(7, 11, 20),
+            "am6_min_route_share": np.linspace(0.1, 0.12, 20),
+            "am8_rescue_share": np.linspace(0.1, 0.12, 20),
         }
     )
     text = []
@@ -304,9 +324,12 @@ def test_target_tables_are_readable_in_100_columns():
     assert rows["SC1"][-5:] == ["people", "105,000", "(76,700-133,000)", "100,000", "yes"]
     assert rows["TG1_mean"][-5:] == ["USD", "156,000", "(137,000-175,000)", "155,000", "yes"]
     assert rows["AM1"][-5:] == ["compounds", "69.5", "(61-78)", "53-98", "yes"]
-    assert rows["AM7_share"][-9:] == ["share", "0.98", "(0.95-1.00)", "≥", "36", "of", "53", "(0.68)", "yes"]
-    assert rows["AM7_closed"][-7:] == ["0.021", "(0-0.045)", "2", "of", "53", "(0.038)", "yes"]  # k of n
-    assert rows["AM10"][-4:] == ["compounds", "n/a", "20-40", "no"]
+    assert rows["AM7_shut"][-7:] == ["0.021", "(0-0.045)", "2", "of", "53", "(0.038)", "yes"]  # k of n
+    # Between k1 and k2 of n: the counts and the shares they mean; predicted as a share.
+    assert rows["AM7_remaining"][-7:] == ["0.75", "(0.73-0.76)", "36-39", "of", "51", "(0.71-0.76)", "yes"]
+    assert rows["AM10"][-4:] == ["compounds", "n/a", "14-56", "no"]
+    assert rows["SC3"][-3:] == ["≥", "250", "no"]  # a one-sided bound
+    assert rows["AM11"][-3:] == ["≥", "1", "yes"]
     joined = "\n".join(text)
     assert "…" not in joined and "e+" not in joined and "nan" not in joined  # nothing cut, no exponents
 

@@ -11,7 +11,7 @@ import pytest
 
 import sim
 from sim.model.clock import Clock
-from sim.model.ledger import LOSS_BINS
+from sim.model.ledger import EXIT_ROUTES, HELD_BINS, HELD_EDGES_MONTHS, LOSS_BINS
 from sim.model.population import ArrayTable
 from sim.runs import metrics
 from sim.runs.results import Results, load_results
@@ -151,6 +151,69 @@ def test_am7_categories_follow_the_observation_model():
         assert all(np.isnan(v) for v in metrics.am7(spells, period, "cambodia").values())
 
 
+def test_patterns_over_time_from_a_constructed_run():
+    """AM11, IN3, AM6, AM8 and SC3 as their definitions say, on a hand-made series and spell table."""
+    dates = pd.date_range("2023-12-04", "2025-07-28", freq="7D")
+    held = np.where(dates < pd.Timestamp(2024, 2, 1), 1_000.0, 1_500.0)  # grows after January 2024
+    series = pd.DataFrame({"date": dates, "jurisdiction": "cambodia", "workers_held": held})
+    for name in HELD_BINS:
+        series[name] = 0.0
+    # In the window: 10 exits held 0-1 month, 30 held 3-6 months, 10 held 24 months or more -> median
+    # in 3-6: 3 + 3 * (25 - 10) / 30 = 4.5 months. Exits outside the window do not count.
+    in_window = (dates >= pd.Timestamp(2024, 1, 1)) & (dates <= pd.Timestamp(2025, 6, 30))
+    first = np.flatnonzero(in_window)[0]
+    series.loc[first, ["held_at_exit_0_1m", "held_at_exit_3_6m", "held_at_exit_24m_up"]] = [10, 30, 10]
+    series.loc[0, "held_at_exit_24m_up"] = 1_000  # December 2023
+    series["exits_escape"], series["exits_rescue"], series["exits_ransom"] = 0.0, 0.0, 0.0
+    series.loc[first, ["exits_escape", "exits_rescue", "exits_ransom"]] = [30, 10, 60]
+    day = pd.Timestamp(2020, 1, 1)
+    spells = pd.DataFrame(
+        {
+            "site": [1, 1, 2, 3, 4, 5],  # site 1 occupied twice: one site
+            "jurisdiction": ["cambodia"] * 5 + ["laos"],
+            "start": [day, day + pd.Timedelta(days=900), day, day, pd.Timestamp(2026, 2, 1), day],
+            # site 2 vacated (the compound moved), site 3 sealed after a raid: both still count
+            "reason": ["moved", "open", "moved", "closed_raid", "open", "open"],
+        }
+    )
+    period = (dt.date(2020, 1, 1), dt.date(2026, 12, 31))
+    out = metrics.over_time(series, spells, period, "cambodia")
+    assert out["am11_held_ratio"] == pytest.approx(1.5)
+    assert out["in3_months_held_median"] == pytest.approx(4.5)
+    assert out["am6_min_route_share"] == pytest.approx(0.1) and out["am8_rescue_share"] == pytest.approx(0.1)
+    assert out["sc3_sites"] == 3  # sites 1, 2, 3; site 4 opened after January 2026, site 5 in Laos
+    # A run ending before January 2026 cannot count SC3's sites; one ending mid-window judges nothing.
+    short = metrics.over_time(series, spells, (dt.date(2020, 1, 1), dt.date(2025, 12, 31)), "cambodia")
+    assert np.isnan(short["sc3_sites"]) and short["am11_held_ratio"] == pytest.approx(1.5)
+    cut = metrics.over_time(series, spells, (dt.date(2020, 1, 1), dt.date(2025, 3, 31)), "cambodia")
+    assert all(np.isnan(v) for v in cut.values())
+
+
+@pytest.mark.parametrize(
+    ("counts", "median"),
+    [
+        ([4, 0, 0, 0, 0, 0], 0.5),  # all under a month: linear within [0, 1)
+        ([0, 0, 10, 10, 0, 0], 6.0),  # half in 3-6, half in 6-12: the edge between
+        ([1, 1, 1, 1, 1, 10], 24.0),  # most held 24 months or more: the open bin's lower edge
+    ],
+)
+def test_binned_median(counts, median):
+    assert metrics.binned_median(np.array(counts, float), HELD_EDGES_MONTHS) == pytest.approx(median)
+    assert np.isnan(metrics.binned_median(np.zeros(6), HELD_EDGES_MONTHS))
+
+
+def test_time_held_at_exit_is_binned_per_person():
+    model = sim.ScamModel(sim.load_config(["scale=0.02", "time.end=2021-12-31"]), 3)
+    model.run_model()
+    series = model.ledger.series
+    exits = sum(series[f"exits_{r}"] for r in EXIT_ROUTES)
+    binned = sum(series[name] for name in HELD_BINS)
+    assert exits.sum() > 0
+    np.testing.assert_allclose(binned, exits)  # every exit in exactly one bin, step by step
+    # Workers held at the start were recruited up to a year before it: some leave after over a year.
+    assert series["held_at_exit_12_24m"].sum() > 0 and series["held_at_exit_0_1m"].sum() > 0
+
+
 def test_metrics_outside_the_simulated_period_are_missing_not_zero():
     config = sim.load_config(["scale=0.02", "time.end=2021-12-31", "n_seeds=1"])
     results = sim.run(config)
@@ -166,6 +229,11 @@ def test_metrics_outside_the_simulated_period_are_missing_not_zero():
         "compounds_active_mid2025",
         "workers_held_aug2023",
         "quota_met_share",
+        "am11_held_ratio",
+        "sc3_sites",
+        "in3_months_held_median",
+        "am6_min_route_share",
+        "am8_rescue_share",
     ]
     assert row[undefined].isna().all(), row[undefined]
     assert row["compounds_active_end"] > 0 and row["trafficked"] > 0  # defined for any period

@@ -93,6 +93,7 @@ def check(config: CalibrateConfig, params: ModelParams) -> None:
         ("population_size", settings.population_size),
         ("generations", settings.generations),
         ("seeds_per_particle", settings.seeds_per_particle),
+        ("predictive_draws", settings.predictive_draws),
         ("n_procs", settings.n_procs),
     ):
         if value < 1:

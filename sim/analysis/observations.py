@@ -13,6 +13,8 @@ about 1 at "one standard error off", so that weighted discrepancies add up into 
   units of the interval width (on a log scale if ``log``) — for ranges such as AM1 or SC2;
 * ``lognormal``: ``((log sim - log observed) / sd_log) ** 2`` — for a point figure with a relative
   uncertainty, such as SC1 or TG1;
+* ``at_least``: a one-sided bound (AM11's "growing", SC3's "more than 250"): nothing at or above
+  ``low``; below it ``((log low - log sim) / sd_log) ** 2``, as ``lognormal`` on the short side only;
 * ``binomial_at_least``: "at least k of n" (AM7): ``-log P(K >= k)`` for ``K ~ Binomial(n, p)``, with
   ``p`` the simulated share; censored, so any share that makes k likely costs almost nothing;
 * ``binomial``: "k of n" (AM7 closures, AM13): the log-likelihood ratio of ``Binomial(n, p)`` at k
@@ -44,6 +46,7 @@ class Kind(Enum):
 
     interval = "interval"
     lognormal = "lognormal"
+    at_least = "at_least"
     binomial_at_least = "binomial_at_least"
     binomial = "binomial"
     binomial_between = "binomial_between"
@@ -89,6 +92,7 @@ class Target:
         need = {
             Kind.interval: ("low", "high"),
             Kind.lognormal: ("sd_log",),
+            Kind.at_least: ("low", "sd_log"),
             Kind.binomial_at_least: ("n",),
             Kind.binomial: ("n",),
             Kind.binomial_between: ("n", "low", "high"),
@@ -122,6 +126,8 @@ class Target:
             return (outside / (hi - lo)) ** 2
         if self.kind is Kind.lognormal:
             return ((math.log(max(sim, 1e-12)) - math.log(self.observed)) / self.sd_log) ** 2
+        if self.kind is Kind.at_least:
+            return (max(math.log(self.low) - math.log(max(sim, 1e-12)), 0.0) / self.sd_log) ** 2
         p = min(max(sim, 1e-6), 1 - 1e-6)
         if self.kind is Kind.binomial_between:
             return _between_best(self.n, self.low, self.high) - _log_between(self.n, self.low, self.high, p)
@@ -151,8 +157,9 @@ def distance(targets: dict[str, Target], stats_: dict[str, float]) -> float:
 def coverage(target: Target, draws: np.ndarray) -> dict[str, float | bool]:
     """Posterior predictive 90% interval of a target's statistic and whether it meets the published value.
 
-    For interval targets "meets" means the intervals overlap; for point and binomial targets it means
-    the 90% interval contains the observed value (as a share for binomial kinds). A statistic
+    For interval targets "meets" means the intervals overlap, for a one-sided bound that the 90%
+    interval reaches it; for point and binomial targets it means the 90% interval contains the
+    observed value (as a share for binomial kinds). A statistic
     undefined in every draw (judged over a window the runs do not cover) has no interval and does not
     meet it.
     """
@@ -165,6 +172,8 @@ def coverage(target: Target, draws: np.ndarray) -> dict[str, float | bool]:
         covered = q05 <= target.high and q95 >= target.low
     elif target.kind is Kind.binomial_at_least:
         covered = q95 >= target.observed / target.n
+    elif target.kind is Kind.at_least:
+        covered = q95 >= target.low
     elif target.kind is Kind.binomial_between:
         covered = q05 <= target.high / target.n and q95 >= target.low / target.n
     else:

@@ -18,6 +18,9 @@ COVID_PERIOD = (dt.date(2020, 3, 1), dt.date(2021, 12, 31))
 # EN1: the Sept-Oct 2022 crackdown on Sihanoukville sites, and the months after it.
 EN1_CRACKDOWN = (dt.date(2022, 9, 15), dt.date(2022, 10, 31))
 EN1_AFTER = (dt.date(2022, 11, 1), dt.date(2023, 12, 31))
+# SC3: sites in Cambodia "by January 2026" (to its end), counted from the gambling ban's coming into
+# force on 1 Jan 2020 (AM11), when casino and hotel property became scam space.
+SC3_WINDOW = (dt.date(2020, 1, 1), dt.date(2026, 1, 31))
 
 
 @dataclass(frozen=True)

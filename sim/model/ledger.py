@@ -104,6 +104,21 @@ VARIABLES: dict[str, Variable] = {
     ),
 }
 
+# Time held at exit: bin edges in months of the "held_at_exit_*" counts (IN3: "weeks to over a year",
+# cases of 3, 4, 7 and 12 months), and the bins' names, shortest first.
+HELD_EDGES_MONTHS = (1, 3, 6, 12, 24)
+_HELD_RANGES = tuple(zip((0, *HELD_EDGES_MONTHS), (*HELD_EDGES_MONTHS, None), strict=True))
+HELD_BINS = tuple(f"held_at_exit_{lo}_{hi}m" if hi else f"held_at_exit_{lo}m_up" for lo, hi in _HELD_RANGES)
+VARIABLES |= {
+    name: Variable(
+        "people",
+        f"People who left captivity after {f'{lo} to {hi}' if hi else f'{lo} or more'} months held (IN3)",
+        "flow",
+        True,
+    )
+    for name, (lo, hi) in zip(HELD_BINS, _HELD_RANGES, strict=True)
+}
+
 # Routes out of captivity; each has its own "exits_<route>" variable.
 EXIT_ROUTES = ("escape", "rescue", "ransom", "released", "abandoned")
 

@@ -94,11 +94,12 @@ def pairs(posterior: Posterior, priors: dict[str, Uncertainty], metadata: dict[s
     return fig
 
 
-def fit(report: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
-    """Each target's published value or range beside the posterior predictive 90% interval.
+def fit(report: pd.DataFrame, metadata: dict[str, Any], basis: str = "posterior predictive") -> Figure:
+    """Each target's published value or range beside the simulated 90% interval.
 
-    Values are shown relative to the published value (or the range's midpoint) on a log axis, so
-    targets of different units share one panel.
+    Values are shown relative to the published value (or the range's midpoint, or its upper end when it
+    starts at 0, or a one-sided bound) on a log axis, so targets of different units share one panel.
+    ``basis`` says what was simulated (the posterior predictive, or the hand-tuned parameters).
     """
     fig, ax = plt.subplots(figsize=(8, 0.55 * len(report) + 1.6))
     for y, row in enumerate(report.itertuples()):
@@ -106,7 +107,7 @@ def fit(report: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
         ref = row.observed / row.n if binomial else row.observed
         if row.kind in ("interval", "binomial_between"):
             scale = row.n if row.kind == "binomial_between" else 1.0
-            ref = np.sqrt(row.low * row.high) / scale
+            ref = (np.sqrt(row.low * row.high) if row.low > 0 else row.high) / scale
             ax.plot(
                 [row.low / scale / ref, row.high / scale / ref],
                 [y, y],
@@ -117,6 +118,9 @@ def fit(report: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
             )
         elif row.kind == "binomial_at_least":
             ax.plot([ref / ref, 1 / ref], [y, y], color="0.6", lw=6, solid_capstyle="butt")
+        elif row.kind == "at_least":  # a one-sided bound: the bar runs from it to the right
+            ref = row.low
+            ax.plot([1, max(2.0, row.q95 / ref)], [y, y], color="0.6", lw=6, solid_capstyle="butt")
         else:
             ax.plot([1], [y], "s", color="0.3", label="published value" if y == 0 else None)
         colour = PALETTE["blue"] if row.covered else PALETTE["vermillion"]
@@ -125,10 +129,10 @@ def fit(report: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     ax.set_yticks(range(len(report)))
     ax.set_yticklabels([f"{r.target} ({r.use})" for r in report.itertuples()], fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel("simulated / published (log scale); bar = published range, line = 90% posterior predictive")
+    ax.set_xlabel(f"simulated / published (log scale); bar = published range, line = 90% {basis}")
     ax.axvline(1, color="0.8", lw=0.8, zorder=0)
-    ax.set_title("Fit: posterior predictive 90% intervals (blue: meets the target, vermillion: misses)")
+    ax.set_title(f"{basis.capitalize()}: 90% intervals (blue: meets the target, vermillion: misses)")
     ax.invert_yaxis()
-    footer(fig, metadata, "posterior predictive: one fresh replicate per posterior draw")
+    footer(fig, metadata, f"{basis}: one fresh replicate per draw")
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model import facts
-from sim.model.ledger import EXIT_ROUTES, LOSS_BINS
+from sim.model.ledger import EXIT_ROUTES, HELD_BINS, HELD_EDGES_MONTHS, LOSS_BINS
 
 # Metric name -> (unit, meaning). Every metric is computed per replicate.
 METRICS: dict[str, tuple[str, str]] = {
@@ -47,6 +47,30 @@ METRICS: dict[str, tuple[str, str]] = {
     "tipoff_share_post_en1": (
         "share",
         "EN1: share of raids in the focal jurisdiction, Nov 2022 - Dec 2023, tipped off",
+    ),
+    "am11_held_ratio": (
+        "ratio",
+        "AM11: people held in the focal jurisdiction, mean over the AM4 window's last month (Jun 2025) "
+        "over its first (Jan 2024)",
+    ),
+    "sc3_sites": (
+        "sites",
+        "SC3: distinct sites in the focal jurisdiction occupied by a compound at some time from 1 Jan 2020 "
+        "to 31 Jan 2026, including sites later vacated or sealed",
+    ),
+    "in3_months_held_median": (
+        "months",
+        "IN3: median time held of those leaving captivity in the focal jurisdiction in the AM4 window "
+        "(linear within the held_at_exit bins; 24 if more than half were held 24 months or more)",
+    ),
+    "am6_min_route_share": (
+        "share",
+        "AM6: the smallest of the escape, rescue and ransom shares of exits by those three routes, focal "
+        "jurisdiction, AM4 window",
+    ),
+    "am8_rescue_share": (
+        "share",
+        "AM8: rescues as a share of exits by escape, rescue or ransom, focal jurisdiction, AM4 window",
     ),
     "raid_rate_per_compound": (
         "1/year",
@@ -160,6 +184,59 @@ def am7(spells: pd.DataFrame, period: tuple[dt.date, dt.date], focal: str) -> di
     }
 
 
+def binned_median(counts: np.ndarray, edges: tuple[float, ...]) -> float:
+    """Median of counts in bins ``[0, e1), [e1, e2), ..., [e_last, inf)``, linear within a closed bin.
+
+    A median in the open last bin is reported as its lower edge ``e_last`` (a lower bound); no count
+    gives NaN.
+    """
+    total = counts.sum()
+    if total <= 0:
+        return np.nan
+    cum = np.cumsum(counts)
+    i = int(np.searchsorted(cum, total / 2))
+    if i == len(edges):
+        return float(edges[-1])
+    lo = 0.0 if i == 0 else edges[i - 1]
+    below = cum[i - 1] if i > 0 else 0.0
+    return float(lo + (edges[i] - lo) * (total / 2 - below) / counts[i])
+
+
+def over_time(
+    focal_rows: pd.DataFrame, spells: pd.DataFrame, period: tuple[dt.date, dt.date], focal: str
+) -> dict[str, float]:
+    """The validate-only patterns of AM11, SC3, IN3, AM6 and AM8 (see :data:`METRICS`).
+
+    Args:
+        focal_rows: The replicate's time series of the focal jurisdiction (people at full scale).
+        spells: The replicate's spell table.
+        period: The run's first and last day; a pattern whose window the run does not cover is NaN.
+        focal: Name of the focal jurisdiction.
+    """
+    out = dict.fromkeys(
+        ("am11_held_ratio", "in3_months_held_median", "am6_min_route_share", "am8_rescue_share", "sc3_sites"),
+        np.nan,
+    )
+    dates = focal_rows["date"]
+    if covers(period, facts.AMNESTY_WINDOW):
+        start, end = (pd.Timestamp(d) for d in facts.AMNESTY_WINDOW)
+        first = focal_rows.loc[(dates >= start) & (dates < start + pd.DateOffset(months=1)), "workers_held"]
+        last = focal_rows.loc[(dates > end - pd.DateOffset(months=1)) & (dates <= end), "workers_held"]
+        out["am11_held_ratio"] = float(last.mean() / first.mean()) if first.mean() > 0 else np.nan
+        window = focal_rows[(dates >= start) & (dates <= end)]
+        out["in3_months_held_median"] = binned_median(
+            window[list(HELD_BINS)].sum().to_numpy(float), HELD_EDGES_MONTHS
+        )
+        routes = window[["exits_escape", "exits_rescue", "exits_ransom"]].sum()
+        if routes.sum() > 0:
+            out["am6_min_route_share"] = float(routes.min() / routes.sum())
+            out["am8_rescue_share"] = float(routes["exits_rescue"] / routes.sum())
+    if covers(period, facts.SC3_WINDOW):
+        occupied = (spells["jurisdiction"] == focal) & (spells["start"] <= pd.Timestamp(facts.SC3_WINDOW[1]))
+        out["sc3_sites"] = float(spells.loc[occupied, "site"].nunique())
+    return out
+
+
 def loss_quantile(counts: np.ndarray, q: float) -> float:
     """Quantile of defrauded targets' losses from the log-binned histogram (geometric interpolation)."""
     total = counts.sum()
@@ -228,6 +305,7 @@ def replicate_metrics(
         raids.loc[after, "tipped_off"].mean() if covers(period, facts.EN1_AFTER) and after.any() else np.nan
     )
     out["tipoff_share_post_en1"] = float(leaked)
+    out |= over_time(focal_rows, spells, period, focal)
     step_dates = np.unique(series["date"].to_numpy())
     step_days = (step_dates[1] - step_dates[0]) / np.timedelta64(1, "D") if len(step_dates) > 1 else 0.0
     compound_years = float(window["compounds_active"].sum()) * step_days / 365.25

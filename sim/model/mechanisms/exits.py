@@ -32,11 +32,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model.clock import DAYS_PER_MONTH
+from sim.model.ledger import HELD_BINS, HELD_EDGES_MONTHS
+
 if TYPE_CHECKING:
     from sim.model.model import ScamModel
 
 HELP, ESCAPE, RANSOM, RESALE = 0, 1, 2, 3
 MAX_LEVEL = 100  # punishment level cap, keeps int8 levels from overflowing
+HELD_EDGES_DAYS = np.array(HELD_EDGES_MONTHS) * DAYS_PER_MONTH
 
 
 def worker_events(model: ScamModel) -> None:
@@ -153,6 +157,9 @@ def remove(model: ScamModel, by_route: dict[str, np.ndarray]) -> None:
         model.ledger.add_by(f"exits_{route}", juris)
         days = (model.day - w.recruited_day[rows]).astype(np.float64)
         model.ledger.add_by("exit_days_held", juris, days)
+        held_bin = np.searchsorted(HELD_EDGES_DAYS, days, side="right")
+        for i, name in enumerate(HELD_BINS):
+            model.ledger.add_by(name, juris[held_bin == i])
         keep[rows] = False
     w.keep(keep)
     model.targets.worker[:] = w.remap(model.targets.worker)
