@@ -267,6 +267,18 @@ def test_expected_yield_matches_realised_takings():
 def test_robustness_table_reads_each_conclusion_per_variant():
     from sim.analysis.robustness import CONCLUSIONS, conclusions_table, markdown
 
+    table = conclusions_table(robustness_runs(), resamples=50).set_index(
+        pd.Index([c.id for c in CONCLUSIONS])
+    )
+    assert table.loc["C3", "all on"].startswith("✓") and table.loc["C3", "coupled tip-offs (d)"].startswith(
+        "✗"
+    )
+    assert table.loc["C1", "all on"].startswith("✓") and table.loc["C6", "all on"].startswith("✓")
+    assert "C3: depends on: coupled tip-offs (d)." in markdown(table.reset_index(drop=True))
+
+
+def robustness_runs() -> pd.DataFrame:
+    """A synthetic robustness sweep: raids bite in v0 at any corruption; in v4 not at corruption 1."""
     rng = np.random.default_rng(0)
     rows = []
     for variant in ("v0", "v4"):
@@ -286,13 +298,33 @@ def test_robustness_table_reads_each_conclusion_per_variant():
                             "compounds_opened": 10.0 + capacity / 10,
                             "entries": 1.0,
                             "am7_share": 0.72,
+                            "status": "ok",
                         }
                     )
-    table = conclusions_table(pd.DataFrame(rows), resamples=50).set_index(
-        pd.Index([c.id for c in CONCLUSIONS])
+    return pd.DataFrame(rows)
+
+
+def test_robustness_study_writes_table_figure_and_runs_and_keeps_another_sweeps_output(tmp_path):
+    from sim.analysis.robustness import conclusions_table
+    from sim.report import robustness
+    from sim.runs.collect import Sweep, load_sweep
+
+    runs = robustness_runs()
+    sweep = tmp_path / "sweep"
+    Sweep(runs, {"config_hash": "abc", "written_by": "scamsim"}).write(sweep)
+    out = tmp_path / "out"
+    robustness.draw(sweep, out, resamples=20)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        ["conclusions.csv", "conclusions.md", "metadata.json", "runs.parquet", "variants.png", "variants.svg"]
     )
-    assert table.loc["C3", "all on"].startswith("✓") and table.loc["C3", "coupled tip-offs (d)"].startswith(
-        "✗"
-    )
-    assert table.loc["C1", "all on"].startswith("✓") and table.loc["C6", "all on"].startswith("✓")
-    assert "C3: depends on: coupled tip-offs (d)." in markdown(table.reset_index(drop=True))
+    assert pd.read_csv(out / "conclusions.csv").equals(conclusions_table(runs, 20))
+    assert load_sweep(out).runs.equals(runs)
+    fig = robustness.variants_figure(runs, {})
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["v0: all on", "v4: coupled tip-offs (d)"]
+    # Another sweep's output is never replaced unless asked.
+    Sweep(runs, {"config_hash": "other", "written_by": "scamsim"}).write(sweep)
+    with pytest.raises(robustness.dirs.DirError):
+        robustness.draw(sweep, out, resamples=20)
+    robustness.draw(sweep, out, overwrite=True, resamples=20)

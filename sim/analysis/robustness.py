@@ -6,20 +6,17 @@ each conclusion (:data:`CONCLUSIONS`) and variant, the statistic computed from c
 the conclusion *holds* (its 90% bootstrap interval over the cells' runs lies on the stated side),
 *reverses* (it lies on the other side) or is undecided.
 
-Run as ``python -m sim.analysis.robustness results/multirun/robustness`` (a sweep directory or a saved
-sweep); it prints the Markdown table and one sentence per conclusion.
+``python -m sim.report.robustness results/multirun/robustness`` writes the table (Markdown, with one
+sentence per conclusion) beside a figure of every variant's phase diagram.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-
-from sim.runs.collect import load_sweep
 
 RATE, CORRUPTION, VARIANT = "police.raid_capacity", "police.corruption", "variant"
 VARIANTS = {
@@ -176,16 +173,3 @@ def markdown(table: pd.DataFrame) -> str:
             f"{cid}: " + ("holds in every variant." if not failing else f"depends on: {', '.join(failing)}.")
         )
     return "\n".join([header, *rows, "", *sentences])
-
-
-def main() -> None:
-    """Print the conclusions table of a robustness sweep."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("sweep", help="sweep directory (results/multirun/robustness) or saved sweep")
-    parser.add_argument("--resamples", type=int, default=1000)
-    args = parser.parse_args()
-    print(markdown(conclusions_table(load_sweep(args.sweep).runs, args.resamples)))
-
-
-if __name__ == "__main__":
-    main()
