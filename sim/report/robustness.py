@@ -68,8 +68,7 @@ def variants_figure(runs: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
         bar = fig.colorbar(mesh, ax=axes, shrink=0.8, format=GROUPED)
         bar.set_label("workers held at the end of the run [thousand people] (median)")
     fig.suptitle(
-        "People held by raid capacity and corruption, per structural variant "
-        "(white line: AM7 share = 2/3)",
+        "People held by raid capacity and corruption, per structural variant (white line: AM7 share = 2/3)",
         fontsize=11,
     )
     footer(fig, metadata, NOTE)
