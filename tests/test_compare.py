@@ -7,6 +7,7 @@ statistical claim (pairing cuts the noise) with a wide margin.
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -127,6 +128,30 @@ def test_write_and_load_round_trip(comparison, tmp_path):
     assert meta["seeds"]["n_seeds"] == N_SEEDS and meta["git"] and meta["versions"]["numpy"]
 
 
+def test_summary_tables_fit_100_columns_with_signed_grouped_differences(comparison):
+    from rich.console import Console
+
+    from sim.cli.compare import summary_table
+
+    for scenario in ("raid_surge", "victim_protection"):
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(summary_table(comparison, scenario))
+        lines = console.export_text().rstrip("\n").splitlines()
+        rows = comparison.differences[comparison.differences["scenario"] == scenario]
+        # Title, blank, header, rule, one line per outcome (no wrapped rows), the closing blank line.
+        assert len(lines) == 4 + len(rows) + 1, "\n".join(lines)
+        assert all(len(line) <= 100 for line in lines)
+        text = "\n".join(lines)
+        assert "…" not in text and "e+" not in text and "e-0" not in text
+        held = rows[rows["outcome"] == "workers_held_end"].iloc[0]
+        line = next(ln for ln in lines if "workers held" in ln)
+        median = f"{float(f'{held.diff_median:.3g}'):,.0f}"
+        assert (("+" if held.diff_median > 0 else "") + median) in line  # signed, thousands grouped
+        losses = rows[rows["outcome"] == "target_losses"].iloc[0]
+        line = next(ln for ln in lines if "target losses" in ln)
+        assert "USD m" in line and f"{float(f'{losses.baseline_median / 1e6:.3g}'):,.0f}" in line
+
+
 def test_policy_overrides_reach_only_scenarios_that_have_the_policy():
     longer = ["scale=0.02", "time.end=2024-06-30", *EARLY]  # the anti-corruption window opens in 2024
     assert scenario_config("baseline", longer).policies == {}
@@ -194,7 +219,7 @@ def test_compare_command_writes_the_comparison(tmp_path):
     assert (d["within_noise"] == ((d["diff_q05"] <= 0) & (d["diff_q95"] >= 0))).all()
     assert (out / "figures" / "paired_differences.png").exists()
     assert json.loads((out / "metadata.json").read_text())["seeds"]["n_seeds"] == 2
-    assert "Paired differences" in proc.stdout and "within noise" in proc.stdout
+    assert "raid_surge - baseline: paired difference" in proc.stdout and "within noise" in proc.stdout
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporaries left
 
 

@@ -10,10 +10,9 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 
-from sim.cli.common import check_repeated, claim_or_fail, fail, progress_bar
+from sim.cli.common import check_repeated, claim_or_fail, fail, number, progress_bar, table, terminal
 from sim.model.schemas import ConfigError
 from sim.runs.config import RESULTS
 from sim.runs.dirs import check_name
@@ -63,28 +62,30 @@ def parse_args(argv: Sequence[str]) -> tuple[list[str], list[str], str | None]:
     return scenarios, overrides, name
 
 
-def _number(x: float, unit: str, sign: str = "+") -> str:
-    """``x`` to 3 significant digits (shares to 3 decimals), thousands grouped, never in exponent form."""
-    if unit == "share" or x == 0 or not math.isfinite(x):
-        return f"{x:{sign}.3f}" if unit == "share" else f"{x:{sign}g}"
-    digits = 2 - math.floor(math.log10(abs(x)))
-    return f"{round(x, digits):{sign},.{max(digits, 0)}f}"
+def _signed(x: float, unit: str) -> str:
+    """A difference for the table: :func:`sim.cli.common.number` with its sign (n/a if undefined)."""
+    if not math.isfinite(x):
+        return "n/a"
+    return ("+" if x > 0 else "") + number(x, unit)
 
 
-def summary_table(comparison: Comparison) -> Table:
-    """The differences as a rich table for the terminal."""
-    table = Table(title="Paired differences, scenario - baseline: median [90% interval] over replicates")
-    for column in ("scenario", "outcome [unit]", "baseline", "difference", "verdict"):
-        table.add_column(column)
-    for row in comparison.differences.itertuples():
-        baseline = _number(row.baseline_median, row.unit, sign="-")
-        diff = (
-            f"{_number(row.diff_median, row.unit)} "
-            f"[{_number(row.diff_q05, row.unit)}, {_number(row.diff_q95, row.unit)}]"
-        )
+def summary_table(comparison: Comparison, scenario: str) -> Table:
+    """One scenario's differences for a terminal of 100 columns (one line per outcome; money in USD m)."""
+    out = table(
+        f"{scenario} - baseline: paired difference, median (90% interval) over replicates",
+        ("outcome", "unit", "baseline", "difference", "verdict"),
+        right=("baseline", "difference"),
+    )
+    rows = comparison.differences[comparison.differences["scenario"] == scenario]
+    for row in rows.itertuples():
+        # Billions of dollars would not fit: money in millions.
+        unit, scale = ("USD m", 1e6) if row.unit == "USD" else (row.unit, 1.0)
+        baseline = number(row.baseline_median / scale, unit) if math.isfinite(row.baseline_median) else "n/a"
+        low, high = (_signed(v / scale, unit) for v in (row.diff_q05, row.diff_q95))
+        diff = f"{_signed(row.diff_median / scale, unit)} ({low} to {high})"
         verdict = "within noise" if row.within_noise else ("up" if row.diff_median > 0 else "down")
-        table.add_row(row.scenario, f"{row.outcome} [{row.unit}]", baseline, diff, verdict)
-    return table
+        out.add_row(row.outcome.replace("_", " "), unit, baseline, diff, verdict)
+    return out
 
 
 def main(argv: Sequence[str]) -> None:
@@ -107,6 +108,7 @@ def main(argv: Sequence[str]) -> None:
         with progress_bar("compare: runs") as report:
             comparison = run_comparison(configs, used, report)
         comparison.write(out_dir, figures.files({"paired_differences": difference_figure(comparison)}))
-    console = Console()
-    console.print(summary_table(comparison))
+    console = terminal()
+    for scenario in comparison.scenarios:
+        console.print(summary_table(comparison, scenario))
     console.print(f"comparison written to {out_dir}")
