@@ -7,6 +7,7 @@ arrays.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
@@ -76,6 +77,34 @@ class Compound(mesa.Agent):
         return self.boss.elite
 
 
+@dataclass(frozen=True)
+class ManageTerms:
+    """What every boss's :meth:`Boss.manage` uses this step, worked out once for all of them.
+
+    Attributes:
+        memory: Weight of the old estimate in a compound's trailing profit (per step).
+        p_close: Chance a settled loss-making compound is closed (or moved) this step.
+        p_expand: Chance a profitable boss opens a compound this step.
+        expected: Each compound's expected profit (by id; ``mechanisms.expected_profit``), else None.
+    """
+
+    memory: float
+    p_close: float
+    p_expand: float
+    expected: np.ndarray | None
+
+    @classmethod
+    def today(cls, model: ScamModel) -> ManageTerms:
+        """The terms of the current step."""
+        p, clock = model.p.compounds, model.clock
+        return cls(
+            memory=np.exp(-clock.dt_months / p.profit_months),
+            p_close=clock.p_year(p.close_rate),
+            p_expand=clock.p_year(p.expansion_rate),
+            expected=model.expected_profit() if model.p.mechanisms.expected_profit else None,
+        )
+
+
 class Boss(mesa.Agent):
     """A compound boss (syndicate head) running one or more compounds.
 
@@ -102,16 +131,16 @@ class Boss(mesa.Agent):
         """Compounds this boss runs now."""
         return [c for c in self.books if c.active]
 
-    def manage(self) -> None:
+    def manage(self, terms: ManageTerms) -> None:
         """Book this step's money, close loss-makers and expand while profitable."""
         model = self.model
         p = model.p.compounds
         clock = model.clock
-        memory = np.exp(-clock.dt_months / p.profit_months)
+        memory = terms.memory
         rng = model.streams["bosses"]
         revenue, costs = model.accounts.revenue, model.accounts.costs
         mech = model.p.mechanisms
-        expected = model.expected_profit() if mech.expected_profit and self.books else None
+        expected = terms.expected if self.books else None
         total_profit = 0.0
         for c in self.books:
             step_profit = float(revenue[c.cid] - costs[c.cid])
@@ -124,7 +153,7 @@ class Boss(mesa.Agent):
             c.profit = memory * c.profit + (1 - memory) * signal
             total_profit += c.profit
             settled = model.day - c.opened_day > p.profit_months * DAYS_PER_MONTH
-            if settled and c.profit < 0 and rng.random() < clock.p_year(p.close_rate):
+            if settled and c.profit < 0 and rng.random() < terms.p_close:
                 elsewhere = entry.better_jurisdiction(model, c.juris) if mech.entry_exit else None
                 if elsewhere is None:
                     sites.close(c, reason="unprofitable")
@@ -133,7 +162,7 @@ class Boss(mesa.Agent):
         home = self.books[-1].juris if self.books else 0
         # A compound closed before today has booked its last money: keep the books short.
         self.books = [c for c in self.books if c.active or c.closed_day >= model.day]
-        if total_profit > 0 and rng.random() < clock.p_year(p.expansion_rate):
+        if total_profit > 0 and rng.random() < terms.p_expand:
             near = self.operating[0].juris if self.operating else None
             sites.open_compound(model, self, near=near)
         if mech.entry_exit and not self.books:  # a syndicate with nothing left leaves the business

@@ -30,7 +30,7 @@ import mesa
 import numpy as np
 
 from sim.model import facts, interventions
-from sim.model.agents import Boss, Compound, Police, Recruiter
+from sim.model.agents import Boss, Compound, ManageTerms, Police, Recruiter
 from sim.model.clock import Clock
 from sim.model.ledger import Ledger
 from sim.model.mechanisms import enforcement, entry, sites
@@ -135,7 +135,6 @@ class ScamModel(mesa.Model):
         self._next_uid = 0
         self._sites: SiteArrays | None = None
         self._expected: tuple[int, np.ndarray] | None = None
-        self._held: tuple[tuple[int, int], np.ndarray] | None = None
         self.spells_end_day = (facts.AMNESTY_WINDOW[1] - self.clock.start).days
 
         self.police = [
@@ -370,11 +369,8 @@ class ScamModel(mesa.Model):
         return self.sites().juris[compounds]
 
     def held_by_compound(self) -> np.ndarray:
-        """Workers held in each compound, indexed by compound id (recounted only after workers change)."""
-        key = (self.workers.version, len(self.compounds))
-        if self._held is None or self._held[0] != key:
-            self._held = (key, np.bincount(self.workers.compound, minlength=len(self.compounds)))
-        return self._held[1]
+        """Workers held in each compound, indexed by compound id."""
+        return self.workers.held(len(self.compounds))
 
     def credit(self, cids: np.ndarray, amounts: np.ndarray, scam: bool = False) -> None:
         """Add money to compounds' revenue this step (``scam``: money taken from targets)."""
@@ -421,7 +417,7 @@ class ScamModel(mesa.Model):
         self._charge_running_costs(self.held_by_compound())
         if self.p.mechanisms.workforce_economics:
             shed(self)
-        self.agents_by_type[Boss].shuffle_do("manage")
+        self.agents_by_type[Boss].shuffle_do("manage", ManageTerms.today(self))
         if self.p.mechanisms.entry_exit:
             entry.enter(self)
         held = self.held_by_compound()
@@ -437,7 +433,7 @@ class ScamModel(mesa.Model):
         if not len(s.active):
             return
         dt = self.clock.dt_months
-        protected = np.array([c.protected for c in self.compounds])
+        protected = s.protected
         upkeep = np.where(s.active, (cp.running_cost * held + cp.fixed_cost * self.p.scale) * dt, 0.0)
         bribes = np.where(s.active & protected, self.p.police.bribe_per_worker * held * dt, 0.0)
         ids = np.arange(len(s.active))
@@ -449,8 +445,7 @@ class ScamModel(mesa.Model):
         """Record end-of-step stocks; ``held`` is workers per compound."""
         s = self.sites()
         n_j = self.ledger.n_juris
-        active = s.active
-        protected = np.array([c.protected for c in self.compounds], dtype=bool)
+        active, protected = s.active, s.protected
         self.ledger.set("compounds_active", np.bincount(s.juris[active], minlength=n_j))
         self.ledger.set("compounds_protected", np.bincount(s.juris[active & protected], minlength=n_j))
         self.ledger.set("compounds_down", np.bincount(s.juris[active & ~self.up()], minlength=n_j))

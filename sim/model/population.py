@@ -23,16 +23,12 @@ class ArrayTable:
     Subclasses list their columns and dtypes in ``COLUMNS``; ``table.<column>`` is a view of the live
     rows (write into it, never assign to it). Capacity grows geometrically on append and shrinks after
     large removals, so memory per live row stays within a small factor of the row size.
-
-    ``version`` counts changes of the rows (appends and removals); code that writes a column others
-    cache a result of (a worker's ``compound``) calls :meth:`changed`.
     """
 
     COLUMNS: ClassVar[dict[str, str]] = {}
 
     def __init__(self, capacity: int = 1024):
         self.n = 0
-        self.version = 0
         self._last_move: tuple = ()
         self._cols = {name: np.zeros(capacity, dtype) for name, dtype in self.COLUMNS.items()}
         self._refresh_views()
@@ -79,7 +75,6 @@ class ArrayTable:
         for name, v in values.items():
             self._cols[name][rows] = v
         self.n += k
-        self.version += 1
         self._refresh_views()
         return rows
 
@@ -97,17 +92,12 @@ class ArrayTable:
         for arr in self._cols.values():
             arr[holes] = arr[tail]
         self.n = k
-        self.version += 1
         self._last_move = (mask, holes, tail, k)
         # Shrink after large removals, so allocated memory stays within 2x of the live rows.
         if self.capacity > 4096 and self.n < self.capacity // 2:
             self._resize(self.n * 5 // 4)
         else:
             self._refresh_views()
-
-    def changed(self) -> None:
-        """Note a write into a column (for caches keyed on :attr:`version`)."""
-        self.version += 1
 
     def remap(self, rows: np.ndarray) -> np.ndarray:
         """Translate row indices taken before the last :meth:`keep` into current ones (-1 if removed).
@@ -135,6 +125,10 @@ class Workers(ArrayTable):
     (productivity multiplier, mean 1), ``perf`` (revenue brought in over about the last month, USD),
     ``level`` (punishment level; 0 = spared), ``debt`` (buy-out price, USD) and ``resales`` (times sold
     on between compounds).
+
+    The table also keeps the number of workers in each compound up to date (:meth:`held`): the
+    mechanisms ask for it several times a step, and recounting would cost a pass over every worker.
+    Workers change compound only through :meth:`move`.
     """
 
     COLUMNS: ClassVar[dict[str, str]] = {
@@ -149,6 +143,47 @@ class Workers(ArrayTable):
         "debt": "float32",
         "resales": "int8",
     }
+
+    def __init__(self, capacity: int = 1024):
+        super().__init__(capacity)
+        self._held = np.zeros(0, dtype=np.intp)
+
+    def _count(self, compounds: np.ndarray, sign: int) -> None:
+        """Add ``sign`` to the count of each compound in ``compounds``."""
+        if not len(compounds):
+            return
+        size = max(len(self._held), int(compounds.max()) + 1)
+        if size > len(self._held):
+            self._held = np.concatenate([self._held, np.zeros(size - len(self._held), np.intp)])
+        counts = np.bincount(compounds, minlength=size)
+        if sign > 0:
+            self._held += counts
+        else:
+            self._held -= counts
+
+    def held(self, n_compounds: int) -> np.ndarray:
+        """Workers held in each of compounds ``0 .. n_compounds - 1`` (a copy)."""
+        out = np.zeros(n_compounds, dtype=np.intp)
+        k = min(n_compounds, len(self._held))
+        out[:k] = self._held[:k]
+        return out
+
+    def append(self, **values: np.ndarray) -> slice:
+        """Append rows (see :meth:`ArrayTable.append`) and count them in their compounds."""
+        rows = super().append(**values)
+        self._count(self.compound[rows], 1)
+        return rows
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the rows where ``mask`` is true (see :meth:`ArrayTable.keep`)."""
+        self._count(self.compound[~mask], -1)
+        super().keep(mask)
+
+    def move(self, rows: np.ndarray, compounds: np.ndarray) -> None:
+        """Move the workers in ``rows`` to ``compounds``."""
+        self._count(self.compound[rows], -1)
+        self.compound[rows] = compounds
+        self._count(compounds, 1)
 
 
 class Targets(ArrayTable):

@@ -87,8 +87,10 @@ def plan_raids(police: Police) -> list[tuple[Compound, bool]]:
         rate = capacity * weight / model.p.police.reference_compounds
         hit = rng.random(len(candidates)) < model.clock.p_year(rate)
     leak = rng.random(len(candidates)) < model.tipoff_prob()[candidates]
+    raided = np.flatnonzero(hit)  # pick the few raided before leaving numpy: a loop over all is slow
     return [
-        (model.compounds[c], bool(lk)) for c, h, lk in zip(candidates.tolist(), hit, leak, strict=True) if h
+        (model.compounds[c], lk)
+        for c, lk in zip(candidates[raided].tolist(), leak[raided].tolist(), strict=True)
     ]
 
 

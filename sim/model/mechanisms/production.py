@@ -17,6 +17,8 @@ takes in, to the cent.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import astuple
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,10 +27,10 @@ from scipy import stats
 from sim.model.clock import DAYS_PER_MONTH
 from sim.model.population import GROOMED, INVESTING
 from sim.model.resources import QUADRATURE_S, QUADRATURE_T
+from sim.model.schemas import TargetParams
 
 if TYPE_CHECKING:
     from sim.model.model import ScamModel
-    from sim.model.schemas import TargetParams
 
 
 def scam_work(model: ScamModel) -> None:
@@ -45,6 +47,20 @@ def drain_time(model: ScamModel) -> float:
 
 
 def expected_yield(tp: TargetParams) -> float:
+    """Expected takings (USD) per unit work-month (:func:`quadrature_yield`), cached by parameter values.
+
+    Every run computes it when it starts, and the quadrature costs as much as tens of model steps; a
+    sweep or calibration runs the same target parameters many times in one process.
+    """
+    return _cached_yield(astuple(tp))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_yield(values: tuple) -> float:
+    return quadrature_yield(TargetParams(*values))
+
+
+def quadrature_yield(tp: TargetParams) -> float:
     """Expected takings (USD) per unit work-month: what one month of a unit-productivity worker brings in.
 
     ``groom_rate * E[wealth] * E_S[P(invest | S) * E F(min(T, D))]``, with susceptibility ``S`` of the
