@@ -233,3 +233,16 @@ def test_phase_draws_heatmaps_cuts_and_a_summary(parallel, tmp_path):
     redrawn = tmp_path / "redrawn"
     phase.draw(tmp_path, redrawn)
     pd.testing.assert_frame_equal(pd.read_csv(redrawn / "summary.csv"), summary)
+
+
+def test_a_chunk_written_before_a_metric_was_added_stays_readable(tmp_path):
+    from sim.runs.sweep import RUN_COLUMNS, chunk_info, write_chunk
+
+    row = {"seed": 1, "draw": 0, "replicate": 0, "status": "ok", "error": ""}
+    metrics = {name: 1.0 for name in list(METRICS)[:-1]}  # the newest metric did not exist yet
+    write_chunk(tmp_path / "old.parquet", pd.DataFrame([row | metrics]), {"config_hash": "h"})
+    assert chunk_info(tmp_path / "old.parquet") == {"config_hash": "h"}
+    # Without a run column it is no chunk (a foreign or damaged file), whatever its metadata.
+    partial = pd.DataFrame([{k: v for k, v in row.items() if k != RUN_COLUMNS[-1]} | metrics])
+    write_chunk(tmp_path / "bad.parquet", partial, {"config_hash": "h"})
+    assert chunk_info(tmp_path / "bad.parquet") is None

@@ -60,13 +60,11 @@ def variants_figure(runs: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
         ax.set_title(f"{variant}: {VARIANTS[variant]}", fontsize=9)
     for ax in axes.flat[len(present) :]:
         ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel(RATE_LABEL + " (grid values)", fontsize=7)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(CORRUPTION_LABEL, fontsize=7)
+    fig.supxlabel(RATE_LABEL + " (grid values, unevenly spaced)", fontsize=9)
+    fig.supylabel(CORRUPTION_LABEL, fontsize=9)
     if mesh is not None:
         bar = fig.colorbar(mesh, ax=axes, shrink=0.8, format=GROUPED)
-        bar.set_label("workers held at the end of the run [thousand people] (median)")
+        bar.set_label("workers held at the run's end [thousand people] (median)")
     fig.suptitle(
         "People held by raid capacity and corruption, per structural variant (white line: AM7 share = 2/3)",
         fontsize=11,

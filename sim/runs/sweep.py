@@ -178,15 +178,16 @@ def write_chunk(path: Path, table: pd.DataFrame, info: dict[str, Any]) -> None:
 def chunk_info(path: Path) -> dict[str, Any] | None:
     """The metadata a chunk file was written with; None if it is unreadable or not a chunk.
 
-    A chunk is a parquet file with every run column and metric and this project's metadata; a
-    truncated, empty or foreign file is none.
+    A chunk is a parquet file with every run column and this project's metadata; a truncated, empty or
+    foreign file is none. Metrics are not required: a chunk written before a metric was added stays
+    readable (that metric is then missing in its rows).
     """
     try:
         schema = pq.read_schema(path)
         info = json.loads((schema.metadata or {})[META_KEY])
     except (OSError, ValueError, KeyError, pa.ArrowException):
         return None
-    if not isinstance(info, dict) or not {*RUN_COLUMNS, *METRICS} <= set(schema.names):
+    if not isinstance(info, dict) or not set(RUN_COLUMNS) <= set(schema.names):
         return None
     return info
 
