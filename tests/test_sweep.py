@@ -236,12 +236,17 @@ def test_phase_draws_heatmaps_cuts_and_a_summary(parallel, tmp_path):
 
 
 def test_a_chunk_written_before_a_metric_was_added_stays_readable(tmp_path):
-    from sim.runs.sweep import RUN_COLUMNS, chunk_info, write_chunk
+    from sim.runs.sweep import CHUNK_DIR, RUN_COLUMNS, chunk_info, write_chunk
 
-    row = {"seed": 1, "draw": 0, "replicate": 0, "status": "ok", "error": ""}
-    metrics = {name: 1.0 for name in list(METRICS)[:-1]}  # the newest metric did not exist yet
-    write_chunk(tmp_path / "old.parquet", pd.DataFrame([row | metrics]), {"config_hash": "h"})
-    assert chunk_info(tmp_path / "old.parquet") == {"config_hash": "h"}
+    row = {"police.corruption": 0.5, "seed": 1, "draw": 0, "replicate": 0, "status": "ok", "error": ""}
+    newest = list(METRICS)[-1]
+    metrics = {name: 1.0 for name in METRICS if name != newest}  # the newest metric did not exist yet
+    chunks = tmp_path / CHUNK_DIR
+    chunks.mkdir()
+    write_chunk(chunks / "police.corruption=0.5.parquet", pd.DataFrame([row | metrics]), {"config_hash": "h"})
+    assert chunk_info(chunks / "police.corruption=0.5.parquet") == {"config_hash": "h"}
+    runs = collect(tmp_path).runs
+    assert len(runs) == 1 and runs[newest].isna().all() and (runs[list(metrics)] == 1.0).all(axis=None)
     # Without a run column it is no chunk (a foreign or damaged file), whatever its metadata.
     partial = pd.DataFrame([{k: v for k, v in row.items() if k != RUN_COLUMNS[-1]} | metrics])
     write_chunk(tmp_path / "bad.parquet", partial, {"config_hash": "h"})

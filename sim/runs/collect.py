@@ -95,7 +95,7 @@ def collect(sweep_dir: str | Path) -> Collected:
         return Collected(pd.DataFrame(columns=[*RUN_COLUMNS, *METRICS]), [], missing, failed, notes=notes)
     runs = pd.concat(tables, ignore_index=True)
     swept = [c for c in runs.columns if c not in RUN_COLUMNS and c not in METRICS]
-    runs = runs[[*swept, *RUN_COLUMNS, *METRICS]]
+    runs = runs.reindex(columns=[*swept, *RUN_COLUMNS, *METRICS])  # a metric newer than a chunk: NaN
     runs = runs.sort_values([*swept, "draw", "replicate"], kind="stable", ignore_index=True)
     return Collected(runs, swept, missing, failed, pd.DataFrame(infos), notes)
 
