@@ -31,8 +31,9 @@ range) is the registry's, so the synthetic fit is as informative as the real one
   ``binomial_between``: a range of the published width (a vague reading stays as vague) placed around
   ``round(x n)`` within ``[0, n]``;
 * a statistic undefined at the truth (a share of no compounds once the industry died out, NaN) drops
-  its target from that truth's fit: the statistic it divides by (AM1's compounds, SC1's people held)
-  is itself a target and says the same.
+  its target from that truth's fit: the target cannot say "undefined", and the counts it would divide
+  by are themselves fitted (AM1's compounds, AM7's shut of them, SC1's people held), which say much
+  the same.
 
 **Seeds and resume.** Truth ``i`` draws everything from ``SeedSequence(seed, spawn_key=(SBC_STREAM,
 i))``: its values, then the seeds of its synthetic data, its calibration and its posterior draws; so
