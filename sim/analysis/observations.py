@@ -59,6 +59,9 @@ class Use(Enum):
     validate = "validate"
 
 
+# The smallest value compared on a log scale: a zero statistic counts as this (log 0 is undefined).
+FLOOR = 1e-12
+
 # Weights by grade of evidence (docs/SOURCES.md): W-grade figures weigh little.
 GRADE_WEIGHT = {"V": 1.0, "S": 0.5, "W": 0.2}
 
@@ -121,13 +124,13 @@ class Target:
         if self.kind is Kind.interval:
             lo, hi, x = self.low, self.high, sim
             if self.log:
-                lo, hi, x = math.log(lo), math.log(hi), math.log(max(sim, 1e-12))
+                lo, hi, x = math.log(lo), math.log(hi), math.log(max(sim, FLOOR))
             outside = max(lo - x, 0.0, x - hi)
             return (outside / (hi - lo)) ** 2
         if self.kind is Kind.lognormal:
-            return ((math.log(max(sim, 1e-12)) - math.log(self.observed)) / self.sd_log) ** 2
+            return ((math.log(max(sim, FLOOR)) - math.log(self.observed)) / self.sd_log) ** 2
         if self.kind is Kind.at_least:
-            return (max(math.log(self.low) - math.log(max(sim, 1e-12)), 0.0) / self.sd_log) ** 2
+            return (max(math.log(self.low) - math.log(max(sim, FLOOR)), 0.0) / self.sd_log) ** 2
         p = min(max(sim, 1e-6), 1 - 1e-6)
         if self.kind is Kind.binomial_between:
             return _between_best(self.n, self.low, self.high) - _log_between(self.n, self.low, self.high, p)

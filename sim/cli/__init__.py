@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "app": "start the interactive browser app (Mesa SolaraViz) on 127.0.0.1",
     "calibrate": "fit the free parameters with ABC-SMC -> results/calibration/<name>/",
     "validate": "report the validate targets out of sample against the calibrated posterior",
+    "sbc": "simulation-based calibration: coverage of posteriors of prior draws -> results/sbc/<name>/",
     "collect": "gather a sweep's chunks: dir=DIR -> DIR/runs.parquet (one row per run)",
     "phase": "draw the raid-rate x corruption phase diagram of a sweep -> results/phase/",
     "sweep": "run a sweep's chunks on a Dask cluster (scheduler=ADDRESS; default: local)",
