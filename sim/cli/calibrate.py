@@ -153,9 +153,11 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     metadata["seconds"] = time.perf_counter() - started
     metadata["stop"] = dataclasses.asdict(fitted.stop)
     priors = calibration.priors(config)
+    # As plain values, for sim.analysis.convergence to compare runs against the priors they used.
+    metadata["priors"] = {k: dataclasses.asdict(p) | {"dist": p.dist.value} for k, p in priors.items()}
     drawn = {
         "marginals": calibration_figures.marginals(fitted, priors, metadata),
-        "pairs": calibration_figures.pairs(fitted, priors, metadata),
+        "pairs": calibration_figures.pairs({"posterior": fitted.particles}, priors, metadata),
         "fit": calibration_figures.fit(pd.concat([fit, validation], ignore_index=True), metadata),
     }
     with atomic_dir(out_dir) as tmp:
