@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import io
 import json
 import math
@@ -20,7 +22,9 @@ from sim.analysis.calibration import (
     CalibrationSettings,
     calibrate,
     check,
+    history_key,
     statistics,
+    stop_rule,
 )
 from sim.analysis.calibration import (
     priors as calibration_priors,
@@ -131,14 +135,27 @@ def test_binomial_between_costs_about_one_per_standard_error(share, expected):
     assert target.discrepancy({"x": share}) == pytest.approx(expected, abs=0.01 + 0.01 * expected)
 
 
-def test_every_prior_is_a_declared_uncertainty_with_a_source():
+def test_every_prior_is_a_declared_uncertainty_with_its_reason():
     config = registry()
     priors = calibration_priors(config)
     assert list(priors) == config.calibration.free
     for key, prior in priors.items():
         assert prior is config.uncertainties[key]  # declared once, in configs/uncertainties/
-        assert prior.source
+        # A source id, or an assumption with its reason (not a bare "assumption").
+        assert re.search(r"\b(?:AM|SC|TG|RC|IN|EN)\d+\b", prior.source) or re.fullmatch(
+            r"assumption: .{10,}", prior.source
+        ), (key, prior.source)
         with_values(config, {key: prior.high})  # a valid value for that parameter
+
+
+def test_calibrated_labels_are_exactly_the_free_parameters():
+    """A parameter's source says "calibrated" if and only if the calibration fits it."""
+    from sim.report import odd
+
+    labelled = {
+        row.key for row in odd.parameter_rows(ModelParams) if re.search(r"\bcalibrated\b", row.source, re.I)
+    }
+    assert labelled == set(registry().calibration.free)
 
 
 @pytest.mark.parametrize(
@@ -281,6 +298,116 @@ def test_generation_by_generation_gives_pyabcs_own_result(min_epsilon, tmp_path)
     assert ours.particles["weight"].to_numpy() == pytest.approx(weights / weights.sum())
 
 
+# ---------------------------------------------------------------------------- stopping, resume
+def rows(epsilons: list[float], ess: float) -> list[dict[str, float]]:
+    """Diagnostics rows of generations with these thresholds, the same ESS, 10 s each."""
+    return [{"epsilon": e, "ess": ess, "seconds": 10.0} for e in epsilons]
+
+
+STOPPING = CalibrationSettings(population_size=500, generations=6, min_epsilon=0.5, epsilon_drop=0.05)
+
+
+@pytest.mark.parametrize(
+    ("epsilons", "ess", "elapsed", "reason", "words"),
+    [
+        ([10, 5, 4.9], 300, 0, None, ""),  # fell 51% over the last two generations: go on
+        ([10, 5, 4.9, 4.8], 300, 0, "converged", "epsilon fell 4.0% over the last two generations"),
+        ([10, 5, 4.9, 4.8], 249, 0, None, ""),  # flat, but too few effective particles
+        ([10, 9.9], 300, 0, None, ""),  # one generation's drop is not yet "no longer falling"
+        ([10, 0.5], 300, 0, "converged", "epsilon 0.5 <= min_epsilon, ESS 300 >= 250"),
+        ([10, 0.5], 100, 0, "min_epsilon", "with only ESS 100 < 250"),
+        ([10, 8, 6, 4.5, 3.3, 2.5], 300, 0, "cap", "calibration.generations=6 (epsilon fell 44.4%"),
+        ([10, 8, 6, 4.5, 3.3, 2.5], 100, 0, "cap", "ESS 100)"),  # the cap stops an unconverged run
+        ([10, 8], 300, 3590, None, ""),  # 3590 s + 10 s for the next generation fits the hour
+        ([10, 8], 300, 3591, "budget", "re-run the same command"),
+        ([10, 8], 300, None, None, ""),  # resumed: no budget before the first new generation
+    ],
+)
+def test_stop_rule(epsilons, ess, elapsed, reason, words):
+    stop = stop_rule(rows(epsilons, ess), STOPPING, elapsed)
+    assert (stop and stop.reason) == reason
+    if stop:
+        assert stop.converged == (reason == "converged")
+        assert words in stop.message
+        assert stop.message.startswith("converged" if stop.converged else "not converged")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("min_ess", 61.0, "calibration.min_ess=61.0 is outside the allowed range [1, population_size=60]"),
+        ("min_ess", 0.0, "calibration.min_ess=0.0 is outside the allowed range"),
+        ("epsilon_drop", 1.0, "calibration.epsilon_drop=1.0 is outside the allowed range [0, 1)"),
+        ("max_minutes", 0.0, "calibration.max_minutes=0.0 is outside the allowed range (0, inf]"),
+    ],
+)
+def test_bad_stopping_settings_are_one_line_errors(setting, value, message):
+    config = registry()
+    config.calibration.population_size = config.calibration.min_ess = 60
+    check(config, config)  # valid as it is
+    setattr(config.calibration, setting, value)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        check(config, config)
+
+
+def test_history_key_ignores_only_when_to_stop():
+    config, base = tiny_calibration(n_procs=1)
+    key = history_key(config, base)
+    for setting, value in (("generations", 9), ("max_minutes", 1.0), ("min_ess", 3.0), ("n_procs", 2)):
+        changed = copy.deepcopy(config)
+        setattr(changed.calibration, setting, value)
+        assert history_key(changed, base) == key, setting
+    for setting, value in (("population_size", 7), ("seeds_per_particle", 2)):
+        changed = copy.deepcopy(config)
+        setattr(changed.calibration, setting, value)
+        assert history_key(changed, base) != key, setting
+    assert history_key(dataclasses.replace(config, seed=4), base) != key
+    assert history_key(config, with_values(base, {"police.raid_capacity": 21.0})) != key
+    # As the command calls it, the model is a whole configuration: only its model parameters count.
+    whole = dataclasses.replace(
+        config, **{f.name: getattr(base, f.name) for f in dataclasses.fields(ModelParams)}
+    )
+    rerun = dataclasses.replace(whole, overwrite=True, name="other")
+    rerun.calibration = dataclasses.replace(config.calibration, generations=9)
+    assert history_key(whole, whole) == history_key(rerun, rerun) == key
+
+
+def test_a_rerun_continues_from_the_history(tmp_path, monkeypatch):
+    """Stopped by its budget after one generation, the same calibration re-run continues with generation 2."""
+    import pyabc
+
+    from sim.analysis import calibration
+
+    config, base = tiny_calibration(n_procs=1)
+    config.calibration.generations = 5
+    config.calibration.max_minutes = 1e-6  # spent by the first generation
+    first = calibrate(config, base, history_dir=tmp_path)
+    assert first.stop.reason == "budget" and not first.stop.converged
+    assert first.diagnostics["resumed"].tolist() == [False]
+    [db] = tmp_path.glob("abc-*.db")
+    generation0 = pyabc.History(f"sqlite:///{db}").get_distribution(m=0, t=0)[0]
+
+    config.calibration.generations = 2
+    config.calibration.max_minutes = 60.0
+    calls = []  # the model's runs in the second call
+    simulate = calibration.statistics
+    monkeypatch.setattr(calibration, "statistics", lambda *a, **k: calls.append(1) or simulate(*a, **k))
+    seen = []
+    second = calibrate(config, base, on_generation=seen.append, history_dir=tmp_path)
+    assert second.stop.reason == "cap"
+    diagnostics = second.diagnostics
+    assert diagnostics["generation"].tolist() == [0, 1] and diagnostics["resumed"].tolist() == [True, False]
+    assert diagnostics.iloc[0].to_dict() == first.diagnostics.iloc[0].to_dict() | {"resumed": True}
+    assert [row["generation"] for row in seen] == [0, 1]  # the generation read back is reported first
+    assert len(calls) == diagnostics["simulations"].iloc[1]  # generation 1 only: no new prior sample
+    assert list(tmp_path.glob("abc-*.db")) == [db]
+    history = pyabc.History(f"sqlite:///{db}")
+    pd.testing.assert_frame_equal(history.get_distribution(m=0, t=0)[0], generation0)
+    assert history.max_t == 1
+    stored = history.get_distribution(m=0, t=1)[0]["recruitment.ad_reach"].tolist()
+    assert second.particles["recruitment.ad_reach"].tolist() == stored
+
+
 # ---------------------------------------------------------------------------------- tables
 def test_target_tables_are_readable_in_100_columns():
     from rich.console import Console
@@ -338,21 +465,17 @@ def test_target_tables_are_readable_in_100_columns():
 def test_quick_calibration_through_the_cli(tmp_path):
     scamsim = str(Path(sys.executable).parent / "scamsim")
     out = tmp_path / "cal"
-    proc = subprocess.run(
-        [
-            scamsim,
-            "calibrate",
-            "calibration=quick",
-            "calibration.population_size=8",
-            "calibration.predictive_draws=4",
-            'calibration.model_overrides=["scale=0.05","time.end=2024-12-31"]',
-            f"hydra.run.dir={out}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "SCAMSIM_PROGRESS_SECONDS": "0"},  # every report a line
-    )
+    command = [
+        scamsim,
+        "calibrate",
+        "calibration=quick",
+        "calibration.population_size=8",
+        "calibration.predictive_draws=4",
+        'calibration.model_overrides=["scale=0.05","time.end=2024-12-31"]',
+        f"hydra.run.dir={out}",
+    ]
+    env = {**os.environ, "SCAMSIM_PROGRESS_SECONDS": "0"}  # every report a line
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     # stderr is not a terminal: progress in plain lines, within each sample and after each generation.
     lines = [line for line in proc.stderr.splitlines() if line.startswith("calibrate: ")]
@@ -364,8 +487,12 @@ def test_quick_calibration_through_the_cli(tmp_path):
         assert last, within
         [done] = [line for line in lines if line.startswith(f"calibrate: generation {generation}/2 done: ")]
         assert f"eps {last[2]}, 8 of {last[1]} simulations accepted" in done  # the last counts are pyabc's
-        assert ("calibration about" in done) == (generation == 1)  # time left after all but the last
+        assert ("at most about" in done) == (generation == 1)  # time left after all but the last
         assert lines.index(within[-1]) < lines.index(done)
+    # Two generations cannot show epsilon no longer falling: stopped at the cap, and said so.
+    stopped = "not converged: stopped at the generation cap calibration.generations=2"
+    assert any(line.startswith(f"calibrate: {stopped} (") for line in lines)
+    assert f"calibration {stopped} (" in proc.stdout
     assert "\x1b[" not in proc.stderr  # no terminal codes
     # The target tables fit 100 columns (stdout is not a terminal); undefined targets say n/a.
     assert all(len(line) <= 100 for line in proc.stdout.splitlines())
@@ -379,7 +506,27 @@ def test_quick_calibration_through_the_cli(tmp_path):
     assert set(fit["use"]) == {"fit"} and set(pd.read_csv(out / "validation.csv")["use"]) == {"validate"}
     for name in ("marginals", "pairs", "fit"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000
-    assert json.loads((out / "metadata.json").read_text())["command"] == "scamsim calibrate"
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert metadata["command"] == "scamsim calibrate"
+    assert metadata["stop"]["reason"] == "cap" and metadata["stop"]["converged"] is False
+
+    # Re-run with a higher cap: another configuration, refused unless overwrite=true; then it continues
+    # from the History kept beside the results instead of starting over.
+    again = [*command, "calibration.generations=3"]
+    refused = subprocess.run(again, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "holds results of another configuration" in refused.stderr
+    proc = subprocess.run([*again, "overwrite=true"], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    history = tmp_path / ".cal.history"
+    for generation in (1, 2):
+        assert f"calibrate: generation {generation}/3 (read from the history in {history}): " in proc.stderr
+    assert "calibrate: sample from the prior" not in proc.stderr
+    assert "calibrate: generation 3/3 done: " in proc.stderr
+    resumed = pd.read_parquet(out / "diagnostics.parquet")
+    assert resumed["resumed"].tolist() == [True, True, False]
+    pd.testing.assert_frame_equal(
+        resumed.iloc[:2].drop(columns="resumed"), diagnostics.drop(columns="resumed")
+    )
 
 
 def test_calibrate_rejects_bad_settings_in_one_line(tmp_path):

@@ -13,6 +13,13 @@ ABC-SMC itself is pyabc's (adaptive median epsilon, multivariate normal transiti
 generation at a time so that each generation is reported as it completes; the sampler is pyabc's
 multicore sampler counting the particles it simulates (:mod:`sim.analysis.sampling`), or pyabc's Dask
 sampler when ``dask_scheduler`` is set.
+
+The run stops on convergence, not after a fixed number of generations (:func:`stop_rule`): once epsilon
+no longer falls and the last generation's effective sample size is large enough; otherwise at the
+generation cap or when the wall-clock budget is spent, either of which is reported as "not converged".
+pyabc's History can be kept on disk (``history_dir``), one database per run identity
+(:func:`history_key`): calling again with the same identity continues from the last complete
+generation instead of starting over, so an interrupted run loses only the generation in flight.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import hashlib
 import json
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +45,7 @@ from sim.analysis.uncertainties import Dist, StudyConfig, Uncertainty
 from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
-from sim.runs import metrics, posterior
+from sim.runs import metrics, posterior, provenance
 from sim.runs.runner import parallel_map, run_replicate
 
 if TYPE_CHECKING:
@@ -48,10 +56,13 @@ if TYPE_CHECKING:
 class CalibrationSettings:
     """How to calibrate (see ``configs/calibration/default.yaml``)."""
 
-    population_size: int = 60
-    generations: int = 6
+    population_size: int = 500
+    generations: int = 30  # a cap: the run stops earlier on convergence (stop_rule)
     seeds_per_particle: int = 2
     min_epsilon: float = 0.5
+    epsilon_drop: float = 0.05  # converged once epsilon fell less than this over two generations ...
+    min_ess: float = 250.0  # ... and the last generation's effective sample size is at least this
+    max_minutes: float = 60.0  # wall-clock budget of one call; a re-run continues from the history
     predictive_draws: int = 40
     n_procs: int = 2
     dask_scheduler: str | None = None
@@ -98,6 +109,19 @@ def check(config: CalibrateConfig, params: ModelParams) -> None:
     ):
         if value < 1:
             raise ConfigError(f"calibration.{name}={value} is outside the allowed range [1, inf]")
+    if not 0 <= settings.epsilon_drop < 1:
+        raise ConfigError(
+            f"calibration.epsilon_drop={settings.epsilon_drop} is outside the allowed range [0, 1)"
+        )
+    if not 1 <= settings.min_ess <= settings.population_size:  # above it, the run could never converge
+        raise ConfigError(
+            f"calibration.min_ess={settings.min_ess} is outside the allowed range "
+            f"[1, population_size={settings.population_size}]"
+        )
+    if not settings.max_minutes > 0:
+        raise ConfigError(
+            f"calibration.max_minutes={settings.max_minutes} is outside the allowed range (0, inf]"
+        )
 
 
 def particle_seed(values: dict[str, float], base_seed: int) -> int:
@@ -154,17 +178,131 @@ def pyabc_prior(priors: dict[str, Uncertainty]):
     return pyabc.Distribution(**rvs)
 
 
+@dataclass(frozen=True)
+class Stop:
+    """Why a calibration stopped.
+
+    Attributes:
+        reason: ``converged`` (epsilon no longer falling, or at ``min_epsilon``, with enough effective
+            particles), ``min_epsilon`` (epsilon reached ``min_epsilon`` but too few effective
+            particles), ``cap`` (``generations`` reached) or ``budget`` (``max_minutes`` spent).
+        converged: Whether the reason is ``converged``.
+        message: One line for the terminal and the metadata.
+    """
+
+    reason: str
+    converged: bool
+    message: str
+
+
 @dataclass
 class Posterior:
-    """Weighted posterior particles and the run's diagnostics."""
+    """Weighted posterior particles, the run's diagnostics and why it stopped."""
 
     particles: pd.DataFrame  # one column per parameter, plus "weight"
     diagnostics: pd.DataFrame  # one row per generation: epsilon, acceptance rate, ESS, simulations
+    stop: Stop | None = None  # None for draws that did not come from calibrate (e.g. a saved posterior)
 
     def resample(self, n: int, seed: int) -> pd.DataFrame:
         """``n`` draws from the weighted particles (with replacement)."""
         idx = posterior.resample(self.particles["weight"].to_numpy(float), n, np.random.default_rng(seed))
         return self.particles.drop(columns="weight").iloc[idx].reset_index(drop=True)
+
+
+def stop_rule(
+    rows: list[dict[str, float]], settings: CalibrationSettings, elapsed: float | None
+) -> Stop | None:
+    """Whether to stop after the generations ``rows`` (diagnostics rows, oldest first), and why.
+
+    Converged: epsilon fell by less than ``epsilon_drop`` (relative) over the last two generations, or
+    is at most ``min_epsilon``, and the last generation has an effective sample size of at least
+    ``min_ess``. Otherwise the run stops at ``generations`` generations, or when another generation
+    would overrun ``max_minutes``: the next generation is assumed to take as long as the last one
+    (an underestimate, as acceptance falls), so that the budget is spent on whole generations.
+
+    Args:
+        rows: Diagnostics of the generations so far (at least one).
+        settings: The stopping settings.
+        elapsed: Seconds spent in this call; None skips the budget (a resumed run always gets one
+            generation, even if a single generation takes longer than the budget).
+
+    Returns:
+        Why to stop, or None to run another generation.
+    """
+    last = rows[-1]
+    ess = f"ESS {last['ess']:.0f}"
+    drop = 1 - last["epsilon"] / rows[-3]["epsilon"] if len(rows) >= 3 else None
+    fell = f"epsilon fell {drop:.1%} over the last two generations" if drop is not None else ""
+    reached = last["epsilon"] <= settings.min_epsilon
+    if last["ess"] >= settings.min_ess and (reached or (drop is not None and drop < settings.epsilon_drop)):
+        why = (
+            f"epsilon {last['epsilon']:.3g} <= min_epsilon"
+            if reached
+            else f"{fell} (< {settings.epsilon_drop:.0%})"
+        )
+        return Stop(
+            "converged",
+            True,
+            f"converged after {len(rows)} generations: {why}, {ess} >= {settings.min_ess:g}",
+        )
+    if reached:
+        return Stop(
+            "min_epsilon",
+            False,
+            f"not converged: epsilon reached min_epsilon={settings.min_epsilon:g} after {len(rows)} "
+            f"generations with only {ess} < {settings.min_ess:g}",
+        )
+    state = f"{fell}, {ess}" if fell else ess
+    if len(rows) >= settings.generations:
+        return Stop(
+            "cap",
+            False,
+            f"not converged: stopped at the generation cap calibration.generations={settings.generations} "
+            f"({state})",
+        )
+    budget = settings.max_minutes * 60
+    if elapsed is not None and elapsed + last["seconds"] > budget:
+        return Stop(
+            "budget",
+            False,
+            f"not converged: another generation would overrun the budget calibration.max_minutes="
+            f"{settings.max_minutes:g} after {len(rows)} generations ({state}); re-run the same command to "
+            "continue from the history",
+        )
+    return None
+
+
+# Settings that only say when to stop or what to do with the posterior: runs that differ in them
+# alone share their generations, so a re-run with a higher cap or budget continues the same history.
+NOT_IN_HISTORY_KEY = (
+    "generations",
+    "min_epsilon",
+    "epsilon_drop",
+    "min_ess",
+    "max_minutes",
+    "predictive_draws",
+    "n_procs",
+    "dask_scheduler",
+    "publish",
+)
+
+
+def history_key(config: CalibrateConfig, model_params: ModelParams) -> str:
+    """The identity of a calibration's pyabc History: a hash of everything its generations depend on.
+
+    That is the model as calibrated (only its model parameters: ``model_params`` may be a whole
+    configuration), the seed, the free parameters' priors, and the calibration settings except those
+    of :data:`NOT_IN_HISTORY_KEY`.
+    """
+    model = ModelParams(**{f.name: getattr(model_params, f.name) for f in dataclasses.fields(ModelParams)})
+    settings = dataclasses.asdict(config.calibration)
+    record = {
+        "model": dataclasses.asdict(model),
+        "seed": config.seed,
+        "priors": {k: dataclasses.asdict(p) for k, p in priors(config).items()},
+        "calibration": {k: v for k, v in settings.items() if k not in NOT_IN_HISTORY_KEY},
+    }
+    return provenance.config_hash(record)
 
 
 @contextlib.contextmanager
@@ -197,39 +335,57 @@ def _generation(history, t: int) -> dict[str, float]:
     }
 
 
+def _stored_run(db: Path) -> int | None:
+    """The id of the ABC-SMC run stored in ``db``, if the file holds one (it holds at most one)."""
+    import pyabc
+
+    if not db.exists():
+        return None
+    runs = pyabc.History(f"sqlite:///{db}").all_runs()
+    return runs[-1].id if runs else None  # none: killed while pyabc created it
+
+
 def calibrate(
     config: CalibrateConfig,
     model_params: ModelParams,
     on_generation: Callable[[dict[str, float]], None] | None = None,
     on_sampling: Callable[[Sampling], None] | None = None,
+    history_dir: Path | None = None,
 ) -> Posterior:
-    """Run ABC-SMC, one generation at a time.
+    """Run ABC-SMC one generation at a time until :func:`stop_rule` stops it.
 
     pyabc runs one generation per call and resumes from its History for the next (its documented way
     to continue a run; the result is the same as one call for all generations), so each
-    generation's diagnostics are read from the History as soon as it is complete. The run stops
-    after ``generations`` or once epsilon is at most ``min_epsilon``, as pyabc's own stopping rule.
+    generation's diagnostics are read from the History as soon as it is complete.
 
     Args:
         config: The calibration configuration (settings, seed).
         model_params: The model as calibrated (``model_overrides`` already applied).
         on_generation: Called after each generation with its diagnostics (a row of
-            :attr:`Posterior.diagnostics`).
+            :attr:`Posterior.diagnostics`; ``resumed`` is true for a generation read from an earlier
+            call's History, reported first).
         on_sampling: Called while a generation (or the first sample from the prior) runs, with the
             particles simulated and accepted so far (:mod:`sim.analysis.sampling`); not on a Dask
             cluster, whose workers simulate out of sight.
+        history_dir: Where to keep pyabc's History, as ``abc-<history_key>.db``: a later call with
+            the same :func:`history_key` continues from its last complete generation. None keeps it
+            in a temporary directory (every call starts afresh).
 
     Returns:
-        The posterior of the last generation and the diagnostics of all generations.
+        The posterior of the last generation, the diagnostics of all generations and why it stopped.
     """
     import pyabc
 
     from sim.analysis import sampling
 
     settings = config.calibration
-    # pyabc draws its proposals from numpy's legacy global generator; seed it for repeatability.
-    np.random.seed(config.seed % 2**32)  # noqa: NPY002
-    with _pyabc_quiet(), tempfile.TemporaryDirectory() as tmp:
+    started = time.perf_counter()
+    with _pyabc_quiet(), contextlib.ExitStack() as stack:
+        if history_dir is None:
+            history_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        history_dir.mkdir(parents=True, exist_ok=True)
+        db_path = history_dir / f"abc-{history_key(config, model_params)}.db"
+        run_id = _stored_run(db_path)
         report = on_sampling or (lambda _: None)
         if settings.dask_scheduler:
             from distributed import Client
@@ -249,24 +405,33 @@ def calibrate(
                 sampler=sampler,
             )
 
-        db = f"sqlite:///{Path(tmp) / 'abc.db'}"
-        abc = smc()
-        run_id = abc.new(db, {"unused": 0.0}).id
-        rows = []
-        for t in range(settings.generations):
-            if t:
-                abc = smc()
-                abc.load(db, run_id)
+        db = f"sqlite:///{db_path}"
+        rows: list[dict[str, float]] = []
+        if run_id is not None:
+            history = pyabc.History(db, _id=run_id)
+            for t in range(history.max_t + 1):
+                rows.append(_generation(history, t) | {"resumed": True})
+                if on_generation:
+                    on_generation(rows[-1])
+        # pyabc draws its proposals from numpy's legacy global generator; seed it for repeatability. A
+        # resumed run is seeded by where it resumes, so that it does not replay generation 0's draws.
+        np.random.seed((config.seed + 1_000_003 * len(rows)) % 2**32)  # noqa: NPY002
+        if run_id is None:
+            run_id = smc().new(db, {"unused": 0.0}).id
+        stop = stop_rule(rows, settings, None) if rows else None
+        while stop is None:
+            abc = smc()
+            abc.load(db, run_id)
             history = abc.run(max_nr_populations=1, minimum_epsilon=settings.min_epsilon)
-            rows.append(_generation(history, t))
+            rows.append(_generation(history, history.max_t) | {"resumed": False})
             if on_generation:
                 on_generation(rows[-1])
-            if rows[-1]["epsilon"] <= settings.min_epsilon:
-                break
+            stop = stop_rule(rows, settings, time.perf_counter() - started)
+        history = pyabc.History(db, _id=run_id)
         particles, weights = history.get_distribution(m=0, t=history.max_t)
     particles = particles.reset_index(drop=True)
     particles["weight"] = weights / weights.sum()
-    return Posterior(particles=particles, diagnostics=pd.DataFrame(rows))
+    return Posterior(particles=particles, diagnostics=pd.DataFrame(rows), stop=stop)
 
 
 def predictive(

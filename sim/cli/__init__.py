@@ -2,10 +2,10 @@
 
 Every command takes ``key=value`` arguments (:mod:`sim.cli.common`): Hydra overrides for the commands
 that configure model runs (:mod:`sim.cli.hydra_command`), so ``--help``, ``--cfg job`` and ``-m``
-(multirun) work as usual, and the same syntax for ``collect`` and ``phase``. Bad input (an unknown
-command or key, a value out of range, a config group option that does not exist) ends the program with
-a one-line message and exit code 2, never a traceback; so does a failure to read or write a file (a
-full disk: results are written atomically, so nothing is half-written).
+(multirun) work as usual, and the same syntax for ``collect``, ``phase`` and ``convergence``. Bad
+input (an unknown command or key, a value out of range, a config group option that does not exist) ends
+the program with a one-line message and exit code 2, never a traceback; so does a failure to read or
+write a file (a full disk: results are written atomically, so nothing is half-written).
 
 This module loads only the command asked for (``sim.cli.<command>``), so ``scamsim --help`` and a
 mistyped command answer at once.
@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "fit the free parameters with ABC-SMC -> results/calibration/<name>/",
     "validate": "report the validate targets out of sample against the calibrated posterior",
     "sbc": "simulation-based calibration: coverage of posteriors of prior draws -> results/sbc/<name>/",
+    "convergence": "do calibrations of different seeds agree? runs=DIR1,DIR2,DIR3 -> agreement, pair plot",
     "collect": "gather a sweep's chunks: dir=DIR -> DIR/runs.parquet (one row per run)",
     "phase": "draw the raid-rate x corruption phase diagram of a sweep -> results/phase/",
     "sweep": "run a sweep's chunks on a Dask cluster (scheduler=ADDRESS; default: local)",
@@ -41,8 +42,8 @@ def usage() -> str:
     lines += [
         "",
         "Every argument is key=value. Commands that run the model take Hydra overrides of configs/*.yaml",
-        "(keys and units: docs/ODD.md; a comma list with -m is a sweep); collect and phase take their own",
-        "keys the same way. `scamsim COMMAND --help` lists a command's keys.",
+        "(keys and units: docs/ODD.md; a comma list with -m is a sweep); collect, phase and convergence",
+        "take their own keys the same way. `scamsim COMMAND --help` lists a command's keys.",
         "",
         "Examples:",
         "  scamsim run police.raid_capacity=60 police.corruption=0.5 n_seeds=10",

@@ -3,12 +3,15 @@
 ``results/calibration/<name>/`` receives ``posterior.parquet`` (weighted particles),
 ``diagnostics.parquet`` (epsilon, acceptance rate, effective sample size per generation),
 ``predictive.parquet`` (posterior predictive metrics, one row per draw), ``fit.csv`` (fit targets) and
-``validation.csv`` (validate targets, out of sample), ``metadata.json`` and ``figures/``.
+``validation.csv`` (validate targets, out of sample), ``metadata.json`` (with ``stop``: why the run
+stopped and whether it converged) and ``figures/``. pyabc's History is kept beside it
+(:func:`history_dir`), so that an interrupted calibration continues when re-run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -91,26 +94,53 @@ def sampling_progress(generations: int) -> Iterator[Callable[[Sampling], None]]:
         yield show
 
 
+def history_dir(out_dir: Path) -> Path:
+    """Where a calibration writing ``out_dir`` keeps pyabc's History: ``.<name>.history/`` beside it.
+
+    Outside ``out_dir``, which is replaced only once the results are complete; kept after the run, so
+    that re-running the same command after an interrupt (or with a higher cap or budget) continues from
+    the last complete generation. Hidden, and left alone by :func:`sim.runs.dirs.clean_debris`.
+    """
+    return out_dir.parent / f".{out_dir.name}.history"
+
+
 def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
-    """Calibrate, re-simulate the posterior predictive, and write everything to ``out_dir``."""
+    """Calibrate, re-simulate the posterior predictive, and write everything to ``out_dir``.
+
+    The calibration continues from the History beside ``out_dir`` (:func:`history_dir`) if it holds
+    generations of the same :func:`sim.analysis.calibration.history_key`.
+    """
     settings = config.calibration
     model_params = load_overrides(config, settings.model_overrides)
     calibration.check(config, model_params)
     started = time.perf_counter()
+    history = history_dir(out_dir)
+    computed = 0  # generations run by this call (not read from the history)
 
     def show(row: dict) -> None:
+        nonlocal computed
         done = int(row["generation"]) + 1
-        left = (time.perf_counter() - started) / done * (settings.generations - done)
+        head = f"calibrate: generation {done}/{settings.generations}"
+        if row["resumed"]:
+            head += f" (read from the history in {history})"
+        else:
+            computed += 1
+            head += " done"
+        # The cap and the budget bound what is left; convergence may come sooner.
+        elapsed = time.perf_counter() - started
+        by_cap = elapsed / max(computed, 1) * (settings.generations - done)
+        left = max(0.0, min(by_cap, settings.max_minutes * 60 - elapsed))
         say(
-            f"calibrate: generation {done}/{settings.generations} done: eps {number(row['epsilon'], '')}, "
+            f"{head}: eps {number(row['epsilon'], '')}, "
             f"{settings.population_size:,} of {row['simulations']:,} simulations accepted "
             f"({row['acceptance_rate']:.0%}), "
             f"ESS {row['ess']:.0f}, {duration(row['seconds'])}"
-            + (f"; calibration about {duration(left)} left" if done < settings.generations else "")
+            + (f"; at most about {duration(left)} left" if computed and done < settings.generations else "")
         )
 
     with sampling_progress(settings.generations) as on_sampling:
-        fitted = calibration.calibrate(config, model_params, show, on_sampling)
+        fitted = calibration.calibrate(config, model_params, show, on_sampling, history)
+    say(f"calibrate: {fitted.stop.message}")
     with progress_bar("calibrate: posterior predictive draws") as report:
         predicted = calibration.predictive(
             fitted, model_params, settings.predictive_draws, config.seed, settings.n_procs, report
@@ -121,11 +151,13 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
         config_dict(config), config.seed, settings.predictive_draws, "scamsim calibrate"
     )
     metadata["seconds"] = time.perf_counter() - started
-
+    metadata["stop"] = dataclasses.asdict(fitted.stop)
     priors = calibration.priors(config)
+    # As plain values, for sim.analysis.convergence to compare runs against the priors they used.
+    metadata["priors"] = {k: dataclasses.asdict(p) | {"dist": p.dist.value} for k, p in priors.items()}
     drawn = {
         "marginals": calibration_figures.marginals(fitted, priors, metadata),
-        "pairs": calibration_figures.pairs(fitted, priors, metadata),
+        "pairs": calibration_figures.pairs({"posterior": fitted.particles}, priors, metadata),
         "fit": calibration_figures.fit(pd.concat([fit, validation], ignore_index=True), metadata),
     }
     with atomic_dir(out_dir) as tmp:
@@ -138,7 +170,7 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
         figures.save(tmp / "figures", drawn)
     if settings.publish:
         publish(fitted.particles, settings.publish, metadata, fit)
-    return {"fit": fit, "validation": validation, "diagnostics": fitted.diagnostics}
+    return {"fit": fit, "validation": validation, "diagnostics": fitted.diagnostics, "stop": fitted.stop}
 
 
 def publish(particles: pd.DataFrame, name: str, metadata: dict, fit: pd.DataFrame) -> None:
@@ -150,6 +182,7 @@ def publish(particles: pd.DataFrame, name: str, metadata: dict, fit: pd.DataFram
         "settings": metadata["config"]["calibration"] | {"targets": "see configs/calibration_targets"},
         "model_overrides": metadata["config"]["calibration"]["model_overrides"],
         "seconds": metadata.get("seconds"),
+        "stop": metadata.get("stop"),
         "fit_targets_met": {row.target: bool(row.covered) for row in fit.itertuples()},
     }
     posterior.save(particles, name, record)
@@ -209,6 +242,7 @@ def _calibrate(cfg: DictConfig) -> None:
     console = terminal()
     console.print(report_table(out["fit"], "Fit targets"))
     console.print(report_table(out["validation"], "Validate targets (out of sample)"))
+    console.print(f"calibration {out['stop'].message}")
     console.print(f"results written to {out_dir}")
 
 

@@ -2,9 +2,10 @@
 
 Each parameter is declared with :func:`param`, which records its unit, meaning, source and allowed range
 in the dataclass field's metadata. The source is a source id from ``docs/SOURCES.md``, the word
-``calibrated`` (a free parameter fitted to published figures) or ``assumption``. The same metadata drives
-validation (:func:`validate`) and the parameter table in ``docs/ODD.md`` (:mod:`sim.report.odd`), so the
-documentation cannot drift from the code.
+``calibrated`` (a free parameter fitted to published figures: exactly those in ``calibration.free`` of
+``configs/calibration/default.yaml``, whose default is then a starting value) or ``assumption``. The
+same metadata drives validation (:func:`validate`) and the parameter table in ``docs/ODD.md``
+(:mod:`sim.report.odd`), so the documentation cannot drift from the code.
 
 These dataclasses double as Hydra structured-config schemas (registered in :mod:`sim.runs.config`); they stay
 mutable because frozen dataclasses break Hydra overrides. The model itself never sees Hydra: it receives a
@@ -105,7 +106,12 @@ class JurisdictionParams:
         0.42, "share", "Share of compound sites in the largest hub town", "AM3 (22 of 53)", 0.0, 1.0
     )
     initial_compounds: int = param(
-        24, "-", "Compounds operating at the start date", "calibrated (AM1, AM11)", lo=0, hi=10000
+        24,
+        "-",
+        "Compounds operating at the start date",
+        "AM1, AM11: hand-tuned in issue 12 so that the count stays in AM1's range; not fitted",
+        lo=0,
+        hi=10000,
     )
     openness: float = param(
         1.0,
@@ -124,7 +130,12 @@ class JurisdictionParams:
         100.0,
     )
     corruption: float | None = param(
-        None, "probability", "Corruption here; null uses police.corruption", "calibrated", 0.0, 1.0
+        None,
+        "probability",
+        "Corruption here; null uses police.corruption",
+        "assumption: null inherits police.corruption; a value set here is that jurisdiction's own assumption",
+        0.0,
+        1.0,
     )
 
 
@@ -201,7 +212,7 @@ class PoliceParams:
         "raids/year",
         "Raids police can carry out per year in a jurisdiction (times its raid_capacity_factor), "
         "shared among its compounds",
-        "calibrated (AM7, AM10); hand-tuned in issue 12",
+        "calibrated (AM7, AM10); default hand-tuned in issue 12",
         0.0,
         5000.0,
     )
@@ -244,7 +255,7 @@ class PoliceParams:
         "probability",
         "Chance a raid on an unprotected compound is leaked, a help request is passed to the boss, a bribe "
         "is accepted",
-        "calibrated (AM7, AM9, EN4); old posterior median",
+        "calibrated (AM7, AM9, EN4); default the old model's posterior median",
         0.0,
         1.0,
     )
@@ -276,7 +287,7 @@ class PoliceParams:
         0.2,
         "probability",
         "Chance an un-leaked raid shuts the compound down",
-        "calibrated (AM7); hand-tuned in issue 12",
+        "calibrated (AM7); default hand-tuned in issue 12",
         0.0,
         1.0,
     )
@@ -357,7 +368,7 @@ class RecruitmentParams:
         "people/year",
         "Recruits all recruiters together can deliver per year with zero awareness, split among source "
         "countries by their weight",
-        "calibrated (SC1); hand-tuned in issue 12",
+        "calibrated (SC1); default hand-tuned in issue 12",
         0.0,
         1e7,  # 80 times the default: beyond it one step's supply is more than the recruit sampler takes
     )
@@ -409,7 +420,12 @@ class CompoundParams:
         1.0,
     )
     capacity_median: float = param(
-        1500.0, "workers", "Median compound capacity", "calibrated (SC1 / AM1)", 1.0, INF
+        1500.0,
+        "workers",
+        "Median compound capacity",
+        "SC1 / AM1: about 100,000 held in 53-98 compounds; hand-set, not fitted",
+        1.0,
+        INF,
     )
     capacity_sigma: float = param(0.8, "-", "Log-normal spread of compound capacity", "assumption", 0.0, 5.0)
     initial_fill: float = param(
@@ -507,7 +523,7 @@ class CompoundParams:
         0.5,
         "1/year",
         "Rate a profitable boss opens a new compound",
-        "AM11; calibrated, hand-tuned in issue 12",
+        "calibrated (AM1); default hand-tuned in issue 12 (AM11's growth validates it)",
         0.0,
         INF,
     )
@@ -638,7 +654,7 @@ class TargetParams:
         0.06,
         "targets/worker/month",
         "Targets a worker of unit productivity starts grooming",
-        "IN2, TG5 (free); calibrated (old posterior median)",
+        "calibrated (IN2, TG5: no published rate); default the old model's posterior median",
         0.0,
         INF,
     )
@@ -665,7 +681,7 @@ class TargetParams:
         127000.0,
         "USD",
         "Median wealth a target could be drained of",
-        "TG1 (calibrated; hand-tuned in issue 12)",
+        "calibrated (TG1); default hand-tuned in issue 12",
         0.0,
         INF,
         lo_open=True,
@@ -674,7 +690,7 @@ class TargetParams:
         1.28,
         "-",
         "Log-normal spread of target wealth (losses inherit the heavy tail: TG1 mean/median = 3)",
-        "calibrated (TG1)",
+        "calibrated (TG1 mean/median)",
         0.0,
         5.0,
     )

@@ -521,10 +521,16 @@ def limitations(config: RunConfig, record: dict[str, Any]) -> list[str]:
         particles = posterior.load(config.posterior)
         settings = record.get("settings", {})
         ess = effective_sample_size(particles["weight"].to_numpy(float))
+        # `generations` is a cap since issue 13; the record's `stop` says how the run ended.
+        ended = (
+            record["stop"]["message"]
+            if record.get("stop")
+            else f"{settings.get('generations', '?')} generations"
+        )
         items.append(
             f"The calibrated posterior is small: {len(particles)} weighted particles with an effective "
             f"sample size of about {ess:.0f} (ABC-SMC, {settings.get('population_size', '?')} particles, "
-            f"{settings.get('generations', '?')} generations), so the parameter intervals are rough."
+            f"{ended}), so the parameter intervals are rough."
         )
         if record.get("model_overrides"):
             items.append(

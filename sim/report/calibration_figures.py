@@ -1,7 +1,8 @@
-"""Figures of a calibration: marginal posteriors, pair plot, and the fit of each target."""
+"""Figures of a calibration: marginal posteriors, pair plot (one run or several), each target's fit."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import matplotlib
@@ -12,11 +13,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import NullFormatter
 
 from sim.analysis.calibration import Posterior
+from sim.analysis.convergence import correlations
 from sim.analysis.uncertainties import Dist, Uncertainty
-from sim.report.figures import PALETTE, footer
+from sim.report.figures import COLOURS, PALETTE, footer
 
 NOTE = "ABC-SMC posterior, last generation (weighted particles)"
 
@@ -59,23 +62,43 @@ def marginals(posterior: Posterior, priors: dict[str, Uncertainty], metadata: di
     return fig
 
 
-def pairs(posterior: Posterior, priors: dict[str, Uncertainty], metadata: dict[str, Any]) -> Figure:
-    """Pair plot of the weighted particles (marker size ~ weight)."""
+def pairs(
+    posteriors: dict[str, pd.DataFrame],
+    priors: dict[str, Uncertainty],
+    metadata: dict[str, Any],
+    unidentified: Collection[str] = (),
+) -> Figure:
+    """Pair plot of weighted particles, one colour per run (marker size ~ weight).
+
+    Below the diagonal the particles, on the diagonal each run's marginal, above it the posterior
+    correlation of the runs pooled (on the priors' scales, :func:`sim.analysis.convergence.correlations`).
+
+    Args:
+        posteriors: Run name -> weighted particles (one run: a single calibration).
+        priors: The parameters to plot and their priors (the axes span the prior ranges).
+        metadata: Provenance for the footer.
+        unidentified: Parameters whose marginal is titled "not identified by the targets".
+    """
     keys = list(priors)
     k = len(keys)
     fig, axes = plt.subplots(k, k, figsize=(1.6 * k + 1, 1.6 * k + 1), squeeze=False)
-    p = posterior.particles
-    size = 4 + 60 * p["weight"] / p["weight"].max()
+    colours = dict(zip(posteriors, COLOURS, strict=False))
+    r = correlations(posteriors, priors)
     for i, yi in enumerate(keys):
         for j, xj in enumerate(keys):
             ax = axes[i, j]
-            if i == j:
-                ax.hist(p[xj], bins=_bins(priors[xj]), weights=p["weight"], color=PALETTE["blue"])
-            elif i > j:
-                ax.scatter(p[xj], p[yi], s=size, alpha=0.5, color=PALETTE["blue"], linewidths=0)
-            else:
-                ax.set_visible(False)
+            if i < j:
+                ax.axis("off")
+                ax.text(0.5, 0.5, f"r = {r.loc[yi, xj]:.2f}", ha="center", va="center", fontsize=7)
                 continue
+            for run, p in posteriors.items():
+                if i == j:
+                    ax.hist(p[xj], bins=_bins(priors[xj]), weights=p["weight"], color=colours[run], alpha=0.5)
+                else:
+                    size = 4 + 60 * p["weight"] / p["weight"].max()
+                    ax.scatter(p[xj], p[yi], s=size, alpha=0.5, color=colours[run], linewidths=0)
+            if i == j and xj in unidentified:
+                ax.set_title("not identified by the targets", fontsize=6, color=PALETTE["vermillion"])
             for axis, key in (("x", xj), ("y", yi)):
                 if priors[key].dist is Dist.loguniform and not (axis == "y" and i == j):
                     getattr(ax, f"set_{axis}scale")("log")
@@ -88,7 +111,11 @@ def pairs(posterior: Posterior, priors: dict[str, Uncertainty], metadata: dict[s
                 ax.set_xlabel(xj, fontsize=6)
             if j == 0:
                 ax.set_ylabel(yi, fontsize=6)
-    fig.suptitle("Posterior pair plot")
+    if len(posteriors) > 1:
+        handles = [Patch(color=c, alpha=0.5, label=run) for run, c in colours.items()]
+        fig.legend(handles=handles, loc="upper right", fontsize=6, title="run", title_fontsize=6)
+    runs = f" of {len(posteriors)} calibrations" if len(posteriors) > 1 else ""
+    fig.suptitle(f"Posterior pair plot{runs}\n(r: posterior correlation on the priors' scales)", fontsize=10)
     footer(fig, metadata, NOTE)
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     return fig

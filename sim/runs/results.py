@@ -83,13 +83,14 @@ class CalibrationResults:
             (named by config key, in the parameter's unit, see docs/ODD.md) and ``weight`` (sums to 1).
         diagnostics: One row per generation: ``generation``, ``epsilon`` (distance threshold),
             ``simulations`` (model runs), ``acceptance_rate``, ``ess`` (effective sample size),
-            ``seconds``.
+            ``seconds``, ``resumed`` (read from an earlier call's History rather than run by this one).
         predictive: The posterior predictive: one row per re-simulated posterior draw, with its
             parameters and every metric of :data:`sim.runs.metrics.METRICS`.
         fit: One row per fit target: its definition, observed value or range, kind, grade, and the
             predictive's ``q05``, ``median``, ``q95`` and whether the 90% interval meets it (``covered``).
         validation: The same for the validate targets (never used in fitting).
-        metadata: Provenance (commit, versions, configuration, seeds, ``seconds``).
+        metadata: Provenance (commit, versions, configuration, seeds, ``seconds``), ``stop`` (why the
+            run stopped: ``reason``, ``converged``, ``message``) and ``priors`` (of the free parameters).
     """
 
     posterior: pd.DataFrame

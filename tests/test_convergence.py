@@ -1,0 +1,161 @@
+"""Agreement of independent calibrations and identifiability, on synthetic posterior tables."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.analysis import convergence
+from sim.analysis.uncertainties import Dist, Uncertainty
+from sim.model.schemas import ConfigError
+
+N = 200  # particles per run
+U = (
+    np.arange(N) + 0.5
+) / N  # equal weights: the q-quantile of m + 2 s (U - 0.5) is exactly m + 2 s (q - 0.5)
+
+PRIORS = {
+    "a": Uncertainty(Dist.uniform, 0.0, 10.0, "assumption: test"),
+    "b": Uncertainty(Dist.loguniform, 1.0, 100.0, "assumption: test"),
+    "c": Uncertainty(Dist.uniform, 0.0, 1.0, "assumption: test"),
+}
+# Per run: the median and half-range s of each parameter (on the prior's scale: log for b), so that
+# its 90% width is 1.8 s.
+MEDIANS = {
+    "a": (5.0, 5.1, 5.15),
+    "b": (math.log(10), math.log(10) + 0.2, math.log(10) + 0.4),
+    "c": (0.3, 0.5, 0.5),
+}
+HALF = {"a": 1.0, "b": 2.2, "c": 0.1}
+
+
+def posteriors() -> dict[str, pd.DataFrame]:
+    """Three runs with known quantiles; c is shuffled so that it is uncorrelated with a."""
+    rng = np.random.default_rng(0)
+    runs = {}
+    for i in range(3):
+        values = {k: MEDIANS[k][i] + 2 * HALF[k] * (U - 0.5) for k in PRIORS}
+        values["b"] = np.exp(values["b"])
+        values["c"] = rng.permutation(values["c"])
+        runs[f"seed{i}"] = pd.DataFrame(values | {"weight": np.full(N, 1 / N)})
+    return runs
+
+
+def test_agreement_medians_widths_and_identification():
+    table = convergence.agreement(posteriors(), PRIORS).set_index("parameter")
+    # a: medians 5.0-5.15 differ by 0.15 of a 90% width of 1.8 (8%): agree; 1.8 of 10 is 18% of the prior.
+    assert table.loc["a", "median_spread"] == pytest.approx(0.15 / 1.8)
+    assert table.loc["a", "width_of_prior"] == pytest.approx(0.18)
+    assert table.loc["a", "agree"] and table.loc["a", "identified"]
+    # b, on the log scale: medians 0.4 apart in a width of 3.96 (10.1%): not agreed; 3.96 of ln 100
+    # (86%): not identified by the targets.
+    assert table.loc["b", "scale"] == "log"
+    assert table.loc["b", "median_spread"] == pytest.approx(0.4 / 3.96)
+    assert table.loc["b", "width_of_prior"] == pytest.approx(3.96 / math.log(100))
+    assert not table.loc["b", "agree"] and not table.loc["b", "identified"]
+    # c: medians 0.3 and 0.5, width 0.18: they disagree by more than a width; the posterior is narrow.
+    assert table.loc["c", "median_spread"] == pytest.approx(0.2 / 0.18)
+    assert not table.loc["c", "agree"] and table.loc["c", "identified"]
+    # Pooled, each run weighs a third: above 4.15 the mixture's CDF is (3x - 12.25) / 6, 0.05 at 4.183.
+    assert table.loc["a", "q05"] == pytest.approx(12.55 / 3, abs=0.01)
+    assert 5.0 < table.loc["a", "median"] < 5.15
+
+
+def test_per_run_quantiles_are_in_the_parameters_units():
+    rows = convergence.per_run(posteriors(), PRIORS).set_index(["run", "parameter"])
+    assert rows.loc[("seed0", "a"), ["q05", "median", "q95"]].tolist() == pytest.approx([4.1, 5.0, 5.9])
+    assert rows.loc[("seed1", "b"), "median"] == pytest.approx(10 * math.exp(0.2))  # not its logarithm
+    assert rows.loc[("seed2", "b"), "q95"] == pytest.approx(10 * math.exp(0.4 + 1.98))
+
+
+def test_correlations_on_the_priors_scales():
+    runs = posteriors()
+    for particles in runs.values():
+        particles["d"] = 3 - 0.1 * particles["a"]  # a linear trade-off: r = -1
+        particles["e"] = np.exp(particles["a"] / 10)  # exp of a: r = 1 on its log scale
+    priors = PRIORS | {
+        "d": Uncertainty(Dist.uniform, 0.0, 3.0, "assumption: test"),
+        "e": Uncertainty(Dist.loguniform, 1.0, 3.0, "assumption: test"),
+    }
+    r = convergence.correlations(runs, priors)
+    assert r.loc["a", "d"] == pytest.approx(-1.0) and r.loc["a", "e"] == pytest.approx(1.0)
+    assert abs(r.loc["a", "c"]) < 0.3  # shuffled within runs; pooled, only the runs' medians co-vary
+    assert np.diag(r.to_numpy()) == pytest.approx(1.0)
+    assert r.to_numpy() == pytest.approx(r.to_numpy().T)
+
+
+def write_runs(folder: Path, seeds=(1, 2, 3), **config_changes) -> list[Path]:
+    """Calibration results directories of the synthetic posteriors, as ``scamsim calibrate`` writes them."""
+    priors = {
+        k: {"dist": p.dist.value, "low": p.low, "high": p.high, "source": p.source} for k, p in PRIORS.items()
+    }
+    paths = []
+    for (name, particles), seed in zip(posteriors().items(), seeds, strict=False):
+        path = folder / name
+        path.mkdir()
+        particles.to_parquet(path / "posterior.parquet", index=False)
+        config = {"seed": seed, "name": name, "scale": 0.1} | (config_changes if name == "seed2" else {})
+        metadata = {"written_by": "scamsim", "config": config, "priors": priors}
+        (path / "metadata.json").write_text(json.dumps(metadata))
+        paths.append(path)
+    return paths
+
+
+def test_load_reads_the_runs_and_their_priors(tmp_path):
+    runs = convergence.load(write_runs(tmp_path))
+    assert list(runs.posteriors) == ["seed0", "seed1", "seed2"]
+    assert runs.priors == PRIORS
+
+
+@pytest.mark.parametrize(
+    ("seeds", "changes", "message"),
+    [
+        ((1, 2), {}, r"runs=.*seed0,.*seed1: 2 calibrations; need at least 3"),
+        ((1, 2, 1), {}, r"runs: .*seed0 and .*seed2 have the same seed=1; need different seeds"),
+        ((1, 2, 3), {"scale": 0.2}, r"runs: .*seed2 differs from .*seed0 in scale, not only in its seed"),
+    ],
+)
+def test_load_refuses_runs_that_are_not_independent_repeats(tmp_path, seeds, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        convergence.load(write_runs(tmp_path, seeds, **changes))
+
+
+def test_convergence_command_writes_tables_and_the_pair_plot(tmp_path):
+    scamsim = str(Path(sys.executable).parent / "scamsim")
+    paths = write_runs(tmp_path)
+    out = tmp_path / "agreement"
+    proc = subprocess.run(
+        [scamsim, "convergence", f"runs={','.join(map(str, paths))}", f"out={out}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert all(len(line) <= 100 for line in lines)
+    rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in PRIORS}
+    assert rows["a"].split()[-4:] == ["8%", "yes", "18%", "yes"]
+    assert rows["b"].split()[-9:] == ["10%", "no", "86%", "no:", "not", "identified", "by", "the", "targets"]
+    agreement = pd.read_csv(out / "agreement.csv")
+    assert agreement["identified"].tolist() == [True, False, True]
+    assert pd.read_csv(out / "correlations.csv", index_col=0).shape == (3, 3)
+    assert len(pd.read_csv(out / "runs.csv")) == 9
+    assert (out / "figures" / "pairs.png").stat().st_size > 10_000
+    assert json.loads((out / "metadata.json").read_text())["seeds"]["runs"] == {
+        "seed0": 1,
+        "seed1": 2,
+        "seed2": 3,
+    }
+
+    too_few = subprocess.run(
+        [scamsim, "convergence", f"runs={paths[0]},{paths[1]}"], capture_output=True, text=True, timeout=120
+    )
+    assert too_few.returncode == 2 and "Traceback" not in too_few.stderr
+    assert too_few.stderr.strip().count("\n") == 0 and "need at least 3" in too_few.stderr
