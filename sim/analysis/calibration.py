@@ -2,11 +2,13 @@
 
 A particle is a set of values for the free parameters (``calibration.free``, drawn from their declared
 ranges in ``configs/uncertainties/``). Its summary statistics
-are the end-of-run metrics (:mod:`sim.runs.metrics`) **averaged over ``seeds_per_particle`` replicates**:
-the model is stochastic, and averaging a few replicates shrinks the noise in the distance so that the
-ABC threshold tracks the parameters rather than luck. (The alternative, an explicit noise model, needs
-a likelihood we do not have.) The seeds of a particle are derived from its parameter values, so the
-same particle always gets the same statistics. The distance is the weighted sum of the fit targets'
+are the end-of-run metrics (:mod:`sim.runs.metrics`) of ``seeds_per_particle`` replicates, averaged.
+The default is one: the published figures are one realisation of the world, and a simulated world
+compared with it carries the same chance variation, which is what ABC's acceptance step needs to turn
+the model's noise into posterior width. Averaging several replicates would compare the observation
+with a smoothed statistic and so claim more precision than one observed world gives (and cost more).
+The seeds of a particle are derived from its parameter values, so the same particle always gets the
+same statistics. The distance is the weighted sum of the fit targets'
 discrepancies (:mod:`sim.analysis.observations`); validate targets are never read here.
 
 ABC-SMC itself is pyabc's (adaptive median epsilon, multivariate normal transitions), run one
@@ -58,7 +60,7 @@ class CalibrationSettings:
 
     population_size: int = 500
     generations: int = 30  # a cap: the run stops earlier on convergence (stop_rule)
-    seeds_per_particle: int = 2
+    seeds_per_particle: int = 1
     min_epsilon: float = 0.5
     epsilon_drop: float = 0.05  # converged once epsilon fell less than this over two generations ...
     min_ess: float = 250.0  # ... and the last generation's effective sample size is at least this
