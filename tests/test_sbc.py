@@ -303,6 +303,7 @@ def test_sbc_of_a_one_parameter_fit_is_informative_and_not_overconfident(tmp_pat
     config.calibration = CalibrationSettings(
         population_size=10,
         generations=3,
+        min_ess=5,  # half the population, as configs/sbc.yaml has it
         seeds_per_particle=1,
         min_epsilon=0.0,
         n_procs=1,  # one process: the whole check is reproducible
@@ -340,6 +341,7 @@ def test_sbc_through_the_cli_writes_the_report_and_resumes(tmp_path):
         "sbc.bins=4",
         "calibration.population_size=8",
         "calibration.generations=2",
+        "calibration.min_ess=4",
         'calibration.model_overrides=["scale=0.02","time.end=2025-07-31"]',
     ]
     out = tmp_path / "sbc"
