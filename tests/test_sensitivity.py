@@ -223,6 +223,7 @@ def test_a_posterior_narrows_its_parameters_to_their_central_90_percent(tmp_path
         ("sensitivity.method=sobol", "must be a power of 2"),
         ("sensitivity.select=[police.nope]", "'police.nope' is not an uncertain parameter"),
         ("sensitivity.outputs=[nope]", "'nope' is not a metric"),
+        ("sensitivity.outputs=[am7_share]", "'am7_share' .* is no longer a metric; use am7_remaining_share"),
         ("sensitivity.levels=1", "sensitivity.levels=1 is outside the allowed range"),
     ],
 )

@@ -130,7 +130,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path):
     errors = runs[runs["draw"] == 1]
     assert errors["status"].eq("error").all()
     assert errors["error"].str.startswith("LookupError: posterior draw 1 needs a posterior").all()
-    assert errors["am7_share"].isna().all()
+    assert errors["am7_remaining_share"].isna().all()
     [(key, error)] = collected.failed.items()
     assert key == chunk_key(
         ["police.corruption=1.5", "n_draws=2", "posterior=null", *TINY]
@@ -246,8 +246,46 @@ def test_a_chunk_written_before_a_metric_was_added_stays_readable(tmp_path):
     write_chunk(chunks / "police.corruption=0.5.parquet", pd.DataFrame([row | metrics]), {"config_hash": "h"})
     assert chunk_info(chunks / "police.corruption=0.5.parquet") == {"config_hash": "h"}
     runs = collect(tmp_path).runs
-    assert len(runs) == 1 and runs[newest].isna().all() and (runs[list(metrics)] == 1.0).all(axis=None)
+    # No chunk has the newest metric: it is absent (readers name it), the others read as written.
+    assert len(runs) == 1 and newest not in runs and (runs[list(metrics)] == 1.0).all(axis=None)
+    # Beside a newer chunk, the older one's rows read NaN, and collect says so.
+    newer = pd.DataFrame([row | metrics | {"police.corruption": 0.6, newest: 2.0}])
+    write_chunk(chunks / "police.corruption=0.6.parquet", newer, {"config_hash": "h"})
+    both = collect(tmp_path)
+    assert both.runs[newest].isna().tolist() == [True, False]
+    assert f"1 chunk(s) written before {newest} existed: NaN in their runs" in both.warnings()[0]
     # Without a run column it is no chunk (a foreign or damaged file), whatever its metadata.
     partial = pd.DataFrame([{k: v for k, v in row.items() if k != RUN_COLUMNS[-1]} | metrics])
     write_chunk(tmp_path / "bad.parquet", partial, {"config_hash": "h"})
     assert chunk_info(tmp_path / "bad.parquet") is None
+
+
+def test_runs_saved_before_the_fitted_am7_share_are_refused_by_name(tmp_path):
+    """Runs holding only the retired am7_share, (N+O)/all, are never drawn as the fitted share."""
+    from sim.report import phase, robustness
+    from sim.runs.collect import Sweep
+    from sim.runs.sweep import CHUNK_DIR, write_chunk
+
+    metrics = {"workers_held_end": 1e4, "target_losses": 1e9, "compounds_active_mid2025": 50.0}
+    metrics |= {"compounds_opened": 3.0, "entries": 1.0, "am7_share": 0.99}  # no am7_remaining_share
+    run = {"variant": "v0", "seed": 1, "draw": 0, "replicate": 0, "status": "ok", "error": ""}
+    cells = [{"police.raid_capacity": r, "police.corruption": c} for r in (0.0, 20.0) for c in (0.2, 0.8)]
+    old = pd.DataFrame([cell | run | metrics for cell in cells])
+    Sweep(old, {"written_by": "scamsim", "config_hash": "old"}).write(tmp_path / "saved")
+    chunks = tmp_path / "sweep" / CHUNK_DIR
+    chunks.mkdir(parents=True)
+    for k, cell in enumerate(cells):  # the same runs as a sweep directory's chunks
+        write_chunk(chunks / f"c{k}.parquet", pd.DataFrame([cell | run | metrics]), {"config_hash": "h"})
+    assert collect(tmp_path / "sweep").swept == ["police.raid_capacity", "police.corruption", "variant"]
+    said = r"no am7_remaining_share: they were saved before it existed and hold am7_share, \(N\+O\) / all"
+    for source in ("saved", "sweep"):
+        for draw in (phase.draw, robustness.draw):
+            with pytest.raises(ValueError, match=said):
+                draw(tmp_path / source, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    # Still readable: the cells' summary of what the runs hold (notebook 2 then shows people held).
+    summary = phase.cell_summary(old)
+    assert "workers_held_end_median" in summary and "am7_remaining_share_median" not in summary
+    proc = scamsim("phase", f"sweep={tmp_path / 'saved'}", f"out={tmp_path / 'out'}")
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert "hold am7_share, (N+O) / all spells in the window, another statistic" in proc.stderr
