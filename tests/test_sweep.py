@@ -230,6 +230,9 @@ def test_phase_draws_heatmaps_cuts_and_a_summary(parallel, tmp_path):
     saved = sim.load_sweep(tmp_path)
     pd.testing.assert_frame_equal(saved.runs, collect(parallel[0]).runs)
     assert saved.metadata["seeds"]["n_seeds"] == 2
+    # No posterior (posterior=null): the star is the hand-tuned point, saved with the runs.
+    assert saved.metadata["posterior_name"] is None
+    assert saved.metadata["baseline_point"] == {k: list(v) for k, v in phase.baseline_point().items()}
     redrawn = tmp_path / "redrawn"
     phase.draw(tmp_path, redrawn)
     pd.testing.assert_frame_equal(pd.read_csv(redrawn / "summary.csv"), summary)
@@ -289,3 +292,31 @@ def test_runs_saved_before_the_fitted_am7_share_are_refused_by_name(tmp_path):
     proc = scamsim("phase", f"sweep={tmp_path / 'saved'}", f"out={tmp_path / 'out'}")
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert "hold am7_share, (N+O) / all spells in the window, another statistic" in proc.stderr
+
+
+def test_the_baseline_point_is_the_posteriors_where_it_covers_the_key(tmp_path):
+    from sim.report import phase
+
+    draws = tmp_path / "draws.csv"
+    draws.write_text("police.corruption,weight\n0.3,1\n0.5,1\n")
+    point, defaults = phase.baseline_point(str(draws)), phase.baseline_point()
+    assert point["police.raid_capacity"] == defaults["police.raid_capacity"]  # not in the posterior
+    low, median, high = sorted(point["police.corruption"])
+    assert median == pytest.approx(0.4) and 0.3 <= low < median < high <= 0.5
+
+
+def test_a_sweep_names_the_posterior_its_chunks_drew_from(parallel, tmp_path):
+    from sim.runs.collect import load_sweep
+    from sim.runs.sweep import CHUNK_DIR, chunk_info, write_chunk
+
+    first = next((parallel[0] / CHUNK_DIR).glob("*.parquet"))
+    assert chunk_info(first)["posterior"] is None  # the grid ran with posterior=null
+    draws = tmp_path / "draws.csv"
+    draws.write_text("police.corruption,weight\n0.3,1\n")
+    draws.with_suffix(".json").write_text('{"created": "2026-01-01"}')
+    chunks = tmp_path / "sweep" / CHUNK_DIR
+    chunks.mkdir(parents=True)
+    row = {"police.corruption": 0.5, "seed": 1, "draw": 0, "replicate": 0, "status": "ok", "error": ""}
+    write_chunk(chunks / "c.parquet", pd.DataFrame([row]), {"config_hash": "h", "posterior": str(draws)})
+    metadata = load_sweep(tmp_path / "sweep").metadata
+    assert metadata["posterior_name"] == str(draws) and metadata["posterior"] == {"created": "2026-01-01"}

@@ -111,17 +111,18 @@ def cell_summary(runs: pd.DataFrame) -> pd.DataFrame:
 def baseline_point(name: str | None = None) -> dict[str, tuple[float, float, float]]:
     """Raid capacity and corruption of the baseline: posterior median and 90% interval.
 
-    Without a posterior (``name`` None: the model is hand-tuned until issue 13) the schema defaults,
-    with no interval.
+    Without a posterior (``name`` None: the model is hand-tuned until issue 13), and for a key the
+    posterior does not cover, the schema default, with no interval.
 
     Returns:
         For each of the two swept keys: (median, 5th percentile, 95th percentile).
     """
-    if name is None:
-        defaults = ModelParams()
-        return {key: (keys.get(defaults, key),) * 3 for key in (RATE, CORRUPTION)}
-    calibrated = posterior.quantiles(name, (0.5, *BAND))
-    return {key: tuple(float(v) for v in calibrated[key]) for key in (RATE, CORRUPTION)}
+    defaults = ModelParams()
+    point = {key: (keys.get(defaults, key),) * 3 for key in (RATE, CORRUPTION)}
+    if name is not None:
+        calibrated = posterior.quantiles(name, (0.5, *BAND))
+        point |= {key: tuple(float(v) for v in calibrated[key]) for key in point if key in calibrated}
+    return point
 
 
 def _position(values: np.ndarray, x: float) -> float:
@@ -147,7 +148,9 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
             contour = ax.contour(centres_x, centres_y, values, levels=[TWO_THIRDS], colors="white")
             ax.clabel(contour, fmt={TWO_THIRDS: "2/3"}, fontsize=8)
         ax.plot([], [], color="white", label="AM7 share = 2/3 (Amnesty: more than two-thirds)")
-    point = baseline_point()
+    # The point :func:`draw` saved with the runs (a redraw keeps it when the posterior file changes since).
+    saved = metadata.get("baseline_point") or baseline_point(metadata.get("posterior_name"))
+    point = {key: tuple(v) for key, v in saved.items()}
     if rate == OLD_RATE:  # the capacity as a rate per compound (the variant mechanisms.raid_capacity=false)
         per_compound = ModelParams().police.reference_compounds
         point[OLD_RATE] = tuple(v / per_compound for v in point[RATE])
@@ -165,7 +168,11 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
         ecolor=PALETTE["vermillion"],
         capsize=3,
         linestyle="none",
-        label="calibrated baseline (posterior median, 90% interval)",
+        label=(
+            "calibrated baseline (posterior median, 90% interval)"
+            if metadata.get("posterior_name")
+            else "hand-tuned baseline (the model's defaults)"
+        ),
     )
     ax.set_xticks(centres_x, [f"{r:g}" for r in rates])
     ax.set_yticks(centres_y, [f"{c:g}" for c in corruptions])
@@ -241,6 +248,7 @@ def draw(sweep_dir: Path, out_dir: Path, overwrite: bool = False) -> list[Path]:
     if reason := missing_metric(sweep.runs, HEATMAPS, sweep_dir):
         raise ValueError(reason)
     summary = cell_summary(sweep.runs)
+    sweep.metadata.setdefault("baseline_point", baseline_point(sweep.metadata.get("posterior_name")))
     with dirs.claim(out_dir, sweep.metadata.get("config_hash"), overwrite), atomic_dir(out_dir) as tmp:
         figures = {name: heatmap(summary, metric, sweep.metadata) for metric, (name, *_) in HEATMAPS.items()}
         figures["cuts"] = cuts(summary, sweep.metadata)

@@ -9,6 +9,7 @@ or that contain failed runs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -19,7 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from sim.runs import dirs, provenance
+from sim.model.schemas import ConfigError
+from sim.runs import dirs, posterior, provenance
 from sim.runs.metrics import METRICS, RETIRED
 from sim.runs.results import atomic_write, write_json
 from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, chunk_info, chunk_keys, expected_keys
@@ -112,9 +114,20 @@ def collect(sweep_dir: str | Path) -> Collected:
 
 
 def provenance_of(runs: pd.DataFrame, chunks: pd.DataFrame) -> dict[str, Any]:
-    """Provenance of a sweep for figure footers: code version, a hash of the chunk configurations, seeds."""
+    """Provenance of a sweep: code version, a hash of the chunk configurations, seeds and posterior.
+
+    ``posterior_name`` is the posterior the chunks drew from (None: none, or chunks written before
+    their posterior was recorded), ``posterior`` its record (:func:`sim.runs.posterior.provenance`).
+    """
     hashes = ",".join(sorted(chunks.get("config_hash", pd.Series(dtype=str)).astype(str)))
+    names = sorted({str(n) for n in chunks.get("posterior", pd.Series(dtype=object)).dropna()})
+    record = None
+    if len(names) == 1:
+        with contextlib.suppress(ConfigError):  # the file is gone since: its name is all there is
+            record = posterior.provenance(names[0])
     return {
+        "posterior_name": ",".join(names) or None,
+        "posterior": record,
         dirs.MARKER[0]: dirs.MARKER[1],
         "git": provenance.git_commit(),
         "versions": provenance.versions(),
