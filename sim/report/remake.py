@@ -409,7 +409,7 @@ class Remake:
                 if self.done(entries.get(step.name), step)
                 else ""
             )
-            time_ = "" if self.smoke else f" (about {step.minutes:g} min)"
+            time_ = "" if self.smoke else f" (about {step.minutes:g} min)" if step.minutes else " (seconds)"
             lines.append(f"{k}. {step.name}{time_}: {step.purpose}{skip}")
             lines += [
                 f"     check {read} is the calibration posterior={self.posterior} came from"
