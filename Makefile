@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.synced
 UV_VERSION := 0.13.8
 
-.PHONY: setup run test browser test-slow lint bench bench-sweep bench-cli docs notebooks strip-notebooks clean
+.PHONY: setup run test browser test-slow lint bench bench-sweep bench-cli docs notebooks strip-notebooks results clean
 
 $(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
@@ -49,6 +49,15 @@ notebooks: $(STAMP)  ## JupyterLab on experiments/notebooks/ (installs the depen
 
 strip-notebooks: $(STAMP)  ## remove outputs from the notebooks before committing (a test checks it)
 	$(VENV)/bin/nbstripout experiments/notebooks/*.ipynb
+
+# `make results POSTERIOR=calibrated`: re-make every committed result from this clean commit (about
+# 1 h 50 min on 2 cores; README, Reproducibility). STEPS=phase,briefs runs some steps; DRY=1 prints the
+# plan; SMOKE=1 runs at tiny scale into a temporary folder, never over the committed results.
+POSTERIOR ?=
+STEPS ?=
+results: $(STAMP)  ## re-make the committed results (results/MANIFEST.md says how each was made)
+	$(VENV)/bin/python -m sim.report.remake --posterior="$(POSTERIOR)" --steps="$(STEPS)" \
+	  $(if $(DRY),--dry-run) $(if $(SMOKE),--smoke)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -38,7 +38,7 @@ def test_differences_have_one_row_per_scenario_and_defined_outcome(comparison):
     d = comparison.differences
     # The run ends before the Amnesty window, so the AM7 share and the compounds operating on 30 June
     # 2025 are undefined and left out.
-    undefined = {"am7_share", "compounds_operating"}
+    undefined = {"am7_remaining_share", "compounds_operating"}
     expected = {(s, o) for s in ("raid_surge", "victim_protection") for o in OUTCOMES if o not in undefined}
     assert set(zip(d["scenario"], d["outcome"], strict=True)) == expected
     assert len(d) == len(expected)
@@ -185,9 +185,9 @@ def test_undefined_outcomes_are_left_out():
             **{name: [1.0, 2.0, 1.0, 4.0] for name in OUTCOMES},
         }
     )
-    table["am7_share"] = np.nan
+    table["am7_remaining_share"] = np.nan
     d = paired_differences(table, ["s"]).set_index("outcome")
-    assert "am7_share" not in d.index
+    assert "am7_remaining_share" not in d.index
     assert d.loc["trafficked", "diff_median"] == 1.0  # differences 0 and 2
     assert d.loc["trafficked", "paired_sd"] == pytest.approx(np.sqrt(2))
 
@@ -215,7 +215,8 @@ def test_compare_command_writes_the_comparison(tmp_path):
     for name in ("per_replicate", "differences", "harm", "timeseries"):
         assert (out / f"{name}.parquet").stat().st_size > 0
     d = pd.read_csv(out / "differences.csv")
-    assert set(d["outcome"]) == set(OUTCOMES) - {"am7_share", "compounds_operating"}  # undefined before 2025
+    undefined = {"am7_remaining_share", "compounds_operating"}  # before 2025
+    assert set(d["outcome"]) == set(OUTCOMES) - undefined
     assert (d["within_noise"] == ((d["diff_q05"] <= 0) & (d["diff_q95"] >= 0))).all()
     assert (out / "figures" / "paired_differences.png").exists()
     assert json.loads((out / "metadata.json").read_text())["seeds"]["n_seeds"] == 2

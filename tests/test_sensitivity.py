@@ -223,6 +223,7 @@ def test_a_posterior_narrows_its_parameters_to_their_central_90_percent(tmp_path
         ("sensitivity.method=sobol", "must be a power of 2"),
         ("sensitivity.select=[police.nope]", "'police.nope' is not an uncertain parameter"),
         ("sensitivity.outputs=[nope]", "'nope' is not a metric"),
+        ("sensitivity.outputs=[am7_share]", "'am7_share' .* is no longer a metric; use am7_remaining_share"),
         ("sensitivity.levels=1", "sensitivity.levels=1 is outside the allowed range"),
     ],
 )
@@ -245,8 +246,20 @@ def test_a_range_outside_the_parameters_allowed_range_is_rejected():
 
 
 def test_cli_writes_tables_figure_and_metadata(tmp_path):
+    draws = tmp_path / "draws.csv"  # a posterior, with the record a calibration publishes beside it
+    draws.write_text("police.raid_capacity,weight\n15,1\n25,1\n")
+    draws.with_suffix(".json").write_text('{"created": "2026-01-01", "config_hash": "abc"}')
     proc = subprocess.run(
-        [SCAMSIM, "sensitivity", *TINY, TINY_OUTPUTS, TINY_SELECT, "sensitivity.n=3", "name=tiny"],
+        [
+            SCAMSIM,
+            "sensitivity",
+            *TINY,
+            TINY_OUTPUTS,
+            TINY_SELECT,
+            "sensitivity.n=3",
+            "name=tiny",
+            f"posterior={draws}",
+        ],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -276,6 +289,9 @@ def test_cli_writes_tables_figure_and_metadata(tmp_path):
     assert (out / "figures" / "morris.png").stat().st_size > 10_000
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["command"] == "scamsim sensitivity" and metadata["runs"] == 9
+    # Which posterior: its name in the configuration, its record beside (make results checks both).
+    assert metadata["config"]["posterior"] == str(draws)
+    assert metadata["posterior"] == {"created": "2026-01-01", "config_hash": "abc"}
     assert "recruitment.ad_reach" in proc.stdout
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
 

@@ -20,7 +20,7 @@ HEADLINE = (
     "workers_held_aug2023",
     "target_losses",
     "trafficked",
-    "am7_share",
+    "am7_remaining_share",
     "quota_met_share",
 )
 

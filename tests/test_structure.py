@@ -297,7 +297,7 @@ def robustness_runs() -> pd.DataFrame:
                             "compounds_active_mid2025": held / 1000,
                             "compounds_opened": 10.0 + capacity / 10,
                             "entries": 1.0,
-                            "am7_share": 0.72,
+                            "am7_remaining_share": 0.72,
                             "status": "ok",
                         }
                     )

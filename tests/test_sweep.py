@@ -130,7 +130,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path):
     errors = runs[runs["draw"] == 1]
     assert errors["status"].eq("error").all()
     assert errors["error"].str.startswith("LookupError: posterior draw 1 needs a posterior").all()
-    assert errors["am7_share"].isna().all()
+    assert errors["am7_remaining_share"].isna().all()
     [(key, error)] = collected.failed.items()
     assert key == chunk_key(
         ["police.corruption=1.5", "n_draws=2", "posterior=null", *TINY]
@@ -230,6 +230,9 @@ def test_phase_draws_heatmaps_cuts_and_a_summary(parallel, tmp_path):
     saved = sim.load_sweep(tmp_path)
     pd.testing.assert_frame_equal(saved.runs, collect(parallel[0]).runs)
     assert saved.metadata["seeds"]["n_seeds"] == 2
+    # No posterior (posterior=null): the star is the hand-tuned point, saved with the runs.
+    assert saved.metadata["posterior_name"] is None
+    assert saved.metadata["baseline_point"] == {k: list(v) for k, v in phase.baseline_point().items()}
     redrawn = tmp_path / "redrawn"
     phase.draw(tmp_path, redrawn)
     pd.testing.assert_frame_equal(pd.read_csv(redrawn / "summary.csv"), summary)
@@ -246,8 +249,74 @@ def test_a_chunk_written_before_a_metric_was_added_stays_readable(tmp_path):
     write_chunk(chunks / "police.corruption=0.5.parquet", pd.DataFrame([row | metrics]), {"config_hash": "h"})
     assert chunk_info(chunks / "police.corruption=0.5.parquet") == {"config_hash": "h"}
     runs = collect(tmp_path).runs
-    assert len(runs) == 1 and runs[newest].isna().all() and (runs[list(metrics)] == 1.0).all(axis=None)
+    # No chunk has the newest metric: it is absent (readers name it), the others read as written.
+    assert len(runs) == 1 and newest not in runs and (runs[list(metrics)] == 1.0).all(axis=None)
+    # Beside a newer chunk, the older one's rows read NaN, and collect says so.
+    newer = pd.DataFrame([row | metrics | {"police.corruption": 0.6, newest: 2.0}])
+    write_chunk(chunks / "police.corruption=0.6.parquet", newer, {"config_hash": "h"})
+    both = collect(tmp_path)
+    assert both.runs[newest].isna().tolist() == [True, False]
+    assert f"1 chunk(s) written before {newest} existed: NaN in their runs" in both.warnings()[0]
     # Without a run column it is no chunk (a foreign or damaged file), whatever its metadata.
     partial = pd.DataFrame([{k: v for k, v in row.items() if k != RUN_COLUMNS[-1]} | metrics])
     write_chunk(tmp_path / "bad.parquet", partial, {"config_hash": "h"})
     assert chunk_info(tmp_path / "bad.parquet") is None
+
+
+def test_runs_saved_before_the_fitted_am7_share_are_refused_by_name(tmp_path):
+    """Runs holding only the retired am7_share, (N+O)/all, are never drawn as the fitted share."""
+    from sim.report import phase, robustness
+    from sim.runs.collect import Sweep
+    from sim.runs.sweep import CHUNK_DIR, write_chunk
+
+    metrics = {"workers_held_end": 1e4, "target_losses": 1e9, "compounds_active_mid2025": 50.0}
+    metrics |= {"compounds_opened": 3.0, "entries": 1.0, "am7_share": 0.99}  # no am7_remaining_share
+    run = {"variant": "v0", "seed": 1, "draw": 0, "replicate": 0, "status": "ok", "error": ""}
+    cells = [{"police.raid_capacity": r, "police.corruption": c} for r in (0.0, 20.0) for c in (0.2, 0.8)]
+    old = pd.DataFrame([cell | run | metrics for cell in cells])
+    Sweep(old, {"written_by": "scamsim", "config_hash": "old"}).write(tmp_path / "saved")
+    chunks = tmp_path / "sweep" / CHUNK_DIR
+    chunks.mkdir(parents=True)
+    for k, cell in enumerate(cells):  # the same runs as a sweep directory's chunks
+        write_chunk(chunks / f"c{k}.parquet", pd.DataFrame([cell | run | metrics]), {"config_hash": "h"})
+    assert collect(tmp_path / "sweep").swept == ["police.raid_capacity", "police.corruption", "variant"]
+    said = r"no am7_remaining_share: they were saved before it existed and hold am7_share, \(N\+O\) / all"
+    for source in ("saved", "sweep"):
+        for draw in (phase.draw, robustness.draw):
+            with pytest.raises(ValueError, match=said):
+                draw(tmp_path / source, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    # Still readable: the cells' summary of what the runs hold (notebook 2 then shows people held).
+    summary = phase.cell_summary(old)
+    assert "workers_held_end_median" in summary and "am7_remaining_share_median" not in summary
+    proc = scamsim("phase", f"sweep={tmp_path / 'saved'}", f"out={tmp_path / 'out'}")
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert "hold am7_share, (N+O) / all spells in the window, another statistic" in proc.stderr
+
+
+def test_the_baseline_point_is_the_posteriors_where_it_covers_the_key(tmp_path):
+    from sim.report import phase
+
+    draws = tmp_path / "draws.csv"
+    draws.write_text("police.corruption,weight\n0.3,1\n0.5,1\n")
+    point, defaults = phase.baseline_point(str(draws)), phase.baseline_point()
+    assert point["police.raid_capacity"] == defaults["police.raid_capacity"]  # not in the posterior
+    low, median, high = sorted(point["police.corruption"])
+    assert median == pytest.approx(0.4) and 0.3 <= low < median < high <= 0.5
+
+
+def test_a_sweep_names_the_posterior_its_chunks_drew_from(parallel, tmp_path):
+    from sim.runs.collect import load_sweep
+    from sim.runs.sweep import CHUNK_DIR, chunk_info, write_chunk
+
+    first = next((parallel[0] / CHUNK_DIR).glob("*.parquet"))
+    assert chunk_info(first)["posterior"] is None  # the grid ran with posterior=null
+    draws = tmp_path / "draws.csv"
+    draws.write_text("police.corruption,weight\n0.3,1\n")
+    draws.with_suffix(".json").write_text('{"created": "2026-01-01"}')
+    chunks = tmp_path / "sweep" / CHUNK_DIR
+    chunks.mkdir(parents=True)
+    row = {"police.corruption": 0.5, "seed": 1, "draw": 0, "replicate": 0, "status": "ok", "error": ""}
+    write_chunk(chunks / "c.parquet", pd.DataFrame([row]), {"config_hash": "h", "posterior": str(draws)})
+    metadata = load_sweep(tmp_path / "sweep").metadata
+    assert metadata["posterior_name"] == str(draws) and metadata["posterior"] == {"created": "2026-01-01"}

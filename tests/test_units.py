@@ -145,6 +145,7 @@ def test_am7_categories_follow_the_observation_model():
     assert out["am7_remaining_share"] == pytest.approx(
         (counts["N"] + counts["O"]) / (len(expected) - counts["S"])
     )
+    assert "am7_share" not in out  # retired: (N + O) / all; one AM7 share, the one the fit reads
     assert out["am10_raided"] == 4  # spells in the window raided by E (rescue visits excluded)
     # A run that stops before the window ends (or starts after it begins) cannot judge it: missing, not 0.
     for period in [(dt.date(2020, 1, 1), dt.date(2025, 6, 29)), (dt.date(2024, 2, 1), dt.date(2026, 1, 1))]:
@@ -220,7 +221,6 @@ def test_metrics_outside_the_simulated_period_are_missing_not_zero():
     row = results.metrics.iloc[0]
     undefined = [
         "compounds_in_window",
-        "am7_share",
         "am7_remaining_share",
         "am7_shut",
         "am10_raided",

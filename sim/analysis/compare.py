@@ -39,6 +39,7 @@ import pandas as pd
 from sim.model.ledger import EXIT_ROUTES
 from sim.runs import provenance
 from sim.runs.config import RunConfig, as_dict
+from sim.runs.metrics import AM7_SHARE
 from sim.runs.results import Results, atomic_dir, write_files, write_json
 from sim.runs.runner import run_config, run_metadata
 from sim.runs.scenarios import BASELINE, configure
@@ -75,9 +76,9 @@ class Outcome:
 
 OUTCOMES: dict[str, Outcome] = {
     "compounds_operating": Outcome("Compounds operating on 30 June 2025", "compounds", "compounds"),
-    "am7_share": Outcome(
-        "Share of compounds operating in January 2024 - June 2025 never investigated or still operating "
-        "on 30 June 2025",
+    AM7_SHARE: Outcome(
+        "Of the compounds operating in January 2024 - June 2025 and not shut by the authorities, the share "
+        "never investigated or still operating on 30 June 2025",
         "share",
         "compounds",
     ),

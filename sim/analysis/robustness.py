@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.runs.metrics import AM7_SHARE
+
 RATE, CORRUPTION, VARIANT = "police.raid_capacity", "police.corruption", "variant"
 VARIANTS = {
     "v0": "all on",
@@ -66,6 +68,8 @@ def _tipping(cell: Cell) -> float:
 
 
 HELD = "workers_held_end"
+# Every metric the conclusions and the variants figure read.
+READS = (HELD, "compounds_active_mid2025", "compounds_opened", "entries", AM7_SHARE)
 CONCLUSIONS = (
     Conclusion(
         "C1",
@@ -102,8 +106,9 @@ CONCLUSIONS = (
     ),
     Conclusion(
         "C6",
-        "Amnesty's 'more than two-thirds' holds at the fitted state (AM7 share, 20 raids, corruption 0.4)",
-        lambda c: c(20, 0.4, "am7_share"),
+        "Amnesty's 'more than two-thirds' holds at the fitted state (AM7 share (N+O)/(N+O+G), 20 raids, "
+        "corruption 0.4)",
+        lambda c: c(20, 0.4, AM7_SHARE),
         above=2 / 3,
     ),
     Conclusion(

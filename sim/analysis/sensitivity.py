@@ -68,7 +68,7 @@ class SensitivitySettings:
     levels: int = 4
     resamples: int = 1000
     select: list[str] = field(default_factory=list)
-    outputs: list[str] = field(default_factory=lambda: ["am7_share"])
+    outputs: list[str] = field(default_factory=lambda: [metrics.AM7_SHARE])
 
 
 @dataclass
@@ -305,8 +305,11 @@ def check(config: SensitivityConfig) -> None:
     if settings.method is Method.sobol and settings.n & (settings.n - 1):
         raise ConfigError(f"sensitivity.n={settings.n} must be a power of 2 for sobol (Saltelli sampling)")
     for output in settings.outputs:
+        if output in metrics.RETIRED:
+            new, what = metrics.RETIRED[output]
+            raise ConfigError(f"sensitivity.outputs: {output!r} ({what}) is no longer a metric; use {new}")
         if output not in metrics.METRICS:
-            raise ConfigError(f"sensitivity.outputs: {output!r} is not a metric of sim/metrics.py")
+            raise ConfigError(f"sensitivity.outputs: {output!r} is not a metric of sim/runs/metrics.py")
     if not settings.outputs:
         raise ConfigError("sensitivity.outputs is empty")
     uncertainties.check(config.uncertainties, config)

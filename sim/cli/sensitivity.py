@@ -23,7 +23,7 @@ from sim.cli.common import claim_or_fail, fail, progress_bar
 from sim.cli.hydra_command import hydra_app
 from sim.model.schemas import ConfigError
 from sim.report import figures, sensitivity_figures
-from sim.runs import provenance
+from sim.runs import posterior, provenance
 from sim.runs.config import as_dict, results_dir, to_run_config
 from sim.runs.results import atomic_dir, write_json
 
@@ -47,6 +47,7 @@ def run_and_write(config: sensitivity.SensitivityConfig, out_dir: Path) -> sensi
     metadata["seconds"] = round(time.perf_counter() - started, 1)
     metadata["rows"] = len(analysis.samples)
     metadata["runs"] = len(analysis.samples) * config.n_seeds
+    metadata["posterior"] = posterior.provenance(config.posterior) if config.posterior else None
     figure = sensitivity_figures.FIGURES[analysis.method](analysis.indices, metadata)
     with atomic_dir(out_dir) as tmp:
         analysis.indices.to_csv(tmp / "indices.csv", index=False, float_format="%.6g")

@@ -5,7 +5,8 @@ written by ``scamsim run experiment=phase``), and writes to ``OUT`` (default ``r
 
 * ``am7_share``, ``workers_held``, ``target_losses`` (each figure as PNG and SVG): the median of
   each grid cell's runs, with the two-thirds contour of the AM7 share (Amnesty: "more than
-  two-thirds") and the baseline point;
+  two-thirds") and the baseline point. The AM7 share is the one the fit reads, (N+O)/(N+O+G)
+  (:data:`sim.runs.metrics.AM7_SHARE`); a sweep saved before that metric existed is refused by name;
 * ``cuts``: the AM7 share and workers held along rows and columns of the grid, median and 90% band
   (5th-95th percentile over a cell's runs: posterior draws x seeds);
 * ``summary.csv``: median and 90% interval of the plotted metrics per cell;
@@ -38,7 +39,8 @@ from sim.model.levers import LEVERS
 from sim.model.schemas import ModelParams
 from sim.report.figures import BAND, GROUPED, PALETTE, band, footer, save
 from sim.runs import dirs, posterior
-from sim.runs.collect import load_sweep
+from sim.runs.collect import load_sweep, missing_metric
+from sim.runs.metrics import AM7_SHARE, AM7_SHARE_LABEL
 from sim.runs.results import atomic_dir
 
 # The two axes are policy levers (sim.model.levers): their parameter keys and labels come from there.
@@ -54,10 +56,10 @@ CORRUPTION_LABEL = f"{POLICE_CORRUPTION.label} [{POLICE_CORRUPTION.unit}]"
 TWO_THIRDS = 2 / 3
 # Metric -> (figure file, title, colour-bar label, scale divisor).
 HEATMAPS: dict[str, tuple[str, str, str, float]] = {
-    "am7_share": (
+    AM7_SHARE: (
         "am7_share",
-        "Compounds never investigated or still operating at the end of the Amnesty window (AM7)",
-        "AM7 share of compounds",
+        "Compounds not shut that were never investigated or still operating, end of the Amnesty window (AM7)",
+        AM7_SHARE_LABEL,
         1.0,
     ),
     "workers_held_end": (
@@ -91,11 +93,15 @@ def raid_axis(frame: pd.DataFrame) -> str:
 
 
 def cell_summary(runs: pd.DataFrame) -> pd.DataFrame:
-    """Median and 90% interval of the plotted metrics per (raid axis, corruption) cell (successful runs)."""
+    """Median and 90% interval of the plotted metrics per (raid axis, corruption) cell (successful runs).
+
+    Metrics the runs do not hold (a sweep saved before the metric existed) are left out; :func:`draw`
+    refuses such a sweep, notebook 2 says why and shows the rest.
+    """
     ok = runs[runs["status"] == "ok"]
     grouped = ok.groupby([raid_axis(runs), CORRUPTION])
     parts = {"n_runs": grouped.size()}
-    for metric in HEATMAPS:
+    for metric in (m for m in HEATMAPS if m in ok.columns):
         parts[f"{metric}_median"] = grouped[metric].median()
         parts[f"{metric}_q05"] = grouped[metric].quantile(BAND[0])
         parts[f"{metric}_q95"] = grouped[metric].quantile(BAND[1])
@@ -105,17 +111,18 @@ def cell_summary(runs: pd.DataFrame) -> pd.DataFrame:
 def baseline_point(name: str | None = None) -> dict[str, tuple[float, float, float]]:
     """Raid capacity and corruption of the baseline: posterior median and 90% interval.
 
-    Without a posterior (``name`` None: the model is hand-tuned until issue 13) the schema defaults,
-    with no interval.
+    Without a posterior (``name`` None: the model is hand-tuned until issue 13), and for a key the
+    posterior does not cover, the schema default, with no interval.
 
     Returns:
         For each of the two swept keys: (median, 5th percentile, 95th percentile).
     """
-    if name is None:
-        defaults = ModelParams()
-        return {key: (keys.get(defaults, key),) * 3 for key in (RATE, CORRUPTION)}
-    calibrated = posterior.quantiles(name, (0.5, *BAND))
-    return {key: tuple(float(v) for v in calibrated[key]) for key in (RATE, CORRUPTION)}
+    defaults = ModelParams()
+    point = {key: (keys.get(defaults, key),) * 3 for key in (RATE, CORRUPTION)}
+    if name is not None:
+        calibrated = posterior.quantiles(name, (0.5, *BAND))
+        point |= {key: tuple(float(v) for v in calibrated[key]) for key in point if key in calibrated}
+    return point
 
 
 def _position(values: np.ndarray, x: float) -> float:
@@ -124,26 +131,26 @@ def _position(values: np.ndarray, x: float) -> float:
 
 
 def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Figure:
-    """Median of ``metric`` per cell, with the AM7 two-thirds contour and the baseline point."""
+    """Median of ``metric`` per cell, with the AM7 two-thirds contour (if the summary has the share)."""
     _, title, label, divisor = HEATMAPS[metric]
     rate = raid_axis(summary)
     grid = summary.pivot(index=CORRUPTION, columns=rate, values=f"{metric}_median") / divisor
-    share = summary.pivot(index=CORRUPTION, columns=rate, values="am7_share_median")
     rates, corruptions = grid.columns.to_numpy(float), grid.index.to_numpy(float)
     fig, ax = plt.subplots(figsize=(7.5, 5.6))
     ax.grid(False)  # grid lines would cut the cells
     mesh = ax.pcolormesh(grid.to_numpy(), shading="flat")
     fig.colorbar(mesh, ax=ax, label=f"{label} (median)", format=GROUPED)
     centres_x, centres_y = np.arange(len(rates)) + 0.5, np.arange(len(corruptions)) + 0.5
-    values = share.to_numpy()
-    finite = values[np.isfinite(values)]
-    if finite.size and finite.min() < TWO_THIRDS < finite.max():  # else there is no contour to draw
-        contour = ax.contour(centres_x, centres_y, values, levels=[TWO_THIRDS], colors="white")
-        ax.clabel(contour, fmt={TWO_THIRDS: "2/3"}, fontsize=8)
-    ax.plot(
-        [], [], color="white", markeredgecolor="0.3", label="AM7 share = 2/3 (Amnesty: more than two-thirds)"
-    )
-    point = baseline_point()
+    if f"{AM7_SHARE}_median" in summary:
+        values = summary.pivot(index=CORRUPTION, columns=rate, values=f"{AM7_SHARE}_median").to_numpy()
+        finite = values[np.isfinite(values)]
+        if finite.size and finite.min() < TWO_THIRDS < finite.max():  # else there is no contour to draw
+            contour = ax.contour(centres_x, centres_y, values, levels=[TWO_THIRDS], colors="white")
+            ax.clabel(contour, fmt={TWO_THIRDS: "2/3"}, fontsize=8)
+        ax.plot([], [], color="white", label="AM7 share = 2/3 (Amnesty: more than two-thirds)")
+    # The point :func:`draw` saved with the runs (a redraw keeps it when the posterior file changes since).
+    saved = metadata.get("baseline_point") or baseline_point(metadata.get("posterior_name"))
+    point = {key: tuple(v) for key, v in saved.items()}
     if rate == OLD_RATE:  # the capacity as a rate per compound (the variant mechanisms.raid_capacity=false)
         per_compound = ModelParams().police.reference_compounds
         point[OLD_RATE] = tuple(v / per_compound for v in point[RATE])
@@ -161,7 +168,11 @@ def heatmap(summary: pd.DataFrame, metric: str, metadata: dict[str, Any]) -> Fig
         ecolor=PALETTE["vermillion"],
         capsize=3,
         linestyle="none",
-        label="calibrated baseline (posterior median, 90% interval)",
+        label=(
+            "calibrated baseline (posterior median, 90% interval)"
+            if metadata.get("posterior_name")
+            else "hand-tuned baseline (the model's defaults)"
+        ),
     )
     ax.set_xticks(centres_x, [f"{r:g}" for r in rates])
     ax.set_yticks(centres_y, [f"{c:g}" for c in corruptions])
@@ -186,7 +197,7 @@ def _cut(
         part = summary[np.isclose(summary[fixed], level)].sort_values(along).set_index(along)
         q = part[[f"{metric}_{c}" for c in ("median", "q05", "q95")]].set_axis(["median", "lo", "hi"], axis=1)
         band(ax, q / divisor, k, label=f"{name} {level:g}")
-    if metric == "am7_share":
+    if metric == AM7_SHARE:
         ax.axhline(TWO_THIRDS, color="0.3", ls="--", lw=1, label="2/3 (Amnesty)")
         ax.set_ylim(0, 1.02)
     else:
@@ -200,7 +211,7 @@ def cuts(summary: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     """The AM7 share and workers held along the raid-rate and corruption axes, median and 90% band."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 8))
     rate = raid_axis(summary)
-    for row, metric in enumerate(("am7_share", "workers_held_end")):
+    for row, metric in enumerate((AM7_SHARE, "workers_held_end")):
         _cut(axes[row, 0], summary, metric, rate, CORRUPTION, CUT_CORRUPTIONS)
         _cut(axes[row, 1], summary, metric, CORRUPTION, rate, CUT_RATES)
     axes[0, 0].set_title("along raid rate, at fixed corruption", fontsize=10)
@@ -223,7 +234,8 @@ def draw(sweep_dir: Path, out_dir: Path, overwrite: bool = False) -> list[Path]:
         overwrite: Replace an ``out_dir`` drawn from another sweep (or another state of it).
 
     Raises:
-        ValueError: If the sweep did not vary both the raid rate and corruption, or has no finished runs.
+        ValueError: If the sweep did not vary both the raid rate and corruption, has no finished runs,
+            or its runs lack a plotted metric (saved before it existed).
         sim.runs.dirs.DirError: If ``out_dir`` is busy, not ours, or holds another sweep's figures.
     """
     sweep = load_sweep(sweep_dir)
@@ -231,9 +243,12 @@ def draw(sweep_dir: Path, out_dir: Path, overwrite: bool = False) -> list[Path]:
     missing = [c for c in (rate, CORRUPTION) if c not in sweep.runs.columns]
     if missing:
         raise ValueError(f"{sweep_dir} does not sweep {' and '.join(missing)}")
-    summary = cell_summary(sweep.runs)
-    if summary.empty:
+    if not (sweep.runs["status"] == "ok").any():
         raise ValueError(f"{sweep_dir} has no successful runs")
+    if reason := missing_metric(sweep.runs, HEATMAPS, sweep_dir):
+        raise ValueError(reason)
+    summary = cell_summary(sweep.runs)
+    sweep.metadata.setdefault("baseline_point", baseline_point(sweep.metadata.get("posterior_name")))
     with dirs.claim(out_dir, sweep.metadata.get("config_hash"), overwrite), atomic_dir(out_dir) as tmp:
         figures = {name: heatmap(summary, metric, sweep.metadata) for metric, (name, *_) in HEATMAPS.items()}
         figures["cuts"] = cuts(summary, sweep.metadata)

@@ -6,7 +6,8 @@
 
 * ``conclusions.md`` and ``conclusions.csv``: :func:`sim.analysis.robustness.conclusions_table`;
 * ``variants.png``/``.svg``: people held at the end of the Amnesty window over raid capacity x
-  corruption, one panel per variant on one colour scale, with the AM7 two-thirds contour;
+  corruption, one panel per variant on one colour scale, with the two-thirds contour of the AM7 share
+  the fit reads, (N+O)/(N+O+G);
 * ``runs.parquet`` and ``metadata.json``: the sweep's runs and provenance.
 """
 
@@ -23,21 +24,30 @@ import pandas as pd
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
-from sim.analysis.robustness import CORRUPTION, RATE, VARIANT, VARIANTS, conclusions_table, markdown
+from sim.analysis.robustness import (
+    CORRUPTION,
+    HELD,
+    RATE,
+    READS,
+    VARIANT,
+    VARIANTS,
+    conclusions_table,
+    markdown,
+)
 from sim.report.figures import GROUPED, footer, save
 from sim.report.phase import CORRUPTION_LABEL, RATE_LABEL, TWO_THIRDS
 from sim.runs import dirs
-from sim.runs.collect import load_sweep
+from sim.runs.collect import load_sweep, missing_metric
+from sim.runs.metrics import AM7_SHARE
 from sim.runs.results import atomic_dir
 
-HELD = "workers_held_end"
 NOTE = "median over each cell's runs (seeds)"
 
 
 def variants_figure(runs: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     """One heatmap per variant of people held at the run's end (median per cell), on one colour scale."""
     ok = runs[runs["status"] == "ok"] if "status" in runs else runs
-    medians = ok.groupby([VARIANT, RATE, CORRUPTION])[[HELD, "am7_share"]].median().reset_index()
+    medians = ok.groupby([VARIANT, RATE, CORRUPTION])[[HELD, AM7_SHARE]].median().reset_index()
     present = [v for v in VARIANTS if v in set(medians[VARIANT])]
     cols = 4
     rows = -(-len(present) // cols)
@@ -47,7 +57,7 @@ def variants_figure(runs: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     for ax, variant in zip(axes.flat, present, strict=False):
         part = medians[medians[VARIANT] == variant]
         held = part.pivot(index=CORRUPTION, columns=RATE, values=HELD) / 1e3
-        share = part.pivot(index=CORRUPTION, columns=RATE, values="am7_share").to_numpy()
+        share = part.pivot(index=CORRUPTION, columns=RATE, values=AM7_SHARE).to_numpy()
         rates, corruptions = held.columns.to_numpy(float), held.index.to_numpy(float)
         ax.grid(False)  # grid lines would cut the cells
         mesh = ax.pcolormesh(held.to_numpy(), shading="flat", norm=norm)
@@ -66,7 +76,8 @@ def variants_figure(runs: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
         bar = fig.colorbar(mesh, ax=axes, shrink=0.8, format=GROUPED)
         bar.set_label("workers held at the run's end [thousand people] (median)")
     fig.suptitle(
-        "People held by raid capacity and corruption, per structural variant (white line: AM7 share = 2/3)",
+        "People held by raid capacity and corruption, per structural variant "
+        "(white line: AM7 share (N+O)/(N+O+G), the share the fit reads, = 2/3)",
         fontsize=11,
     )
     footer(fig, metadata, NOTE)
@@ -77,7 +88,8 @@ def draw(sweep_dir: Path, out_dir: Path, overwrite: bool = False, resamples: int
     """Write the conclusions table, the variants figure and the sweep's runs to ``out_dir``.
 
     Raises:
-        ValueError: If the sweep has no variant, raid capacity or corruption column, or no finished runs.
+        ValueError: If the sweep has no variant, raid capacity or corruption column, no finished runs,
+            or runs without a metric the conclusions read (saved before it existed).
         sim.runs.dirs.DirError: If ``out_dir`` is busy, not ours, or holds another sweep's figures.
     """
     sweep = load_sweep(sweep_dir)
@@ -86,6 +98,8 @@ def draw(sweep_dir: Path, out_dir: Path, overwrite: bool = False, resamples: int
         raise ValueError(f"{sweep_dir} does not sweep {' and '.join(missing)}")
     if not (sweep.runs.get("status", pd.Series(["ok"])) == "ok").any():
         raise ValueError(f"{sweep_dir} has no successful runs")
+    if reason := missing_metric(sweep.runs, READS, sweep_dir):
+        raise ValueError(reason)
     table = conclusions_table(sweep.runs, resamples)
     with dirs.claim(out_dir, sweep.metadata.get("config_hash"), overwrite), atomic_dir(out_dir) as tmp:
         written = save(tmp, {"variants": variants_figure(sweep.runs, sweep.metadata)})

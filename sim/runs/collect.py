@@ -9,17 +9,20 @@ or that contain failed runs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from sim.runs import dirs, provenance
-from sim.runs.metrics import METRICS
+from sim.model.schemas import ConfigError
+from sim.runs import dirs, posterior, provenance
+from sim.runs.metrics import METRICS, RETIRED
 from sim.runs.results import atomic_write, write_json
 from sim.runs.sweep import CHUNK_DIR, FAILED_SUFFIX, RUN_COLUMNS, chunk_info, chunk_keys, expected_keys
 
@@ -94,16 +97,37 @@ def collect(sweep_dir: str | Path) -> Collected:
     if not tables:
         return Collected(pd.DataFrame(columns=[*RUN_COLUMNS, *METRICS]), [], missing, failed, notes=notes)
     runs = pd.concat(tables, ignore_index=True)
-    swept = [c for c in runs.columns if c not in RUN_COLUMNS and c not in METRICS]
-    runs = runs.reindex(columns=[*swept, *RUN_COLUMNS, *METRICS])  # a metric newer than a chunk: NaN
+    swept = [c for c in runs.columns if c not in RUN_COLUMNS and c not in METRICS and c not in RETIRED]
+    # A metric newer than some chunks reads NaN in their rows (warned about); one that no chunk holds, or
+    # a retired one, stays as the chunks have it, so readers can name it (missing_metric).
+    held = [m for m in (*METRICS, *RETIRED) if m in runs.columns]
+    older = [m for m in METRICS if m in runs.columns and any(m not in t.columns for t in tables)]
+    if older:
+        before = sum(older[0] not in t.columns for t in tables)
+        notes.append(
+            f"{before} chunk(s) written before {', '.join(older)} existed: NaN in their runs; re-run the "
+            "sweep under another name= (a chunk whose configuration is unchanged is skipped)"
+        )
+    runs = runs.reindex(columns=[*swept, *RUN_COLUMNS, *held])
     runs = runs.sort_values([*swept, "draw", "replicate"], kind="stable", ignore_index=True)
     return Collected(runs, swept, missing, failed, pd.DataFrame(infos), notes)
 
 
 def provenance_of(runs: pd.DataFrame, chunks: pd.DataFrame) -> dict[str, Any]:
-    """Provenance of a sweep for figure footers: code version, a hash of the chunk configurations, seeds."""
+    """Provenance of a sweep: code version, a hash of the chunk configurations, seeds and posterior.
+
+    ``posterior_name`` is the posterior the chunks drew from (None: none, or chunks written before
+    their posterior was recorded), ``posterior`` its record (:func:`sim.runs.posterior.provenance`).
+    """
     hashes = ",".join(sorted(chunks.get("config_hash", pd.Series(dtype=str)).astype(str)))
+    names = sorted({str(n) for n in chunks.get("posterior", pd.Series(dtype=object)).dropna()})
+    record = None
+    if len(names) == 1:
+        with contextlib.suppress(ConfigError):  # the file is gone since: its name is all there is
+            record = posterior.provenance(names[0])
     return {
+        "posterior_name": ",".join(names) or None,
+        "posterior": record,
         dirs.MARKER[0]: dirs.MARKER[1],
         "git": provenance.git_commit(),
         "versions": provenance.versions(),
@@ -123,7 +147,9 @@ class Sweep:
     Attributes:
         runs: One row per run: the swept parameters (one column each, named by config key), ``seed``
             (base seed), ``draw`` (posterior draw), ``replicate``, ``status`` ("ok" or "error"),
-            ``error``, and every metric of :data:`sim.runs.metrics.METRICS` (units in docs/ODD.md).
+            ``error``, and every metric of :data:`sim.runs.metrics.METRICS` (units in docs/ODD.md) that
+            the runs were made with: runs saved before a metric existed lack it, and may hold a
+            retired one (:data:`sim.runs.metrics.RETIRED`; :func:`missing_metric` says which).
         metadata: Commit, versions, configuration hash and seeds (figure footers).
     """
 
@@ -154,6 +180,30 @@ def load_sweep(path: str | Path) -> Sweep:
     for line in collected.warnings():
         print(f"warning: {line}", file=sys.stderr)
     return Sweep(collected.runs, provenance_of(collected.runs, collected.chunks))
+
+
+def missing_metric(runs: pd.DataFrame, names: Iterable[str], source: str | Path) -> str | None:
+    """Why a sweep's runs cannot give one of the metrics ``names``, in one line (None if they give all).
+
+    Runs saved before a metric existed do not hold it (a saved sweep, or a sweep directory none of whose
+    chunks has it: :func:`collect`); drawing it would give empty figures, so readers check first. A
+    metric that is NaN in every run (runs that end before the window it is judged over) is held.
+
+    Args:
+        runs: A sweep's runs (:attr:`Sweep.runs`).
+        names: The metrics the reader needs.
+        source: Where the runs were read from, for the message.
+    """
+    for name in (n for n in names if n not in runs.columns):
+        held = [(old, what) for old, (new, what) in RETIRED.items() if new == name and old in runs.columns]
+        if held:
+            old, what = held[0]
+            return (
+                f"{source}: the runs have no {name}: they were saved before it existed and hold {old}, "
+                f"{what}, another statistic; re-run the sweep to draw {name}"
+            )
+        return f"{source}: the runs have no {name}: they were saved before it existed; re-run the sweep"
+    return None
 
 
 def timing(chunks: pd.DataFrame) -> dict[str, float]:

@@ -14,7 +14,10 @@ research window (Jan 2024 - Jun 2025, AM4) falls in exactly one category, judged
 
 AM7 reads "more than two-thirds of 53 never investigated or operating as before; only 2 shut": the
 first statement is about N + O among the spells not shut, the second about S
-(``configs/calibration_targets/registry.yaml``).
+(``configs/calibration_targets/registry.yaml``). The one share reported anywhere (:data:`AM7_SHARE`) is
+therefore (N + O) / (N + O + G), the share the fit reads. An earlier share, ``am7_share`` = (N + O) / all
+spells, is no longer computed: saved results that hold only it are refused by name
+(:data:`RETIRED`), never read as the fitted share.
 """
 
 from __future__ import annotations
@@ -26,6 +29,15 @@ import pandas as pd
 
 from sim.model import facts
 from sim.model.ledger import EXIT_ROUTES, HELD_BINS, HELD_EDGES_MONTHS, LOSS_BINS
+
+# The AM7 share every figure, table and analysis reports: the one the calibration fits. Its name is not
+# the retired ``am7_share``'s, so saved runs holding that one are never read as this one.
+AM7_SHARE = "am7_remaining_share"
+AM7_SHARE_LABEL = "AM7 share (N+O)/(N+O+G), the share the fit reads"
+
+# Metrics no longer computed -> (the metric that replaces it, what the retired one was). Saved runs may
+# still hold them (results/phase/runs.parquet holds only am7_share); readers say so by name.
+RETIRED: dict[str, tuple[str, str]] = {"am7_share": (AM7_SHARE, "(N+O) / all spells in the window")}
 
 # Metric name -> (unit, meaning). Every metric is computed per replicate.
 METRICS: dict[str, tuple[str, str]] = {
@@ -39,8 +51,7 @@ METRICS: dict[str, tuple[str, str]] = {
     "am7_shut": ("compounds", "AM7 category S: shut by the authorities (raid closure) by window end"),
     "am7_not_shut": ("compounds", "AM7: N + O + G"),
     "am7_never_or_operating": ("compounds", "AM7: N + O"),
-    "am7_share": ("share", "AM7: (N + O) / all spells in the window (for continuity; not fitted)"),
-    "am7_remaining_share": ("share", "AM7: (N + O) / (N + O + G), the share Amnesty's 'two-thirds' reads on"),
+    AM7_SHARE: ("share", "AM7: (N + O) / (N + O + G), the share the fit reads (Amnesty's 'two-thirds')"),
     "am10_raided": ("compounds", "AM10: spells in the window raided at least once by its end"),
     "raids_window": ("raids", "Raids in the focal jurisdiction during the AM4 window"),
     "en1_removed": ("people", "EN1: people found in raids on hub-town compounds in Sept-Oct 2022"),
@@ -155,13 +166,13 @@ def am7(spells: pd.DataFrame, period: tuple[dt.date, dt.date], focal: str) -> di
 
     Returns:
         ``compounds_in_window``, the category counts ``am7_never``, ``am7_operating``, ``am7_gone``,
-        ``am7_shut``, their sums ``am7_not_shut`` and ``am7_never_or_operating``, the shares
-        ``am7_share`` and ``am7_remaining_share``, and ``am10_raided``.
+        ``am7_shut``, their sums ``am7_not_shut`` and ``am7_never_or_operating``, the share
+        ``am7_remaining_share`` (N + O) / (N + O + G), and ``am10_raided``.
     """
     names = (
         "compounds_in_window",
         *("am7_never", "am7_operating", "am7_gone", "am7_shut", "am7_not_shut", "am7_never_or_operating"),
-        *("am7_share", "am7_remaining_share", "am10_raided"),
+        *(AM7_SHARE, "am10_raided"),
     )
     if not covers(period, facts.AMNESTY_WINDOW):
         return dict.fromkeys(names, np.nan)
@@ -178,8 +189,7 @@ def am7(spells: pd.DataFrame, period: tuple[dt.date, dt.date], focal: str) -> di
         "am7_shut": count["S"],
         "am7_not_shut": not_shut,
         "am7_never_or_operating": count["N"] + count["O"],
-        "am7_share": (count["N"] + count["O"]) / n if n else np.nan,
-        "am7_remaining_share": (count["N"] + count["O"]) / not_shut if not_shut else np.nan,
+        AM7_SHARE: (count["N"] + count["O"]) / not_shut if not_shut else np.nan,
         "am10_raided": int(raided.sum()),
     }
 

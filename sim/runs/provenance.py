@@ -26,25 +26,46 @@ PACKAGES = (
 )
 
 
-def git_commit() -> dict[str, Any]:
-    """Commit hash of the source tree and whether it has uncommitted changes (None outside git)."""
-    root = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[2]
+# Folders that hold only what the code made (results, and pictures of them for the docs): changing them
+# changes nothing a run computes, so it does not make the tree dirty. Otherwise a result re-made after
+# another (make results) would say "uncommitted changes" because of the one before.
+OUTPUTS = ("results", "docs/img")
+
+
+def uncommitted(root: Path = ROOT) -> list[str] | None:
+    """Tracked files of the git tree at ``root`` that differ from its commit, outside :data:`OUTPUTS`.
+
+    Returns:
+        ``git status --porcelain`` lines (e.g. ``" M sim/x.py"``); None outside git.
+    """
+    excluded = [f":(exclude){path}" for path in OUTPUTS]
+    try:
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return status.splitlines()
+
+
+def git_commit(root: Path = ROOT) -> dict[str, Any]:
+    """Commit hash of the source tree and whether it has uncommitted changes (None outside git).
+
+    Changes under :data:`OUTPUTS` do not count (:func:`uncommitted`).
+    """
+    changed = uncommitted(root)
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
         ).stdout.strip()
-        dirty = bool(
-            subprocess.run(
-                ["git", "status", "--porcelain", "--untracked-files=no"],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-        )
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
-    return {"commit": commit, "dirty": dirty}
+    return {"commit": commit, "dirty": None if changed is None else bool(changed)}
 
 
 def versions() -> dict[str, str | None]:

@@ -171,9 +171,26 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; results are meant to be shared
         try:
             yield tmp
-            _replace_dir(tmp, path)
+            move_into_place(tmp, path)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)  # the failed results, or the replaced old ones
+            shutil.rmtree(tmp, ignore_errors=True)  # the failed results
+
+
+def move_into_place(src: Path, path: Path) -> None:
+    """Replace results directory ``path`` by the finished directory ``src`` (on the same file system).
+
+    The rules and the one-step exchange of :func:`atomic_dir`, for results written elsewhere first (a
+    re-make's staging folder): under ``path``'s lock, only over an empty directory or one this project
+    wrote; the replaced results are removed afterwards (``src`` no longer exists).
+
+    Raises:
+        sim.runs.dirs.DirError: If ``path`` is busy or may not be replaced (nothing is moved).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with dirs.lock(path):
+        dirs.check_replaceable(path)
+        _replace_dir(src, path)
+    shutil.rmtree(src, ignore_errors=True)  # the old results, if there were any
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> Path:

@@ -219,6 +219,7 @@ def execute(chunk: Chunk, sweep_dir: str | Path) -> str:
     info = {
         "overrides": chunk.overrides,
         "config_hash": chunk.config_hash,
+        "posterior": chunk.config.posterior,
         "compute_seconds": compute,
         "started": started,
         "finished": time.time(),
