@@ -5,6 +5,7 @@ of its parameters, the lever study, the configuration, and ``scamsim sensitivity
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import re
@@ -16,10 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from rich.console import Console
 from SALib.test_functions import Ishigami
 
 from sim.analysis import sensitivity, uncertainties
 from sim.analysis.uncertainties import Dist, Uncertainty
+from sim.cli import sensitivity as sensitivity_cli
 from sim.model import keys
 from sim.model.levers import LEVERS
 from sim.model.schemas import ConfigError, ModelParams
@@ -642,6 +645,10 @@ def test_lever_study_runs_each_value_paired_with_the_unchanged_draw(tiny_levers)
     assert (effects.loc[effects["value"] == 0.0, "effect_median"] != 0).any()
     figure = sensitivity_figures.levers(effects, {})
     assert len(figure.axes) == len(outputs)
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(sensitivity_cli.levers_table(effects))  # what the terminal shows: both ends, each output
+    lines = [line for line in console.export_text().splitlines() if line.lstrip().startswith("help_leaks")]
+    assert len(lines) == 2 * len(outputs) and all(len(line) <= 100 for line in lines)
 
 
 @pytest.mark.parametrize(

@@ -119,41 +119,45 @@ def kept_line(config: sensitivity.SensitivityConfig, analysis: sensitivity.Analy
 
 
 def ranking_table(analysis: sensitivity.Analysis, top: int = 5) -> Table:
-    """The most influential parameters per output, for the terminal."""
+    """The most influential parameters per output, for the terminal (long cells wrap)."""
     key, conf = {"morris": ("mu_star", "mu_star_conf"), "sobol": ("ST", "ST_conf")}.get(
         analysis.method, ("pawn", "pawn_conf")
     )
-    out = table(f"Most influential parameters ({key} ± 95% CI half-width)", ("output", "parameters"))
+    out = Table(title=f"Most influential parameters ({key} ± 95% CI half-width)")
+    out.add_column("output")
+    out.add_column("parameters")
     for output, group in analysis.indices.groupby("output", sort=False):
-        best = group[group["parameter"] != sensitivity.DUMMY].nlargest(top, key)
-        cells = [f"{r.parameter} {getattr(r, key):.3g}±{getattr(r, conf):.2g}" for r in best.itertuples()]
-        if analysis.method == Method.pawn.value:
+        ranked = group[group["parameter"] != sensitivity.DUMMY].dropna(subset=[key])
+        cells = [
+            f"{r.parameter} {getattr(r, key):.3g}±{getattr(r, conf):.2g}"
+            for r in ranked.nlargest(top, key).itertuples()
+        ]
+        if analysis.method == Method.pawn.value and cells:
             dummy = group[group["parameter"] == sensitivity.DUMMY].iloc[0]
-            cells.append(f"(dummy {dummy['pawn']:.3g}±{dummy['pawn_conf']:.2g})")
-        out.add_row(str(output), ", ".join(cells))
+            cells.append(f"(dummy, no influence: {dummy['pawn']:.3g}±{dummy['pawn_conf']:.2g})")
+        out.add_row(str(output), ", ".join(cells) or "n/a")
     return out
 
 
 def levers_table(effects: pd.DataFrame) -> Table:
-    """Each lever's effect at both ends of its range (median and 90% interval over draws)."""
+    """Each lever's effect at both ends of its range, one line per lever, end and output."""
     out = table(
-        "Effect of each lever at the ends of its range: median (90% interval) over draws",
-        ("lever", "output", "at low end", "at high end"),
-        right=("at low end", "at high end"),
+        "Effect of each lever at the ends of its range (median and 90% interval over draws)",
+        ("lever", "set to", "output", "effect", "90% interval"),
+        right=("set to", "effect", "90% interval"),
     )
     for (lever, output), group in effects.groupby(["lever", "output"], sort=False):
         unit = metrics.METRICS[output][0]
-        ends = group.sort_values("value")
-        out.add_row(lever, output, _effect(ends.iloc[0], unit), _effect(ends.iloc[-1], unit))
+        scale, label = (1e9, f"{output} (USD bn)") if unit == "USD" else (1.0, output)
+        for row in group.sort_values("value").iloc[[0, -1]].itertuples():
+            if not np.isfinite(row.effect_median):
+                out.add_row(lever, f"{row.value:g}", label, "n/a", "")
+                continue
+            low, high = (number(v / scale, unit) for v in (row.effect_q05, row.effect_q95))
+            out.add_row(
+                lever, f"{row.value:g}", label, number(row.effect_median / scale, unit), f"{low} to {high}"
+            )
     return out
-
-
-def _effect(row: pd.Series, unit: str) -> str:
-    """One lever value's effect as "median (q05 to q95)"."""
-    if not np.isfinite(row["effect_median"]):
-        return "n/a"
-    median, low, high = (number(row[c], unit) for c in ("effect_median", "effect_q05", "effect_q95"))
-    return f"{median} ({low} to {high})"
 
 
 def _sensitivity(cfg: DictConfig) -> None:
