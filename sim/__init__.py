@@ -9,7 +9,7 @@ Public API (used by the command line and by notebooks)::
     sweep = sim.load_sweep("results/phase")        # a sweep's runs (one row each) + provenance
     fitted = sim.load_calibration("results/calibration/default")  # posterior, fit, validation
     comparison = sim.compare(["raid_surge"], ["scale=0.2"], n_seeds=5)  # paired scenario runs
-    analysis = sim.sensitivity_analysis(["sensitivity.n=4"])  # Morris/Sobol indices: analysis.indices
+    analysis = sim.sensitivity_analysis(["sensitivity=morris", "sensitivity.n=4"])  # analysis.indices
     saved = sim.load_sensitivity("results/sensitivity/morris")  # what `scamsim sensitivity` wrote
 
 Names load on first use (``import sim`` loads neither Hydra, pandas nor matplotlib). See
@@ -116,13 +116,15 @@ def sensitivity_analysis(
     """Run the sensitivity analysis of ``configs/sensitivity.yaml``, as ``scamsim sensitivity`` does.
 
     Args:
-        overrides: Hydra overrides, e.g. ``["sensitivity.method=sobol", "sensitivity.n=64"]``.
+        overrides: Hydra overrides, e.g. ``["sensitivity=sobol", "sensitivity.n=64"]`` or
+            ``["sensitivity=levers", "posterior=<name>"]``; none runs the default PAWN study.
         config: A configuration from :func:`sim.analysis.sensitivity.load`, used instead of ``overrides``.
 
     Returns:
-        A :class:`sim.analysis.sensitivity.Analysis`: ``indices`` (Morris mu*, sigma or Sobol S1, ST with 95%
-        confidence half-widths, one row per output and parameter) and ``samples`` (each sample row and
-        its outputs). For any other function, use :func:`sim.analysis.sensitivity.analyse`.
+        A :class:`sim.analysis.sensitivity.Analysis`: ``indices`` (PAWN, Morris mu*, sigma or Sobol S1,
+        ST with 95% confidence half-widths, one row per output and parameter; for the lever study each
+        lever value's effect) and ``samples`` (each row and its outputs). For any other function, use
+        :func:`sim.analysis.sensitivity.analyse` or :func:`sim.analysis.sensitivity.pawn_indices`.
     """
     sensitivity = importlib.import_module("sim.analysis.sensitivity")
     return sensitivity.run(config if config is not None else sensitivity.load(overrides))

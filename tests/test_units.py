@@ -227,6 +227,7 @@ def test_metrics_outside_the_simulated_period_are_missing_not_zero():
         "raids_window",
         "tipoff_share_post_en1",
         "compounds_active_mid2025",
+        "workers_held_mid2025",
         "workers_held_aug2023",
         "quota_met_share",
         "am11_held_ratio",

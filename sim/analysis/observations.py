@@ -152,9 +152,14 @@ def _between_best(n: int, low: float, high: float) -> float:
     return float(_log_between(n, low, high, np.linspace(1e-4, 1 - 1e-4, 9999)).max())
 
 
+def discrepancies(targets: dict[str, Target], stats_: dict[str, float]) -> dict[str, float]:
+    """Each fit target's weighted discrepancy: what it adds to the ABC distance (:func:`distance`)."""
+    return {name: t.weight * t.discrepancy(stats_) for name, t in targets.items() if t.use is Use.fit}
+
+
 def distance(targets: dict[str, Target], stats_: dict[str, float]) -> float:
     """Weighted sum of the fit targets' discrepancies (the ABC distance)."""
-    return float(sum(t.weight * t.discrepancy(stats_) for t in targets.values() if t.use is Use.fit))
+    return float(sum(discrepancies(targets, stats_).values()))
 
 
 def coverage(target: Target, draws: np.ndarray) -> dict[str, float | bool]:

@@ -4,8 +4,12 @@ A lever is a model parameter (or a few set to one value) that a policy acts on. 
 its name, a plain label and unit for people who are not modellers, the dotted parameter keys it sets
 (:mod:`sim.model.keys`; ``*`` stands for every entry of a group), the range and step of its slider in
 the browser app, and what it means. The app's sliders and lever table, the policy documentation
-(``docs/ODD.md``) and the phase diagram's axes read it from here; tests check that every
-intervention kind (:mod:`sim.model.interventions`) changes only declared levers.
+(``docs/ODD.md``), the phase diagram's axes and the lever study of ``scamsim sensitivity
+sensitivity=levers`` (its range of values) read it from here; tests check that every intervention kind
+(:mod:`sim.model.interventions`) changes only declared levers. A lever's range is everything a policy
+could set: 0 to 1 for a share, probability or factor on corruption, 0 to 5 punishment levels, and for
+raids none to 200 a year, the top of the raid capacity's calibration prior
+(``configs/uncertainties/default.yaml``).
 
 A lever whose value jurisdictions may set for themselves (the police's raids and corruption) names
 that per-jurisdiction key in ``local`` (for raids, a factor on the shared capacity): interventions

@@ -207,23 +207,21 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         "sensitivity",
-        "README, Sensitivity analysis (Morris, Sobol); notebook 5",
-        15,
+        "README, Sensitivity analysis (fit-consistent PAWN, levers, Morris, Sobol); notebook 5",
+        55,
         commands=(
-            ("scamsim", "sensitivity", "name=morris", "posterior={posterior}"),
-            (
-                "scamsim",
-                "sensitivity",
-                "name=sobol",
-                "sensitivity.method=sobol",
-                "sensitivity.n=128",
-                "n_seeds=1",
-                SOBOL_SELECT,
-                "posterior={posterior}",
-            ),
+            ("scamsim", "sensitivity", "posterior={posterior}"),
+            ("scamsim", "sensitivity", "sensitivity=levers", "posterior={posterior}"),
+            ("scamsim", "sensitivity", "sensitivity=morris", "posterior={posterior}"),
+            ("scamsim", "sensitivity", "sensitivity=sobol", SOBOL_SELECT, "posterior={posterior}"),
         ),
-        smoke=(("sensitivity.n=2", "n_seeds=1", "scale=0.02"), ("sensitivity.n=2", "scale=0.02")),
-        outputs=("results/sensitivity/morris", "results/sensitivity/sobol"),
+        smoke=(
+            ("sensitivity.n=10", "scale=0.02"),
+            ("sensitivity.n=2", "sensitivity.levers.points=2", "scale=0.02"),
+            ("sensitivity.n=2", "n_seeds=1", "scale=0.02"),
+            ("sensitivity.n=2", "scale=0.02"),
+        ),
+        outputs=tuple(f"results/sensitivity/{name}" for name in ("default", "levers", "morris", "sobol")),
     ),
 )
 

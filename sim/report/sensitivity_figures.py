@@ -1,4 +1,7 @@
-"""Figures of a sensitivity analysis, drawn from its indices table (one panel per output)."""
+"""Figures of a sensitivity analysis, drawn from its indices table.
+
+One panel per output; for the lever study one panel per lever and output.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.report.figures import GROUPED, PALETTE, footer, money_scale
+from sim.report.figures import GROUPED, PALETTE, band, footer, money_scale
 from sim.runs import metrics
 
 TOP = 15  # parameters shown per panel: beyond the first few, Morris bars are indistinguishable from 0
@@ -105,4 +108,75 @@ def sobol(indices: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     return fig
 
 
-FIGURES = {"morris": morris, "sobol": sobol}
+def pawn(indices: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
+    """PAWN indices (median KS distance, 95% CI as error bars) per output, beside the dummy's band."""
+    outputs = list(dict.fromkeys(indices["output"]))
+    params = indices[indices["parameter"] != "dummy"]
+    n_params = params["parameter"].nunique()
+    shown = min(TOP, n_params)
+    fig, axes = _panels(outputs, shown)
+    for ax, output in zip(axes, outputs, strict=False):
+        rows = indices[indices["output"] == output]
+        dummy = rows[rows["parameter"] == "dummy"].iloc[0]
+        table = params[params["output"] == output].nlargest(shown, "pawn").iloc[::-1]
+        y = np.arange(len(table))
+        colours = [PALETTE["blue"] if hit else "0.6" for hit in table["influential"]]
+        ax.barh(y, table["pawn"], xerr=table["pawn_conf"], color=colours, alpha=0.85, label="PAWN (95% CI)")
+        # What a parameter with no influence gets at this sample size (PAWN is biased upwards).
+        ax.axvspan(
+            max(dummy["pawn"] - dummy["pawn_conf"], 0),
+            dummy["pawn"] + dummy["pawn_conf"],
+            color=PALETTE["orange"],
+            alpha=0.25,
+            label="dummy (no influence)",
+        )
+        ax.set_yticks(y, table["parameter"], fontsize=7)
+        ax.set_xlabel("median KS distance between conditional and overall output distribution")
+        ax.set_xlim(0, 1)
+        _label(ax, output, table, "rows kept")
+    kept = metadata.get("kept", {})
+    fig.suptitle(
+        f"PAWN indices near the fitted state: the {shown} largest of {n_params} parameters per output\n"
+        f"({kept.get('rows', '?')} of {metadata.get('rows', '?')} simulated worlds consistent with the fit "
+        "targets; blue: above the dummy)"
+    )
+    footer(fig, metadata, "PAWN (SALib, given data), bootstrap 95% CI; one simulated world per row")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    return fig
+
+
+def levers(effects: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
+    """Each lever's effect on each output over its range: median and 90% interval over draws."""
+    names = list(dict.fromkeys(effects["lever"]))
+    outputs = list(dict.fromkeys(effects["output"]))
+    fig = Figure(figsize=(3.6 * len(outputs), 1.9 * len(names) + 0.8))
+    axes = np.atleast_2d(fig.subplots(len(names), len(outputs), squeeze=False))
+    for i, name in enumerate(names):
+        for j, output in enumerate(outputs):
+            ax = axes[i, j]
+            table = effects[(effects["lever"] == name) & (effects["output"] == output)].set_index("value")
+            divisor, unit = 1.0, metrics.METRICS[output][0]
+            if unit == "USD":
+                divisor, unit = money_scale(table[["effect_q05", "effect_q95"]].abs().max().max())
+            q = table[["effect_median", "effect_q05", "effect_q95"]] / divisor
+            band(ax, q.set_axis(["median", "lo", "hi"], axis=1), 0)
+            ax.axhline(0, color="0.3", lw=0.8)
+            ax.axvline(table["fitted"].iloc[0], color=PALETTE["black"], ls="--", lw=0.8)
+            ax.yaxis.set_major_formatter(GROUPED)
+            ax.tick_params(labelsize=7)
+            if i == 0:
+                ax.set_title(textwrap.fill(f"{output} [{unit}]", 40), fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{name}\neffect", fontsize=8)
+            if i == len(names) - 1:
+                ax.set_xlabel("lever value", fontsize=8)
+    fig.suptitle(
+        "Policy levers at the fitted state: change in each output against the same draw unchanged\n"
+        "(median and 90% interval over draws; dashed: the lever's value before the change)"
+    )
+    footer(fig, metadata, "paired runs, common random numbers; levers set from sensitivity.levers.start")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    return fig
+
+
+FIGURES = {"pawn": pawn, "morris": morris, "sobol": sobol, "levers": levers}

@@ -91,6 +91,10 @@ METRICS: dict[str, tuple[str, str]] = {
         "compounds",
         "Compounds operating in the focal jurisdiction, 30 Jun 2025",
     ),
+    "workers_held_mid2025": (
+        "people",
+        "People held in the focal jurisdiction, 30 Jun 2025 (end of the Amnesty window)",
+    ),
     "compounds_active_end": ("compounds", "Compounds operating anywhere at the end of the run"),
     "raided_still_operating_share": (
         "share",
@@ -293,6 +297,7 @@ def replicate_metrics(
     at_mid2025 = focal_rows[fdates <= mid2025].tail(1)
     defined = covers(period, (mid2025, mid2025)) and len(at_mid2025)
     out["compounds_active_mid2025"] = float(at_mid2025["compounds_active"].sum()) if defined else np.nan
+    out["workers_held_mid2025"] = float(at_mid2025["workers_held"].sum()) if defined else np.nan
     last = series[dates == dates.max()]
     out["compounds_active_end"] = float(last["compounds_active"].sum())
     out["workers_held_end"] = float(last["workers_held"].sum())
