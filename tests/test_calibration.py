@@ -178,55 +178,6 @@ def test_bad_priors_are_one_line_errors(free, uncertainties, message):
         check(config, ModelParams())
 
 
-# ---------------------------------------------------------------------------------- recovery
-def test_calibration_recovers_known_parameters():
-    """Simulate from known parameters, calibrate on those synthetic targets, find the truth again."""
-    base = load_overrides(ModelParams(), ["scale=0.05", "time.end=2023-09-30"])
-    # Raid capacity is raids a year in the whole jurisdiction, not scaled with the population: near its
-    # hand-tuned 20 a year the industry survives to Aug 2023 (at 60 it is gone by then, and the held
-    # count, a lognormal target, would be 0).
-    # Ad reach is set well below the hand-tuned 135k: with workforce economics on, compounds stop
-    # ordering recruits they cannot use, so the held count saturates above about 100k (72,800 held at
-    # 100k, 78,500 at 250k) and identifies ad reach only where recruitment limits the workforce.
-    truth = {"police.raid_capacity": 25.0, "recruitment.ad_reach": 35_000.0}
-    synthetic = statistics(with_values(base, truth), seed=999, n_seeds=2)
-    assert synthetic["workers_held_aug2023"] > 0 and synthetic["raids"] > 0
-    targets = {
-        "held": Target(
-            statistic="workers_held_aug2023",
-            kind=Kind.lognormal,
-            observed=synthetic["workers_held_aug2023"],
-            sd_log=0.1,
-        ),
-        "raids": Target(statistic="raids", kind=Kind.lognormal, observed=synthetic["raids"], sd_log=0.15),
-    }
-    priors = {
-        "police.raid_capacity": Uncertainty(dist=Dist.loguniform, low=3.0, high=200.0),  # the default prior
-        "recruitment.ad_reach": Uncertainty(dist=Dist.loguniform, low=10_000.0, high=150_000.0),
-    }
-    config = CalibrateConfig(seed=7, uncertainties=priors)
-    config.calibration = CalibrationSettings(
-        population_size=24,
-        generations=3,
-        seeds_per_particle=1,
-        min_epsilon=0.0,
-        n_procs=1,
-        free=list(priors),
-        targets=targets,
-    )
-    posterior = calibrate(config, base)
-    p = posterior.particles
-    assert len(posterior.diagnostics) == 3
-    assert (np.diff(posterior.diagnostics["epsilon"]) < 0).all()  # ABC-SMC tightens each generation
-    for key, true in truth.items():
-        order = np.argsort(p[key].to_numpy())
-        cdf = np.cumsum(p["weight"].to_numpy()[order])
-        lo, hi = p[key].to_numpy()[order][np.searchsorted(cdf, [0.025, 0.975])]
-        assert lo <= true <= hi, (key, lo, true, hi)
-        prior = priors[key]
-        assert math.log(hi / lo) < 0.6 * math.log(prior.high / prior.low), f"{key}: no contraction"
-
-
 # ------------------------------------------------------------------------------- progress
 def tiny_calibration(n_procs: int, min_epsilon: float = 0.0) -> tuple[CalibrateConfig, ModelParams]:
     """Two generations of six particles on a tiny model (about a tenth of a second per simulation)."""

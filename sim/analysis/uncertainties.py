@@ -78,14 +78,21 @@ def resolve(key: str, entry: Uncertainty) -> Uncertainty:
     prefix = f"uncertainties.{key}"
     declared = f"low={entry.low}, high={entry.high}"
     schema = ModelParams()
-    try:
-        concrete = keys.expand(schema, key)
-    except ConfigError:
-        raise ConfigError(f"uncertainties: unknown parameter {key!r}") from None
+
+    def parameters() -> list[str]:
+        try:
+            return keys.expand(schema, key)
+        except ConfigError:
+            raise ConfigError(f"uncertainties: unknown parameter {key!r}") from None
+
     if entry.dist is not Dist.relative:
+        # A declared range needs no schema (the SBC's checks of a toy model declare theirs); whether
+        # its key is a model parameter is checked where the model is configured (check()).
         if entry.low is None or entry.high is None:
+            parameters()  # an unknown key is the first thing to say
             raise ConfigError(f"{prefix}: {declared}; declare both bounds, or dist: relative")
         return entry
+    concrete = parameters()
     if entry.low is not None or entry.high is not None:
         raise ConfigError(
             f"{prefix}: {declared} with dist: relative; a relative range is computed, not declared"
