@@ -265,18 +265,19 @@ def test_a_range_outside_the_parameters_allowed_range_is_rejected():
 # ------------------------------------------------------------------------------------------------
 
 
+def scamsim_sensitivity(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """``scamsim sensitivity ARGS`` run in ``cwd``, its output captured."""
+    return subprocess.run(
+        [SCAMSIM, "sensitivity", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
 def test_cli_writes_tables_figure_and_metadata(tmp_path):
     draws = tmp_path / "draws.csv"  # a posterior, with the record a calibration publishes beside it
     draws.write_text("police.raid_capacity,weight\n15,1\n25,1\n")
     draws.with_suffix(".json").write_text('{"created": "2026-01-01", "config_hash": "abc"}')
     settings = ["sensitivity=morris", *TINY, TINY_OUTPUTS, TINY_SELECT, "sensitivity.n=3", "name=tiny"]
-    proc = subprocess.run(
-        [SCAMSIM, "sensitivity", *settings, f"posterior={draws}"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    proc = scamsim_sensitivity(tmp_path, *settings, f"posterior={draws}")
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "results" / "sensitivity" / "tiny"
     indices = pd.read_csv(out / "indices.csv")
@@ -310,13 +311,7 @@ def test_cli_writes_tables_figure_and_metadata(tmp_path):
 
 def test_cli_default_study_reports_the_design_and_the_rows_kept(tmp_path):
     settings = [*TINY_PAWN[:-1], "sensitivity.select=[compounds.quota,targets.invest_rate]", "name=fit"]
-    proc = subprocess.run(
-        [SCAMSIM, "sensitivity", *settings, "n_jobs=1"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    proc = scamsim_sensitivity(tmp_path, *settings, "n_jobs=1")
     assert proc.returncode == 0, proc.stderr
     assert (
         "sensitivity: posterior=null: no fitted posterior, so the calibrated parameters are drawn"
@@ -344,13 +339,7 @@ def test_cli_default_study_reports_the_design_and_the_rows_kept(tmp_path):
 
 
 def test_cli_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path):
-    proc = subprocess.run(
-        [SCAMSIM, "sensitivity", "sensitivity.levels=1"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    proc = scamsim_sensitivity(tmp_path, "sensitivity.levels=1")
     assert proc.returncode == 2
     assert (
         proc.stderr.strip()
