@@ -359,6 +359,34 @@ def test_a_rerun_continues_from_the_history(tmp_path, monkeypatch):
     assert second.particles["recruitment.ad_reach"].tolist() == stored
 
 
+def test_a_history_is_continued_only_by_the_code_that_began_it(tmp_path, monkeypatch):
+    """Other sources, or no record of them, are refused in one line that says how to go on."""
+    import pyabc
+
+    from sim.runs import provenance
+
+    config, base = tiny_calibration(n_procs=1)
+    config.calibration.generations = 1
+    calibrate(config, base, history_dir=tmp_path)
+    [db] = tmp_path.glob("abc-*.db")
+    record = json.loads(db.with_suffix(".json").read_text())
+    assert record["sim_sources_sha256"] == provenance.sources_sha256()
+    assert record["git"] == provenance.git_commit()
+
+    config.calibration.generations = 2
+    monkeypatch.setattr(provenance, "sources_sha256", lambda: "0" * 64)  # the sources were edited
+    with pytest.raises(ConfigError, match="begun by other code") as refused:
+        calibrate(config, base, history_dir=tmp_path)
+    message = str(refused.value)
+    assert "\n" not in message and f"delete {tmp_path}" in message
+    assert f"commit {record['git']['commit'] or 'unrecorded'}" in message
+    monkeypatch.undo()
+    db.with_suffix(".json").unlink()  # a History from before records were kept
+    with pytest.raises(ConfigError, match="commit unrecorded"):
+        calibrate(config, base, history_dir=tmp_path)
+    assert pyabc.History(f"sqlite:///{db}").max_t == 0  # nothing was added to the refused History
+
+
 # ---------------------------------------------------------------------------------- tables
 def test_target_tables_are_readable_in_100_columns():
     from rich.console import Console

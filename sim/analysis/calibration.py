@@ -347,6 +347,35 @@ def _stored_run(db: Path) -> int | None:
     return runs[-1].id if runs else None  # none: killed while pyabc created it
 
 
+def _bind_to_code(db_path: Path, begun: bool) -> None:
+    """Record the code that begins a History (``abc-<key>.json``); refuse to continue it with other code.
+
+    The History's key covers the configuration, not the code, and a posterior whose generations came
+    from two versions of the model would show nothing of it. So a History records the package's sources
+    (:func:`sim.runs.provenance.sources_sha256`) and commit when it is begun, and only the same sources
+    may continue it.
+
+    Raises:
+        ConfigError: The History was begun by other sources, or holds no record of them.
+    """
+    record = db_path.with_suffix(".json")
+    sources = provenance.sources_sha256()
+    if begun:
+        began = {"sim_sources_sha256": sources, "git": provenance.git_commit()}
+        record.write_text(json.dumps(began, indent=2, sort_keys=True) + "\n")
+        return
+    try:
+        began = json.loads(record.read_text())
+    except (OSError, ValueError):
+        began = {}
+    if began.get("sim_sources_sha256") != sources:
+        commit = (began.get("git") or {}).get("commit") or "unrecorded"
+        raise ConfigError(
+            f"calibration history {db_path} was begun by other code (commit {commit}, {record.name}): "
+            f"continue it from a checkout of that commit, or delete {db_path.parent} to start afresh"
+        )
+
+
 def calibrate(
     config: CalibrateConfig,
     model_params: ModelParams,
@@ -388,6 +417,7 @@ def calibrate(
         history_dir.mkdir(parents=True, exist_ok=True)
         db_path = history_dir / f"abc-{history_key(config, model_params)}.db"
         run_id = _stored_run(db_path)
+        _bind_to_code(db_path, begun=run_id is None)
         report = on_sampling or (lambda _: None)
         if settings.dask_scheduler:
             from distributed import Client

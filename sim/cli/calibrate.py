@@ -238,7 +238,10 @@ def _calibrate(cfg: DictConfig) -> None:
         fail(str(exc))
     out_dir = results_dir(config, "calibration")
     with claim_or_fail(out_dir, provenance.config_hash(config_dict(config)), config.overwrite):
-        out = calibrate_and_write(config, out_dir)
+        try:
+            out = calibrate_and_write(config, out_dir)
+        except ConfigError as exc:  # e.g. a History begun by other code
+            fail(str(exc))
     console = terminal()
     console.print(report_table(out["fit"], "Fit targets"))
     console.print(report_table(out["validation"], "Validate targets (out of sample)"))

@@ -68,6 +68,19 @@ def git_commit(root: Path = ROOT) -> dict[str, Any]:
     return {"commit": commit, "dirty": None if changed is None else bool(changed)}
 
 
+def sources_sha256(root: Path = ROOT) -> str:
+    """SHA-256 of the package's Python sources (``sim/**/*.py``, by path): the code that computed something.
+
+    Unlike the commit it ignores documentation, configurations and results, and it is defined outside
+    git too (an unpacked archive).
+    """
+    digest = hashlib.sha256()
+    package = root / "sim"
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def versions() -> dict[str, str | None]:
     """Installed versions of the packages the results depend on."""
     out: dict[str, str | None] = {"python": platform.python_version()}
