@@ -182,8 +182,17 @@ def quantiles(table: pd.DataFrame, column: str, by: str = "date") -> pd.DataFram
     )
 
 
-def footer(fig: Figure, metadata: dict[str, Any], note: str = "median and 90% band over replicates") -> None:
-    """Write the run's provenance (version, commit, config hash, seeds) and ``note`` under a figure."""
+def footer(
+    fig: Figure,
+    metadata: dict[str, Any],
+    note: str = "median and 90% band over replicates",
+    below: bool = False,
+) -> None:
+    """Write the run's provenance (version, commit, config hash, seeds) and ``note`` under a figure.
+
+    ``below`` puts it just outside the figure's bottom edge (kept by :func:`save`'s tight bounding box),
+    for a constrained layout that puts a shared x label on that edge.
+    """
     git = metadata.get("git", {})
     commit = (git.get("commit") or "unknown")[:10] + ("+dirty" if git.get("dirty") else "")
     seeds = metadata.get("seeds", {})
@@ -192,7 +201,15 @@ def footer(fig: Figure, metadata: dict[str, Any], note: str = "median and 90% ba
         f"config {metadata.get('config_hash', '?')} | seed {seeds.get('base_seed', '?')} x "
         f"{seeds.get('n_seeds', '?')} replicates | {note}"
     )
-    fig.text(0.01, 0.005, text, fontsize=6.5, color="0.4", ha="left", va="bottom")
+    fig.text(
+        0.01,
+        0 if below else 0.005,
+        text,
+        fontsize=6.5,
+        color="0.4",
+        ha="left",
+        va="top" if below else "bottom",
+    )
 
 
 def time_axes(ax: Any, ylabel: str, title: str) -> None:

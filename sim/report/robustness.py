@@ -51,7 +51,10 @@ def variants_figure(runs: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
     present = [v for v in VARIANTS if v in set(medians[VARIANT])]
     cols = 4
     rows = -(-len(present) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.2 * rows + 0.8), squeeze=False)
+    # Constrained layout places the shared labels, the title and the colour bar without overlaps.
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.6 * cols, 3.2 * rows + 0.8), squeeze=False, layout="constrained"
+    )
     norm = Normalize(0, float(medians[HELD].max()) / 1e3)
     mesh = None
     for ax, variant in zip(axes.flat, present, strict=False):
@@ -80,7 +83,7 @@ def variants_figure(runs: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
         "(white line: AM7 share (N+O)/(N+O+G), the share the fit reads, = 2/3)",
         fontsize=11,
     )
-    footer(fig, metadata, NOTE)
+    footer(fig, metadata, NOTE, below=True)  # the shared x label holds the bottom edge
     return fig
 
 
