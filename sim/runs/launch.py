@@ -18,6 +18,7 @@ Light on purpose: Hydra instantiates the callback for every ``scamsim run``.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing.util
 import os
 import socket
 import threading
@@ -139,3 +140,9 @@ def stop_with_launcher(poll: float = 0.5) -> None:
 
     threading.Thread(target=watch, name="scamsim-launcher-watch", daemon=True).start()
     _watching.append(launcher)
+
+
+# A worker forked from the forkserver watches the launcher from its start, not only once it has a job:
+# an idle worker does not notice that the launcher is gone (one was seen left running after its sweep
+# was killed before it got a job). Elsewhere (no sweep launcher in the environment) this does nothing.
+multiprocessing.util.register_after_fork(stop_with_launcher, lambda watch: watch())
