@@ -8,9 +8,12 @@ UV_VERSION := 0.13.8
 
 .PHONY: setup run test browser test-slow lint bench bench-sweep bench-cli docs notebooks strip-notebooks results clean
 
+# --compile-bytecode: uv installs sources only, so without it every fresh process (a sweep's forkserver,
+# a SLURM job) compiles each library it imports where no .pyc can be written (PYTHONDONTWRITEBYTECODE,
+# a read-only .venv): about twice the import time.
 $(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(PYTHON) -m uv sync --frozen --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
+	$(PYTHON) -m uv sync --frozen --compile-bytecode --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
 	touch $@
 
 setup: $(STAMP)
@@ -44,7 +47,7 @@ docs: $(STAMP)  ## regenerate the parameter table in docs/ODD.md from the schema
 	$(VENV)/bin/python -m sim.report.odd
 
 notebooks: $(STAMP)  ## JupyterLab on experiments/notebooks/ (installs the dependency group "notebooks" first)
-	$(PYTHON) -m uv sync --frozen --group notebooks
+	$(PYTHON) -m uv sync --frozen --compile-bytecode --group notebooks
 	$(VENV)/bin/jupyter lab --notebook-dir=experiments/notebooks
 
 strip-notebooks: $(STAMP)  ## remove outputs from the notebooks before committing (a test checks it)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -148,6 +149,32 @@ def test_expand_matches_hydra_basic_sweeper_cells():
         ["police.raid_capacity=1", "police.corruption=0.5", "n_seeds=3"],
     ]
     assert chunk_key(["b=1", "a=x/y"]) == "a=x%2Fy,b=1"
+
+
+# A fresh Python that starts the forkserver as a sweep's launching process does, then asks joblib's
+# default backend for two workers: which of the job's modules each lacks, its parent and grandparent.
+FORKED_WORKERS = """
+import json, os, socket
+from joblib import Parallel, delayed
+from sim.runs.launch import LAUNCHER_ENV, PRELOAD, start_forkserver, _parent_of
+def worker(_):
+    import sys, threading
+    watching = "scamsim-launcher-watch" in [t.name for t in threading.enumerate()]
+    return [m for m in PRELOAD if m not in sys.modules], os.getppid(), _parent_of(os.getppid()), watching
+os.environ[LAUNCHER_ENV] = f"{socket.gethostname()}:{os.getpid()}"  # as SweepGuard sets it
+start_forkserver()
+print(json.dumps({"pid": os.getpid(), "workers": Parallel(n_jobs=2)(delayed(worker)(i) for i in range(2))}))
+"""
+
+
+def test_sweep_workers_fork_from_a_forkserver_that_loaded_the_job():
+    proc = subprocess.run([sys.executable, "-c", FORKED_WORKERS], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    for missing, parent, grandparent, watching in out["workers"]:
+        assert missing == []  # imported before the worker started: its start is a fork
+        assert parent != out["pid"] and grandparent == out["pid"]  # a child of the forkserver
+        assert watching  # from its start, before any job: it exits if the launcher dies
 
 
 def test_runs_of_a_cell_come_from_its_overrides_or_the_base_configuration():

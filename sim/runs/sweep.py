@@ -50,7 +50,6 @@ from sim.runs import dirs, posterior, provenance
 from sim.runs.config import RunConfig, as_dict, fix_overridden, one_line
 from sim.runs.metrics import METRICS
 from sim.runs.results import atomic_write
-from sim.runs.runner import run_replicate
 
 CHUNK_DIR = "chunks"
 FAILED_SUFFIX = ".failed.json"
@@ -149,6 +148,10 @@ def run_chunk(chunk: Chunk) -> tuple[pd.DataFrame, float]:
     Returns:
         The chunk table (one row per run, in draw then replicate order) and the compute time in seconds.
     """
+    # Imported here: the launching process uses this module to prepare and follow a sweep, never to
+    # run the model (Mesa, SciPy); workers have it preloaded (sim.runs.launch.PRELOAD).
+    from sim.runs.runner import run_replicate
+
     config = chunk.config
     swept = recorded_values(config, chunk.overrides)
     seeds = replicate_seeds(config.seed, config.n_draws * config.n_seeds)
