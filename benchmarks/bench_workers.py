@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import hashlib
 import json
 import math
 import os
@@ -59,6 +58,7 @@ from sim.model.mechanisms.exits import worker_events
 from sim.model.mechanisms.production import scam_work
 from sim.model.model import ScamModel
 from sim.model.schemas import ModelParams
+from sim.runs import provenance
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results.json"
@@ -615,11 +615,8 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    sources = hashlib.sha256()
-    for path in sorted((HERE.parent / "sim").glob("*.py")):
-        sources.update(path.name.encode() + b"\0" + path.read_bytes())
     return {
-        "sim_sources_sha256": sources.hexdigest(),
+        "sim_sources_sha256": provenance.sources_sha256(),  # every sim/**/*.py, not only sim/*.py
         "cpu": cpu,
         "cores": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
