@@ -229,6 +229,8 @@ STEPS: tuple[Step, ...] = (
 NOT_REMADE = {
     "results/sbc/default": "the simulation-based calibration (scamsim sbc) draws its truths from the priors: "
     "it does not rest on the posterior",
+    "results/calibration/checkpoints/seed1": "an unfinished calibration's pyabc History, kept so that it can "
+    "be continued on another machine (README: Calibration): a resume point, not a result",
 }
 
 
