@@ -48,6 +48,7 @@ from sim.model.schemas import ConfigError, ModelParams
 from sim.model.streams import replicate_seeds
 from sim.model.validation import with_values
 from sim.runs import metrics, posterior, provenance
+from sim.runs.results import atomic_write, write_json
 from sim.runs.runner import parallel_map, run_replicate
 
 if TYPE_CHECKING:
@@ -362,7 +363,7 @@ def _bind_to_code(db_path: Path, begun: bool) -> None:
     sources = provenance.sources_sha256()
     if begun:
         began = {"sim_sources_sha256": sources, "git": provenance.git_commit()}
-        record.write_text(json.dumps(began, indent=2, sort_keys=True) + "\n")
+        atomic_write(record, lambda tmp: write_json(tmp, began))  # a kill leaves no half-written record
         return
     try:
         began = json.loads(record.read_text())
