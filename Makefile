@@ -23,7 +23,7 @@ run: $(STAMP)  ## the main job: the baseline over 20 seeds -> results/baseline/
 
 test: $(STAMP) browser  ## lint, then the default test suite (slow statistical checks excluded)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n 2 -m "not slow"
+	$(VENV)/bin/pytest -n 2 -m "not slow" --durations=15
 
 browser:  ## a Chromium for the browser tests: Debian's package where root can apt-get it; else they skip
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
