@@ -20,10 +20,12 @@ HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "baseline.json"
 TABLES = ("timeseries", "raids", "compounds")
 # Floating-point outputs may differ in their last float32 digits between CPUs: numpy picks a SIMD
-# implementation of its float32 maths by CPU (seen: every money output 3.5e-8 to 3.9e-8 relative higher
-# on an AMD EPYC without AVX-512 than where the baseline was made, all else identical). 1e-6 is 25 times
-# that, and far below any change of the model's behaviour; integers and categories must be equal.
-RTOL = 1e-6
+# implementation of its float32 maths by CPU. Seen: every money output 3.5e-8 to 3.9e-8 relative higher
+# on an AMD EPYC without AVX-512 than where the baseline was made; on an Intel Xeon with AVX-512 the
+# compounds' income within 1.3e-7, but a step's target losses (a difference of float32 running totals,
+# which magnifies their rounding) up to 1.7e-6, all else identical. 1e-5 is six times that, and far
+# below any change of the model's behaviour; integers and categories must be equal.
+RTOL = 1e-5
 
 # Small (3% population, to mid-2025 so the Amnesty window is covered), two replicates each; the
 # parameters as configured (no posterior draws), so a new calibration does not move the baseline.
