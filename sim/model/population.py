@@ -12,6 +12,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from sim.model import kernels
+
 # Target states. "Contacted" people are not stored: only the few who respond become rows.
 GROOMED = np.int8(0)
 INVESTING = np.int8(1)
@@ -85,10 +87,12 @@ class ArrayTable:
         is proportional to the number of rows removed, not to the size of the table. Row order is not
         preserved; :meth:`remap` translates old row indices.
         """
-        removed = np.flatnonzero(~mask)
+        self._compact(mask, *kernels.compaction(mask))
+
+    def _compact(self, mask: np.ndarray, removed: np.ndarray, n_holes: int, tail: np.ndarray) -> None:
+        """Carry out :meth:`keep` by the plan of :func:`sim.model.kernels.compaction`."""
+        holes = removed[:n_holes]
         k = self.n - len(removed)
-        holes = removed[removed < k]
-        tail = np.flatnonzero(mask[k:]) + k
         for arr in self._cols.values():
             arr[holes] = arr[tail]
         self.n = k
@@ -105,14 +109,7 @@ class ArrayTable:
         Args:
             rows: Old row indices; -1 entries stay -1.
         """
-        mask, holes, tail, k = self._last_move
-        alive = np.append(mask, False)[rows]  # index -1 picks the appended False
-        out = np.where(alive, rows, -1)
-        moved = np.flatnonzero(alive & (rows >= k))
-        lookup = np.empty(len(mask) - k, dtype=np.intp)
-        lookup[tail - k] = holes
-        out[moved] = lookup[rows[moved] - k]
-        return out
+        return kernels.remap(rows, *self._last_move)
 
 
 class Workers(ArrayTable):
@@ -176,8 +173,9 @@ class Workers(ArrayTable):
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` is true (see :meth:`ArrayTable.keep`)."""
-        self._count(self.compound[~mask], -1)
-        super().keep(mask)
+        plan = kernels.compaction(mask)
+        self._count(self.compound[plan[0]], -1)
+        self._compact(mask, *plan)
 
     def move(self, rows: np.ndarray, compounds: np.ndarray) -> None:
         """Move the workers in ``rows`` to ``compounds``."""
