@@ -87,12 +87,10 @@ class ArrayTable:
         is proportional to the number of rows removed, not to the size of the table. Row order is not
         preserved; :meth:`remap` translates old row indices.
         """
-        self._compact(mask, *kernels.compaction(mask))
-
-    def _compact(self, mask: np.ndarray, removed: np.ndarray, n_holes: int, tail: np.ndarray) -> None:
-        """Carry out :meth:`keep` by the plan of :func:`sim.model.kernels.compaction`."""
-        holes = removed[:n_holes]
+        removed = np.flatnonzero(~mask)
         k = self.n - len(removed)
+        holes = removed[removed < k]
+        tail = np.flatnonzero(mask[k:]) + k
         for arr in self._cols.values():
             arr[holes] = arr[tail]
         self.n = k
@@ -173,9 +171,8 @@ class Workers(ArrayTable):
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the rows where ``mask`` is true (see :meth:`ArrayTable.keep`)."""
-        plan = kernels.compaction(mask)
-        self._count(self.compound[plan[0]], -1)
-        self._compact(mask, *plan)
+        self._count(self.compound[~mask], -1)
+        super().keep(mask)
 
     def move(self, rows: np.ndarray, compounds: np.ndarray) -> None:
         """Move the workers in ``rows`` to ``compounds``."""
