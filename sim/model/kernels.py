@@ -167,7 +167,8 @@ def _np_work_intensity(
     """
     effort = 1.0 + np.float32(effort_per_level) * level
     intensity = skill * effort * productivity[compound]
-    return intensity, np.bincount(compound, intensity, minlength=n_compounds)
+    # float64 even with no workers, when bincount would give integers
+    return intensity, np.bincount(compound, intensity, minlength=n_compounds).astype(np.float64, copy=False)
 
 
 def _np_invert_cumulative(weights: np.ndarray, u_sorted: np.ndarray) -> np.ndarray:
