@@ -19,7 +19,7 @@ The implementation is chosen by the environment variable ``SCAMSIM_KERNELS`` (``
 where numba is installed, or ``numpy``) when a kernel is first used, or by :func:`select`. numba is
 imported only then, so importing the model (or ``scamsim --help``) does not pay for it; its compiled
 code is cached on disk (``cache=True``: next to this file, or in ``NUMBA_CACHE_DIR``), so only the
-first run on a machine compiles.
+first run on a machine compiles (seconds); a later process loads it (under a second, once).
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def _np_remap(rows: np.ndarray, mask: np.ndarray, holes: np.ndarray, tail: np.nd
 
 
 # -------------------------------------------------------------------------------------------------
-# Loops for numba (run as plain Python only by the tests, on small inputs)
+# Loops compiled by numba (compiled()), each doing what its numpy reference above does
 # -------------------------------------------------------------------------------------------------
 
 
