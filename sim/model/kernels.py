@@ -136,6 +136,8 @@ def _np_discipline(
     relieved = np.flatnonzero(meets)
     fall = _np_counts(u[relieved], down)
     level[relieved] = np.maximum(level[relieved] - fall, 0)
+    if n_juris == 1:  # no grouping, which would cost a pass over every worker
+        return np.array([rise.sum()], dtype=np.int64)
     return np.bincount(juris[compound], rise, minlength=n_juris).astype(np.int64)
 
 
