@@ -67,7 +67,7 @@ T_COMPOUND, T_WEALTH, T_INVEST_DAY, T_EXIT_TAU, T_PAID = range(5)
 
 def poisson_thresholds(mean: float) -> list[float]:
     """Cumulative Poisson(mean) probabilities P(K <= k) as in
-    :func:`sim.model.mechanisms.discipline.poisson_counts`.
+    :func:`sim.model.mechanisms.discipline.poisson_thresholds`.
 
     The count drawn from a uniform ``u`` is the number of thresholds below it
     (``bisect_left(thresholds, u)``).

@@ -156,6 +156,10 @@ class Ledger:
         elif len(juris):
             self.series[name][self.step] += np.bincount(juris, weights, minlength=self.n_juris)
 
+    def add_totals(self, name: str, totals: np.ndarray) -> None:
+        """Add per-jurisdiction totals (one per jurisdiction, already grouped) to ``name``."""
+        self.series[name][self.step] += totals
+
     def step_total(self, name: str, juris: np.ndarray, weights: np.ndarray | None = None) -> None:
         """Set a stock variable to the count (or ``weights`` total) per jurisdiction."""
         self.series[name][self.step] = 0.0

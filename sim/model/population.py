@@ -12,6 +12,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from sim.model import kernels
+
 # Target states. "Contacted" people are not stored: only the few who respond become rows.
 GROOMED = np.int8(0)
 INVESTING = np.int8(1)
@@ -105,14 +107,7 @@ class ArrayTable:
         Args:
             rows: Old row indices; -1 entries stay -1.
         """
-        mask, holes, tail, k = self._last_move
-        alive = np.append(mask, False)[rows]  # index -1 picks the appended False
-        out = np.where(alive, rows, -1)
-        moved = np.flatnonzero(alive & (rows >= k))
-        lookup = np.empty(len(mask) - k, dtype=np.intp)
-        lookup[tail - k] = holes
-        out[moved] = lookup[rows[moved] - k]
-        return out
+        return kernels.remap(rows, *self._last_move)
 
 
 class Workers(ArrayTable):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model import kernels
 from sim.model.clock import DAYS_PER_MONTH
 from sim.model.mechanisms.exits import MAX_LEVEL
 
@@ -21,27 +22,23 @@ if TYPE_CHECKING:
     from sim.model.model import ScamModel
 
 
-def poisson_counts(u: np.ndarray, mean: float) -> np.ndarray:
-    """Poisson(mean) counts by inversion of one uniform each (the same mean for every element).
+def poisson_thresholds(mean: float) -> np.ndarray:
+    """Thresholds of Poisson(mean) counts by inversion of one float32 uniform each.
 
-    Args:
-        u: Uniform draws in [0, 1) (float32).
-        mean: Expected count per element.
-
-    Returns:
-        int8 counts (capped at :data:`sim.model.mechanisms.exits.MAX_LEVEL`).
+    The count drawn from a uniform ``u`` is the number of thresholds it exceeds: the cumulative
+    probabilities ``P(K <= k)`` as float32, up to :data:`sim.model.mechanisms.exits.MAX_LEVEL` of them
+    and stopping once they exceed what a float32 uniform can reach.
     """
-    counts = np.zeros(len(u), dtype=np.int8)
+    out = []
     cdf, term, k = 0.0, np.exp(-mean), 0
-    # Thresholds P(K <= k); stop once they exceed what a float32 uniform can reach.
     while k < MAX_LEVEL:
         cdf += term
         if cdf >= 1 - 2**-24:
             break
-        counts += u > np.float32(cdf)
+        out.append(cdf)
         k += 1
         term *= mean / k
-    return counts
+    return np.array(out, dtype=np.float32)
 
 
 def enforce_quotas(model: ScamModel) -> None:
@@ -52,16 +49,20 @@ def enforce_quotas(model: ScamModel) -> None:
     cp = model.p.compounds
     s = model.sites()
     dt = model.clock.dt_months
-    meets = w.perf >= s.quota[w.compound]
-    liable = w.recruited_day <= model.day - cp.grace_months * DAYS_PER_MONTH
     u = model.streams["discipline"].random(w.n, dtype=np.float32)
-    # One uniform per worker: the rise applies to those missing quota, the fall to those meeting it
-    # (few, so handled as a subset).
-    up = poisson_counts(u, cp.punish_rate * dt)
-    up *= ~meets & liable
-    up = np.minimum(up, MAX_LEVEL - w.level)  # no int8 overflow past the cap
-    w.level[:] += up
-    model.ledger.add_by("punishments", model.juris_of(w.compound), up)
-    relieved = np.flatnonzero(meets)
-    down = poisson_counts(u[relieved], cp.punish_decay * dt)
-    w.level[relieved] = np.maximum(w.level[relieved] - down, 0)
+    juris = s.juris if model.ledger.n_juris > 1 else np.zeros(len(s.juris), dtype=np.intp)
+    punishments = kernels.discipline(
+        w.level,
+        w.perf,
+        w.compound,
+        w.recruited_day,
+        s.quota,
+        juris,
+        u,
+        model.day - cp.grace_months * DAYS_PER_MONTH,
+        poisson_thresholds(cp.punish_rate * dt),
+        poisson_thresholds(cp.punish_decay * dt),
+        model.ledger.n_juris,
+        MAX_LEVEL,
+    )
+    model.ledger.add_totals("punishments", punishments)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model import kernels
 from sim.model.clock import DAYS_PER_MONTH
 from sim.model.ledger import HELD_BINS, HELD_EDGES_MONTHS
 
@@ -63,21 +64,25 @@ def worker_events(model: ScamModel) -> None:
     h_max += p.ransom_rate + (cp.resale_rate if top_level >= cp.resale_level else 0.0)
     p_max = -np.expm1(-h_max * dt)
     n_candidates = int(rng.binomial(w.n, p_max))
-    chosen = np.zeros(w.n, dtype=bool)
-    if n_candidates:
-        chosen[rng.choice(w.n, n_candidates, replace=False)] = True
-    # Row order, so that results do not depend on the sampler's output order; a mask is several times
-    # cheaper than sorting the tens of thousands of candidates of a large run.
-    candidates = np.flatnonzero(chosen)
+    picks = rng.choice(w.n, n_candidates, replace=False) if n_candidates else np.zeros(0, np.intp)
+    # Row order, so that results do not depend on the sampler's output order.
+    candidates = kernels.chosen_rows(w.n, picks)
 
-    level = w.level[candidates].astype(np.float64)
-    desperation = 1.0 + p.desperation * level
-    h_help = p.help_rate * desperation
-    h_escape = s.escape_hazard[comp[candidates]] * desperation
+    # numpy's exp, not the kernel's: the two can differ in the last bit, and the kernels must not change
+    # a single draw's outcome.
     h_ransom = p.ransom_rate * np.exp(-w.debt[candidates] / p.ransom_scale)
-    h_resale = (level >= cp.resale_level) * cp.resale_rate
-    total = h_help + h_escape + h_ransom + h_resale
-    happens = rng.random(n_candidates) * p_max < -np.expm1(-total * dt)
+    h_help, h_escape, total = kernels.exit_hazards(
+        candidates,
+        w.level,
+        comp,
+        s.escape_hazard,
+        h_ransom,
+        float(p.help_rate),  # floats, so that numba compiles one version whatever the configuration
+        float(p.desperation),
+        float(cp.resale_level),
+        float(cp.resale_rate),
+    )
+    happens = np.flatnonzero(rng.random(n_candidates) * p_max < -np.expm1(-total * dt))
     rows = candidates[happens]
 
     # The route of each event, in proportion to its hazard (competing risks).

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
+from sim.model import kernels
 from sim.model.clock import DAYS_PER_MONTH
 from sim.model.population import GROOMED, INVESTING
 from sim.model.resources import QUADRATURE_S, QUADRATURE_T
@@ -83,13 +84,23 @@ def quadrature_yield(tp: TargetParams) -> float:
     return float(tp.groom_rate * mean_wealth * np.trapezoid(density * p_invest * paid, s))
 
 
-def _work_intensity(model: ScamModel) -> np.ndarray:
-    """Work of each held worker this step: skill, coerced effort, the compound's productivity; 0 when down."""
+def _work_intensity(model: ScamModel) -> tuple[np.ndarray, np.ndarray]:
+    """Work of each held worker this step, and its sum over each compound's workers.
+
+    A worker's work is their skill times their coerced effort times the compound's productivity (0 when
+    the compound is down).
+    """
     w = model.workers
     s = model.sites()
-    effort = 1.0 + np.float32(model.p.workers.effort_per_level) * w.level
     productivity = s.productivity * model.up() if len(s.productivity) else s.productivity
-    return w.skill * effort * productivity[w.compound]
+    return kernels.work_intensity(
+        w.skill,
+        w.level,
+        w.compound,
+        productivity,
+        float(model.p.workers.effort_per_level),
+        len(model.compounds),
+    )
 
 
 def pick_by_weight(rng: np.random.Generator, weights: np.ndarray, total: float, k: int) -> np.ndarray:
@@ -103,9 +114,7 @@ def pick_by_weight(rng: np.random.Generator, weights: np.ndarray, total: float, 
     top = float(weights.max())
     ratio = top * n / total
     if k * ratio > n / 4:  # rejection would touch more than a quarter of the weights: invert instead
-        cumulative = np.cumsum(weights, dtype=np.float64)
-        keys = np.sort(rng.random(k)) * cumulative[-1]
-        return np.minimum(np.searchsorted(cumulative, keys, side="right"), n - 1)
+        return kernels.invert_cumulative(weights, np.sort(rng.random(k)))
     picked: list[np.ndarray] = []
     needed = k
     while needed > 0:
@@ -124,10 +133,8 @@ def _groom_new_targets(model: ScamModel) -> None:
         return
     tp = model.p.targets
     rng = model.streams["grooming"]
-    intensity = _work_intensity(model)
-    model.accounts.work[: len(model.compounds)] = np.bincount(
-        w.compound, intensity, minlength=len(model.compounds)
-    )
+    intensity, work = _work_intensity(model)
+    model.accounts.work[: len(model.compounds)] = work
     total = float(intensity.sum(dtype=np.float64))
     n_new = int(rng.poisson(tp.groom_rate * model.clock.dt_months * total))
     if n_new == 0:
@@ -220,10 +227,8 @@ def _update_performance(model: ScamModel, credited: tuple[np.ndarray, np.ndarray
     With revenue spread evenly over a step, ``perf = perf * e^-dt + revenue * (1 - e^-dt) / dt``
     tracks a steady monthly revenue exactly whatever the step length.
     """
-    w = model.workers
     dt = model.clock.dt_months
-    memory = np.exp(-dt)
+    memory = float(np.exp(-dt))
     rows, amounts = credited
-    np.multiply(w.perf, np.float32(memory), out=w.perf)
-    paid = (rows >= 0) & (amounts > 0)  # a worker who has left (row -1) no longer has a quota
-    np.add.at(w.perf, rows[paid], (amounts[paid] * ((1 - memory) / dt)).astype(np.float32))
+    # Amounts of workers who have left (row -1) are dropped: they no longer have a quota.
+    kernels.update_performance(model.workers.perf, rows, amounts, memory, (1 - memory) / dt)
