@@ -15,6 +15,7 @@ from sim.model import kernels
 from sim.model.mechanisms.discipline import poisson_thresholds
 from sim.model.mechanisms.exits import MAX_LEVEL
 from sim.model.model import ScamModel
+from sim.model.schemas import ConfigError
 from sim.runs.config import load_config
 
 pytest.importorskip("numba")
@@ -245,9 +246,27 @@ def test_whole_runs_identical_on_both_paths(config):
     assert runs["numpy"]["series.exits_escape"].sum() > 0
 
 
-def test_select_rejects_unknown_names():
-    with pytest.raises(ValueError, match="numba, numpy"):
+def test_select_rejects_unknown_names(monkeypatch):
+    with pytest.raises(ConfigError, match="'fortran' is not allowed; choose numba or numpy"):
         kernels.select("fortran")
+    monkeypatch.setenv("SCAMSIM_KERNELS", "fortran")
+    with pytest.raises(ConfigError, match="SCAMSIM_KERNELS='fortran' is not allowed"):
+        kernels.select()
+
+
+def test_the_command_line_refuses_unknown_kernels_in_one_line():
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SCAMSIM_KERNELS": "fortran"}
+    result = subprocess.run(
+        [sys.executable, "-c", "from sim.cli import main; main()", "run", "scale=0.01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "scamsim run: error: SCAMSIM_KERNELS='fortran' is not allowed; choose numba or numpy\n"
+    )
 
 
 def run_python(code: str, **extra: str) -> str:

@@ -69,6 +69,13 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(2)
     sys.argv = [f"scamsim {command}", *argv[1:]]
+    from sim.model import kernels  # here, not at the top: `scamsim --help` need not import numpy
+    from sim.model.schemas import ConfigError
+
+    try:
+        kernels.requested()  # a bad SCAMSIM_KERNELS fails now, not at a run's first step
+    except ConfigError as exc:
+        fail(str(exc))
     try:
         importlib.import_module(f"sim.cli.{command}").main(argv[1:])
     except OSError as exc:

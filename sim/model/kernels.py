@@ -29,6 +29,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim.model.schemas import ConfigError
+
 BACKENDS = ("numba", "numpy")
 KERNELS = (
     "chosen_rows",
@@ -376,19 +378,33 @@ def compiled() -> dict[str, Callable]:
     return _compiled
 
 
+def requested() -> str | None:
+    """The implementation that ``SCAMSIM_KERNELS`` names, or None where it is unset or empty.
+
+    Raises:
+        ConfigError: It names no implementation (one line, for the command line to print).
+    """
+    name = os.environ.get("SCAMSIM_KERNELS", "").strip() or None
+    if name is not None and name not in BACKENDS:
+        raise ConfigError(f"SCAMSIM_KERNELS={name!r} is not allowed; choose {' or '.join(BACKENDS)}")
+    return name
+
+
 def select(name: str | None = None) -> str:
     """Use the kernels of ``name``: ``numba`` or ``numpy``.
 
     Args:
-        name: The implementation; by default ``SCAMSIM_KERNELS``, and where that is unset numba if it
-            is installed, else numpy.
+        name: The implementation; by default the one ``SCAMSIM_KERNELS`` names (:func:`requested`),
+            and where that is unset numba if it is installed, else numpy.
 
     Returns:
         The name of the implementation now in use.
+
+    Raises:
+        ConfigError: ``name`` (or ``SCAMSIM_KERNELS``) names no implementation.
     """
     global backend
-    if name is None:
-        name = os.environ.get("SCAMSIM_KERNELS", "").strip() or None
+    name = requested() if name is None else name
     if name is None:
         try:
             kernels = compiled()
@@ -400,7 +416,7 @@ def select(name: str | None = None) -> str:
     elif name == "numpy":
         kernels = NUMPY
     else:
-        raise ValueError(f"SCAMSIM_KERNELS must be one of {', '.join(BACKENDS)}, not {name!r}")
+        raise ConfigError(f"kernels {name!r} is not allowed; choose {' or '.join(BACKENDS)}")
     globals().update(kernels)
     backend = name
     return name
