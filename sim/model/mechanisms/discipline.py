@@ -50,14 +50,13 @@ def enforce_quotas(model: ScamModel) -> None:
     s = model.sites()
     dt = model.clock.dt_months
     u = model.streams["discipline"].random(w.n, dtype=np.float32)
-    juris = s.juris if model.ledger.n_juris > 1 else np.zeros(len(s.juris), dtype=np.intp)
     punishments = kernels.discipline(
         w.level,
         w.perf,
         w.compound,
         w.recruited_day,
         s.quota,
-        juris,
+        model.juris_of(np.arange(len(s.quota))),  # of each compound
         u,
         model.day - cp.grace_months * DAYS_PER_MONTH,
         poisson_thresholds(cp.punish_rate * dt),
