@@ -347,3 +347,30 @@ def test_a_sweep_names_the_posterior_its_chunks_drew_from(parallel, tmp_path):
     write_chunk(chunks / "c.parquet", pd.DataFrame([row]), {"config_hash": "h", "posterior": str(draws)})
     metadata = load_sweep(tmp_path / "sweep").metadata
     assert metadata["posterior_name"] == str(draws) and metadata["posterior"] == {"created": "2026-01-01"}
+
+
+def test_chunks_and_results_made_from_an_earlier_posterior_file_are_not_taken_for_the_new_ones(tmp_path):
+    """Re-publishing a posterior under the same name changes every run drawn from it: the configuration
+    hash covers the file's content, so a sweep re-runs its chunks and a results folder is not reused."""
+    from sim.runs.config import load_config
+    from sim.runs.sweep import Chunk
+
+    draws = tmp_path / "draws.csv"
+    draws.write_text("police.corruption,weight\n0.3,1\n")
+    cell = ["police.raid_capacity=0.1"]
+
+    def chunk_hash() -> str:
+        return Chunk(cell, load_config([*cell, f"posterior={draws}"])).config_hash
+
+    first = chunk_hash()
+    assert chunk_hash() == first  # same file: the chunk is skipped on a re-run
+    draws.write_text("police.corruption,weight\n0.6,1\n")
+    assert chunk_hash() != first
+
+    out = tmp_path / "results"
+    run = ["run", f"posterior={draws}", *TINY[:2], "n_seeds=1", f"hydra.run.dir={out}"]
+    assert scamsim(*run).returncode == 0
+    draws.write_text("police.corruption,weight\n0.3,1\n")
+    again = scamsim(*run)
+    assert again.returncode == 2
+    assert "holds results of another configuration" in again.stderr and len(again.stderr.splitlines()) == 1

@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import re
@@ -325,7 +324,7 @@ class Remake:
                 text if text.startswith("posterior=") else f"posterior={name} is refused: {text}"
             ) from None
         self.posterior = name
-        self.digest = hashlib.sha256(posterior.path_of(name).read_bytes()).hexdigest()
+        self.digest = posterior.digest(name)
         known = {step.name: step for step in STEPS}
         chosen = [s for s in steps.split(",") if s] or list(known)
         unknown = [s for s in chosen if s not in known]

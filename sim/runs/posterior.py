@@ -17,6 +17,7 @@ refused with a one-line error.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -86,6 +87,11 @@ def _metadata(path: Path, schema: ModelParams, column: str) -> dict[str, Any]:
     if value_type(f)[0] not in ("int", "float"):
         raise ConfigError(f"{path}: column {column!r} is not a numeric parameter")
     return dict(f.metadata)
+
+
+def digest(name: str) -> str:
+    """SHA-256 of a posterior's CSV file: what its draws are made of, whatever its name."""
+    return hashlib.sha256(path_of(name).read_bytes()).hexdigest()
 
 
 def provenance(name: str) -> dict[str, Any]:

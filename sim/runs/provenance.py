@@ -97,8 +97,17 @@ NOT_HASHED = ("name", "n_jobs", "overwrite", "force")
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """Short stable hash of what determines a run's outputs (sorted-key JSON, without NOT_HASHED)."""
+    """Short stable hash of what determines a run's outputs (sorted-key JSON, without NOT_HASHED).
+
+    A configuration that names a posterior (``posterior``) is hashed with the posterior's content, not
+    only its name: re-publishing ``calibrated`` changes every run drawn from it, so results and sweep
+    chunks made from the earlier file must not pass for the new configuration's.
+    """
     relevant = {k: v for k, v in config.items() if k not in NOT_HASHED}
+    if relevant.get("posterior"):
+        from sim.runs import posterior  # here: it imports Hydra, and most callers name no posterior
+
+        relevant["posterior_sha256"] = posterior.digest(relevant["posterior"])
     blob = json.dumps(relevant, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
