@@ -519,3 +519,25 @@ def test_calibrate_rejects_bad_settings_in_one_line(tmp_path):
     assert proc.returncode == 2
     assert "calibration.population_size=0 is outside the allowed range" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "x").exists()
+
+
+def test_only_numpys_false_alarm_about_pyabcs_proposal_covariance_is_dropped():
+    """Inside the calibration's quiet context the covariance warning from pyabc's transitions is
+    dropped (a false alarm of numpy's absolute tolerance); the same warning from anywhere else, and
+    outside the context, still shows."""
+    import warnings
+
+    from sim.analysis.calibration import _pyabc_quiet
+
+    def warn(module: str) -> None:
+        message = "covariance is not symmetric positive-semidefinite."
+        warnings.warn_explicit(message, RuntimeWarning, f"{module}.py", 109, module=module)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with _pyabc_quiet():
+            warn("pyabc.transition.multivariatenormal")
+            warn("sim.analysis.sampling")
+        warn("pyabc.transition.multivariatenormal")
+    shown = [w.filename for w in seen]
+    assert shown == ["sim.analysis.sampling.py", "pyabc.transition.multivariatenormal.py"]

@@ -33,6 +33,7 @@ import json
 import logging
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,13 +311,31 @@ def history_key(config: CalibrateConfig, model_params: ModelParams) -> str:
 
 @contextlib.contextmanager
 def _pyabc_quiet() -> Iterator[None]:
-    """Keep pyabc's log to warnings: our progress replaces its per-generation INFO lines."""
+    """Keep pyabc's log to warnings, and drop numpy's false alarm about pyabc's proposal covariance.
+
+    Our progress lines replace pyabc's per-generation INFO lines. numpy's ``multivariate_normal``
+    checks the covariance it is given by rebuilding it from its SVD and comparing with an absolute
+    tolerance of 1e-8. The free parameters' scales differ by 13 orders of magnitude (variances of
+    ``recruitment.ad_reach`` about 1e9, of ``targets.groom_rate`` about 1e-4), so rounding alone
+    (about 2e-7) breaks that tolerance in the small entries, and whole generations warned "covariance
+    is not symmetric positive-semidefinite" once per proposal (thousands of lines). It was a false
+    alarm: in all 11 generations of the calibration seed 1 the covariance was positive definite, the
+    smallest eigenvalue of its correlation matrix 0.11-0.63. The warning is dropped for pyabc's
+    transitions only (the sampler's forked processes inherit the filter).
+    """
     log = logging.getLogger("ABC")
     level, propagate = log.level, log.propagate
     log.setLevel(logging.WARNING)
     log.propagate = False  # its own handler prints its warnings; the root's would print them twice
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore",
+                message="covariance is not symmetric positive-semidefinite",
+                category=RuntimeWarning,
+                module=r"pyabc\.transition\.",
+            )
+            yield
     finally:
         log.setLevel(level)
         log.propagate = propagate
