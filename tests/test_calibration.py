@@ -433,7 +433,7 @@ def test_target_tables_are_readable_in_100_columns():
     assert rows["AM7_shut"][-7:] == ["0.021", "(0-0.045)", "2", "of", "53", "(0.038)", "yes"]  # k of n
     # Between k1 and k2 of n: the counts and the shares they mean; predicted as a share.
     assert rows["AM7_remaining"][-7:] == ["0.75", "(0.73-0.76)", "36-39", "of", "51", "(0.71-0.76)", "yes"]
-    assert rows["AM10"][-4:] == ["compounds", "n/a", "14-56", "no"]
+    assert rows["AM10"][-4:] == ["compounds", "n/a", "14-56", "n/a"]  # undefined: not "missed"
     assert rows["SC3"][-3:] == ["≥", "250", "no"]  # a one-sided bound
     assert rows["AM11"][-3:] == ["≥", "1", "yes"]
     joined = "\n".join(text)

@@ -218,16 +218,12 @@ def report_table(frame: pd.DataFrame, title: str) -> Table:
             published = f"≥ {number(row.low, unit)}"
         else:
             published = number(row.observed, unit)
-        predicted = "n/a"
+        # Undefined (e.g. a window past the runs' end): neither met nor missed, so both columns say n/a.
+        predicted, met = "n/a", "n/a"
         if np.isfinite(row.median):
             predicted = f"{number(row.median, unit)} ({number(row.q05, unit)}-{number(row.q95, unit)})"
-        out.add_row(
-            row.target,
-            unit,
-            predicted,
-            published,
-            "yes" if row.covered else "no",
-        )
+            met = "yes" if row.covered else "no"
+        out.add_row(row.target, unit, predicted, published, met)
     return out
 
 
