@@ -101,8 +101,13 @@ def write_runs(folder: Path, seeds=(1, 2, 3), **config_changes) -> list[Path]:
         path = folder / name
         path.mkdir()
         particles.to_parquet(path / "posterior.parquet", index=False)
-        config = {"seed": seed, "name": name, "scale": 0.1} | (config_changes if name == "seed2" else {})
-        metadata = {"written_by": "scamsim", "config": config, "priors": priors}
+        calibration = {"min_epsilon": 0.5, "max_minutes": 60.0}
+        config = {"seed": seed, "name": name, "scale": 0.1, "calibration": calibration}
+        config |= config_changes if name == "seed2" else {}
+        stop = {"reason": "converged", "converged": True, "message": "converged after 9 generations"}
+        if name == "seed2":
+            stop = {"reason": "budget", "converged": False, "message": "not converged: " + "budget " * 20}
+        metadata = {"written_by": "scamsim", "config": config, "priors": priors, "stop": stop}
         (path / "metadata.json").write_text(json.dumps(metadata))
         paths.append(path)
     return paths
@@ -114,12 +119,23 @@ def test_load_reads_the_runs_and_their_priors(tmp_path):
     assert runs.priors == PRIORS
 
 
+def test_runs_continued_with_another_budget_are_still_repeats(tmp_path):
+    """The budget changes no generation: a run continued with a longer one compares with the others."""
+    changes = {"calibration": {"min_epsilon": 0.5, "max_minutes": 130.0}, "n_jobs": 4}
+    assert list(convergence.load(write_runs(tmp_path, **changes)).posteriors) == ["seed0", "seed1", "seed2"]
+
+
 @pytest.mark.parametrize(
     ("seeds", "changes", "message"),
     [
         ((1, 2), {}, r"runs=.*seed0,.*seed1: 2 calibrations; need at least 3"),
         ((1, 2, 1), {}, r"runs: .*seed0 and .*seed2 have the same seed=1; need different seeds"),
         ((1, 2, 3), {"scale": 0.2}, r"runs: .*seed2 differs from .*seed0 in scale, not only in its seed"),
+        (  # the stop rule decides the last generation: compared
+            (1, 2, 3),
+            {"calibration": {"min_epsilon": 1.0, "max_minutes": 60.0}},
+            r"runs: .*seed2 differs from .*seed0 in calibration.min_epsilon, not only in its seed",
+        ),
     ],
 )
 def test_load_refuses_runs_that_are_not_independent_repeats(tmp_path, seeds, changes, message):
@@ -140,6 +156,9 @@ def test_convergence_command_writes_tables_and_the_pair_plot(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
     assert lines[-1] == f"results written to {out}"
+    # The run that did not converge is named after the table, wrapped; the converged ones are not.
+    assert lines[-3].startswith("seed2: not converged: budget") and lines[-2].startswith("  budget")
+    assert not any(line.startswith(("seed0:", "seed1:")) for line in lines)
     assert all(len(line) <= 100 for line in lines[:-1])  # the table and its legend; not tmp_path
     rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in PRIORS}
     assert rows["a"].split()[-4:] == ["8%", "yes", "18%", "yes"]
@@ -149,6 +168,7 @@ def test_convergence_command_writes_tables_and_the_pair_plot(tmp_path):
     assert pd.read_csv(out / "correlations.csv", index_col=0).shape == (3, 3)
     assert len(pd.read_csv(out / "runs.csv")) == 9
     assert (out / "figures" / "pairs.png").stat().st_size > 10_000
+    assert json.loads((out / "metadata.json").read_text())["stops"]["seed2"]["converged"] is False
     assert json.loads((out / "metadata.json").read_text())["seeds"]["runs"] == {
         "seed0": 1,
         "seed1": 2,

@@ -31,7 +31,23 @@ TOLERANCE = 0.1  # the medians agree if they differ by at most this share of the
 UNIDENTIFIED = 0.8  # a 90% width above this share of the prior's width: not identified by the targets
 MIN_RUNS = 3
 # Settings that independent runs of one calibration may differ in (besides their seed).
-UNCOMPARED = ("seed", "name", "overwrite", "n_jobs", "force")
+# The calibration settings among them say how long a call may take and how it runs or publishes: none
+# changes a generation (sim.analysis.calibration.NOT_IN_HISTORY_KEY), so a run continued with another
+# budget is still a repeat. The stop rule's settings (min_epsilon, epsilon_drop, min_ess) are compared,
+# since they decide which generation a run ends with.
+UNCOMPARED = (
+    "seed",
+    "name",
+    "overwrite",
+    "n_jobs",
+    "force",
+    "calibration.generations",
+    "calibration.max_minutes",
+    "calibration.predictive_draws",
+    "calibration.n_procs",
+    "calibration.dask_scheduler",
+    "calibration.publish",
+)
 
 
 @dataclass
@@ -142,6 +158,17 @@ def correlations(posteriors: dict[str, pd.DataFrame], priors: dict[str, Uncertai
     return pd.DataFrame(matrix / np.outer(sd, sd), index=list(priors), columns=list(priors))
 
 
+def _flat(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested configuration as dotted keys (``calibration.max_minutes``), down to its leaves."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def _prior(entry: dict[str, Any]) -> Uncertainty:
     return Uncertainty(Dist(entry["dist"]), entry["low"], entry["high"], entry["source"])
 
@@ -180,7 +207,7 @@ def load(paths: list[Path], key: str = "runs") -> Runs:
                 f"{key}: {seeds[seed]} and {path} have the same seed={seed}; need different seeds"
             )
         seeds[seed] = path
-        config = {k: v for k, v in metadata["config"].items() if k not in UNCOMPARED}
+        config = {k: v for k, v in _flat(metadata["config"]).items() if k not in UNCOMPARED}
         first = first or config
         differ = sorted(k for k in first.keys() | config.keys() if first.get(k) != config.get(k))
         if differ:

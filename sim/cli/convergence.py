@@ -4,12 +4,14 @@ Reads three or more calibration results directories that differ only in their se
 ``agreement.csv`` (per parameter: pooled median and 90% interval, spread of the runs' medians as a share
 of their 90% widths, whether they agree, 90% width as a share of the prior's, whether the targets
 identify the parameter), ``runs.csv`` (each run's median and 90% interval), ``correlations.csv``
-(posterior correlations of the pooled runs), ``metadata.json`` and ``figures/pairs.png``
-(:mod:`sim.analysis.convergence`).
+(posterior correlations of the pooled runs), ``metadata.json`` (with how each run stopped) and
+``figures/pairs.png`` (:mod:`sim.analysis.convergence`). Runs that did not converge are named after the
+table: their agreement is no evidence of convergence.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +29,7 @@ USAGE = f"""usage: scamsim convergence runs=DIR1,DIR2,DIR3[,...] [out=DIR]
 
 Compare calibrations that differ only in their seed: whether their posterior medians agree within
 10% of their 90% widths, which parameters the targets do not identify (90% width above 80% of the
-prior's), the posterior correlations and a pair plot.
+prior's), the posterior correlations and a pair plot; and which runs did not converge.
 
 keys:
   runs  comma-separated calibration results directories, at least 3 (required),
@@ -66,6 +68,8 @@ def main(argv: Sequence[str]) -> None:
         "n_seeds": len(seeds),
         "runs": dict(zip(runs.metadata, seeds, strict=True)),
     }
+    # How each run stopped: agreement between runs that did not converge is no evidence of convergence.
+    metadata["stops"] = {name: m.get("stop") for name, m in runs.metadata.items()}
     unidentified = agreement.loc[~agreement["identified"], "parameter"].tolist()
     out = Path(keys["out"])
     with claim_or_fail(out, None, False), atomic_dir(out) as tmp:
@@ -81,6 +85,10 @@ def main(argv: Sequence[str]) -> None:
         f"{convergence.TOLERANCE:.0%});\nof prior: the mean 90% width as a share of the prior's (identified: "
         f"at most {convergence.UNIDENTIFIED:.0%});\nboth on the prior's scale (log for a log-uniform prior)"
     )
+    for name, stop in metadata["stops"].items():
+        if not (stop or {}).get("converged"):
+            message = stop["message"] if stop else "no record of how it stopped"
+            print(textwrap.fill(f"{name}: {message}", 100, subsequent_indent="  "))
     print(f"results written to {out}")
 
 
