@@ -180,3 +180,78 @@ def test_convergence_command_writes_tables_and_the_pair_plot(tmp_path):
     )
     assert too_few.returncode == 2 and "Traceback" not in too_few.stderr
     assert too_few.stderr.strip().count("\n") == 0 and "need at least 3" in too_few.stderr
+
+
+def test_drift_follows_medians_and_widths_from_one_generation_to_the_next():
+    def generation(median: float, half: float) -> pd.DataFrame:
+        return pd.DataFrame({"a": median + 2 * half * (U - 0.5), "weight": np.full(N, 1 / N)})
+
+    # Generation 2 halves the width around the same median; generation 3 moves the median by 0.09,
+    # a tenth of the mean 90% width (0.9 and 0.9), and keeps the width.
+    gens = [generation(5.0, 1.0), generation(5.0, 0.5), generation(5.09, 0.5)]
+    rows = convergence.drift(gens, {"a": PRIORS["a"]}).set_index("generation")
+    assert rows.index.tolist() == [2, 3] and set(rows["parameter"]) == {"a"}
+    assert rows.loc[2, "width_ratio"] == pytest.approx(0.5) and rows.loc[2, "median_shift"] == 0
+    assert rows.loc[3, "width_ratio"] == pytest.approx(1.0)
+    assert rows.loc[3, "median_shift"] == pytest.approx(0.09 / 0.9)
+    # On the prior's scale: a log-uniform parameter whose values all double has moved by ln 2.
+    gens_b = [pd.DataFrame({"b": np.exp(g["a"]), "weight": g["weight"]}) for g in gens[:2]]
+    doubled = gens_b[0].assign(b=2 * gens_b[0]["b"])
+    row = convergence.drift([gens_b[0], doubled], {"b": PRIORS["b"]}).iloc[0]
+    assert row["median_shift"] == pytest.approx(math.log(2) / 1.8) and row["width_ratio"] == pytest.approx(1)
+
+
+def test_the_command_follows_a_calibration_over_the_generations_of_its_history(tmp_path):
+    """A real pyabc History (a toy model, 3 generations) beside a results directory, as calibrate keeps it."""
+    import pyabc
+
+    from sim.analysis.calibration import generations
+
+    results = write_runs(tmp_path)[0]
+    history = tmp_path / f".{results.name}.history"
+    history.mkdir()
+    rng = np.random.default_rng(1)
+    np.random.seed(1)  # noqa: NPY002  pyabc proposes from numpy's legacy global generator
+    abc = pyabc.ABCSMC(
+        lambda p: {"y": p["a"] + rng.normal(0, 0.5)},
+        pyabc.Distribution(
+            a=pyabc.RV("uniform", 0, 10), b=pyabc.RV("uniform", 1, 99), c=pyabc.RV("uniform", 0, 1)
+        ),
+        lambda x, y: abs(x["y"] - y["y"]),
+        population_size=40,
+        sampler=pyabc.sampler.SingleCoreSampler(),
+    )
+    abc.new(f"sqlite:///{history / 'abc-0123.db'}", {"y": 4.0})
+    abc.run(max_nr_populations=3)
+    assert [len(g) for g in generations(history / "abc-0123.db")] == [40, 40, 40]
+
+    scamsim = str(Path(sys.executable).parent / "scamsim")
+    out = tmp_path / "drift"
+    proc = subprocess.run(
+        [scamsim, "convergence", f"history={results}", f"out={out}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    drift = pd.read_csv(out / "drift.csv")
+    assert drift["generation"].tolist() == [2, 2, 2, 3, 3, 3] and set(drift["run"]) == {results.name}
+    # Only a depends on the data: over the two steps its 90% width narrows (epsilon falls from about
+    # 2.4 to 0.6, with noise sd 0.5: to well under 0.8 of the first generation's width). One step alone
+    # may widen by chance with 40 particles, so only the product is checked.
+    assert drift.loc[drift["parameter"] == "a", "width_ratio"].prod() < 0.8
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == f"results written to {out}" and all(len(line) <= 100 for line in lines[:-1])
+    assert "generation 2" in proc.stdout and "generation 3" in proc.stdout
+
+    (history / "abc-4567.db").write_text("not a database")  # a second History: which one is meant?
+    for target, message in ((results, "found abc-0123.db, abc-4567.db"), (tmp_path / "seed1", "found none")):
+        bad = subprocess.run(
+            [scamsim, "convergence", f"history={target}", f"out={tmp_path / 'x'}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
+    with pytest.raises(ConfigError, match="not a calibration history"):
+        generations(history / "abc-4567.db")

@@ -357,6 +357,58 @@ def _generation(history, t: int) -> dict[str, float]:
     }
 
 
+def history_dir(out_dir: Path) -> Path:
+    """Where a calibration writing ``out_dir`` keeps pyabc's History: ``.<name>.history/`` beside it.
+
+    Outside ``out_dir``, which is replaced only once the results are complete; kept after the run, so
+    that re-running the same command after an interrupt (or with a higher cap or budget) continues from
+    the last complete generation. Hidden, and left alone by :func:`sim.runs.dirs.clean_debris`.
+    """
+    return out_dir.parent / f".{out_dir.name}.history"
+
+
+def history_of(results_dir: Path) -> Path:
+    """The History a calibration's results directory was made from (in :func:`history_dir`).
+
+    Raises:
+        ConfigError: There is none, or several (of other configurations run under the same name), in
+            one line naming them.
+    """
+    found = sorted(history_dir(results_dir).glob("abc-*.db"))
+    if len(found) != 1:
+        which = ", ".join(p.name for p in found) if found else "none"
+        raise ConfigError(
+            f"{results_dir}: one calibration history expected in {history_dir(results_dir)}, found {which}"
+        )
+    return found[0]
+
+
+def generations(db_path: Path) -> list[pd.DataFrame]:
+    """Every generation's weighted particles in a calibration's pyabc History, oldest first.
+
+    Returns:
+        One table per generation: a column per free parameter and ``weight`` (summing to 1).
+
+    Raises:
+        ConfigError: ``db_path`` is not a calibration's History (one line).
+    """
+    import pyabc
+
+    try:
+        run_id = _stored_run(db_path) if db_path.is_file() else None
+    except Exception:  # sqlalchemy's errors for a file that is no database: any of several classes
+        run_id = None
+    if run_id is None:
+        raise ConfigError(f"{db_path}: not a calibration history (pyabc's abc-<key>.db)")
+    with _pyabc_quiet():
+        history = pyabc.History(f"sqlite:///{db_path}", _id=run_id)
+        out = []
+        for t in range(history.max_t + 1):
+            particles, weights = history.get_distribution(m=0, t=t)
+            out.append(particles.reset_index(drop=True).assign(weight=weights / weights.sum()))
+    return out
+
+
 def _stored_run(db: Path) -> int | None:
     """The id of the ABC-SMC run stored in ``db``, if the file holds one (it holds at most one)."""
     import pyabc

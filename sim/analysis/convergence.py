@@ -145,6 +145,41 @@ def agreement(
     return pd.DataFrame(rows)
 
 
+def drift(generations: list[pd.DataFrame], priors: dict[str, Uncertainty]) -> pd.DataFrame:
+    """How far the posterior still moves from one generation of a calibration to the next.
+
+    A falling epsilon says the generations fit the targets ever more closely, not that the posterior
+    has settled: while its 90% widths keep shrinking, the last generation is still wider than the
+    posterior that a smaller epsilon would give.
+
+    Args:
+        generations: Each generation's weighted particles, oldest first
+            (:func:`sim.analysis.calibration.generations`).
+        priors: The parameters to follow and their priors (for their scales).
+
+    Returns:
+        One row per generation after the first and parameter: ``generation`` (numbered from 1, as
+        ``scamsim calibrate`` reports them), ``parameter``, ``median_shift`` (the change of the median as
+        a share of the two generations' mean 90% width) and ``width_ratio`` (this generation's 90%
+        width over the previous one's), both on the prior's scale.
+    """
+    rows = []
+    for number in range(2, len(generations) + 1):
+        before, after = generations[number - 2], generations[number - 1]
+        for key, prior in priors.items():
+            (lo0, mid0, hi0), (lo1, mid1, hi1) = _quantiles(before, key, prior), _quantiles(after, key, prior)
+            width = (hi0 - lo0 + hi1 - lo1) / 2
+            rows.append(
+                {
+                    "generation": number,
+                    "parameter": key,
+                    "median_shift": abs(mid1 - mid0) / width if width > 0 else np.inf,
+                    "width_ratio": (hi1 - lo1) / (hi0 - lo0) if hi0 > lo0 else np.inf,
+                }
+            )
+    return pd.DataFrame(rows, columns=["generation", "parameter", "median_shift", "width_ratio"])
+
+
 def correlations(posteriors: dict[str, pd.DataFrame], priors: dict[str, Uncertainty]) -> pd.DataFrame:
     """The weighted posterior correlation matrix of the pooled runs, on the priors' scales.
 
@@ -192,15 +227,11 @@ def load(paths: list[Path], key: str = "runs") -> Runs:
     seeds: dict[int, Path] = {}
     first: dict[str, Any] = {}
     for path in paths:
+        metadata = _metadata(path, key)
         try:
-            metadata = json.loads((path / "metadata.json").read_text())
             particles = pd.read_parquet(path / "posterior.parquet")
         except (OSError, ValueError):
             raise ConfigError(f"{key}: {path} is not a calibration results directory") from None
-        if "priors" not in metadata:
-            raise ConfigError(
-                f"{key}: {path} records no priors (written before they were recorded); re-run its calibration"
-            )
         seed = metadata["config"]["seed"]
         if seed in seeds:
             raise ConfigError(
@@ -217,3 +248,25 @@ def load(paths: list[Path], key: str = "runs") -> Runs:
         runs.metadata[name] = metadata
         runs.priors = {k: _prior(v) for k, v in metadata["priors"].items()}
     return runs
+
+
+def priors_of(path: Path, key: str = "history") -> dict[str, Uncertainty]:
+    """The free parameters' priors that a calibration results directory records.
+
+    Raises:
+        ConfigError: One line, if ``path`` is not a calibration results directory with its priors.
+    """
+    return {k: _prior(v) for k, v in _metadata(path, key)["priors"].items()}
+
+
+def _metadata(path: Path, key: str) -> dict[str, Any]:
+    """A calibration results directory's ``metadata.json``, which must record the priors."""
+    try:
+        metadata = json.loads((path / "metadata.json").read_text())
+    except (OSError, ValueError):
+        raise ConfigError(f"{key}: {path} is not a calibration results directory") from None
+    if "priors" not in metadata:
+        raise ConfigError(
+            f"{key}: {path} records no priors (written before they were recorded); re-run its calibration"
+        )
+    return metadata

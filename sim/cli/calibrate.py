@@ -5,7 +5,7 @@
 ``predictive.parquet`` (posterior predictive metrics, one row per draw), ``fit.csv`` (fit targets) and
 ``validation.csv`` (validate targets, out of sample), ``metadata.json`` (with ``stop``: why the run
 stopped and whether it converged) and ``figures/``. pyabc's History is kept beside it
-(:func:`history_dir`), so that an interrupted calibration continues when re-run.
+(:func:`sim.analysis.calibration.history_dir`), so that an interrupted calibration continues when re-run.
 """
 
 from __future__ import annotations
@@ -94,27 +94,18 @@ def sampling_progress(generations: int) -> Iterator[Callable[[Sampling], None]]:
         yield show
 
 
-def history_dir(out_dir: Path) -> Path:
-    """Where a calibration writing ``out_dir`` keeps pyabc's History: ``.<name>.history/`` beside it.
-
-    Outside ``out_dir``, which is replaced only once the results are complete; kept after the run, so
-    that re-running the same command after an interrupt (or with a higher cap or budget) continues from
-    the last complete generation. Hidden, and left alone by :func:`sim.runs.dirs.clean_debris`.
-    """
-    return out_dir.parent / f".{out_dir.name}.history"
-
-
 def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     """Calibrate, re-simulate the posterior predictive, and write everything to ``out_dir``.
 
-    The calibration continues from the History beside ``out_dir`` (:func:`history_dir`) if it holds
-    generations of the same :func:`sim.analysis.calibration.history_key`.
+    The calibration continues from the History beside ``out_dir``
+    (:func:`sim.analysis.calibration.history_dir`) if it holds generations of the same
+    :func:`sim.analysis.calibration.history_key`.
     """
     settings = config.calibration
     model_params = load_overrides(config, settings.model_overrides)
     calibration.check(config, model_params)
     started = time.perf_counter()
-    history = history_dir(out_dir)
+    history = calibration.history_dir(out_dir)
     computed = 0  # generations run by this call (not read from the history)
 
     def show(row: dict) -> None:
