@@ -143,16 +143,16 @@ def test_load_refuses_runs_that_are_not_independent_repeats(tmp_path, seeds, cha
         convergence.load(write_runs(tmp_path, seeds, **changes))
 
 
-def test_convergence_command_writes_tables_and_the_pair_plot(tmp_path):
+def convergence_command(*args: str) -> subprocess.CompletedProcess:
+    """``scamsim convergence ARGS`` in a fresh process, its output captured."""
     scamsim = str(Path(sys.executable).parent / "scamsim")
+    return subprocess.run([scamsim, "convergence", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_convergence_command_writes_tables_and_the_pair_plot(tmp_path):
     paths = write_runs(tmp_path)
     out = tmp_path / "agreement"
-    proc = subprocess.run(
-        [scamsim, "convergence", f"runs={','.join(map(str, paths))}", f"out={out}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = convergence_command(f"runs={','.join(map(str, paths))}", f"out={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = proc.stdout.splitlines()
     assert lines[-1] == f"results written to {out}"
@@ -175,9 +175,7 @@ def test_convergence_command_writes_tables_and_the_pair_plot(tmp_path):
         "seed2": 3,
     }
 
-    too_few = subprocess.run(
-        [scamsim, "convergence", f"runs={paths[0]},{paths[1]}"], capture_output=True, text=True, timeout=120
-    )
+    too_few = convergence_command(f"runs={paths[0]},{paths[1]}")
     assert too_few.returncode == 2 and "Traceback" not in too_few.stderr
     assert too_few.stderr.strip().count("\n") == 0 and "need at least 3" in too_few.stderr
 
@@ -225,14 +223,8 @@ def test_the_command_follows_a_calibration_over_the_generations_of_its_history(t
     abc.run(max_nr_populations=3)
     assert [len(g) for g in generations(history / "abc-0123.db")] == [40, 40, 40]
 
-    scamsim = str(Path(sys.executable).parent / "scamsim")
     out = tmp_path / "drift"
-    proc = subprocess.run(
-        [scamsim, "convergence", f"history={results}", f"out={out}"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = convergence_command(f"history={results}", f"out={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     drift = pd.read_csv(out / "drift.csv")
     assert drift["generation"].tolist() == [2, 2, 2, 3, 3, 3] and set(drift["run"]) == {results.name}
@@ -246,12 +238,7 @@ def test_the_command_follows_a_calibration_over_the_generations_of_its_history(t
 
     (history / "abc-4567.db").write_text("not a database")  # a second History: which one is meant?
     for target, message in ((results, "found abc-0123.db, abc-4567.db"), (tmp_path / "seed1", "found none")):
-        bad = subprocess.run(
-            [scamsim, "convergence", f"history={target}", f"out={tmp_path / 'x'}"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        bad = convergence_command(f"history={target}", f"out={tmp_path / 'x'}")
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
     with pytest.raises(ConfigError, match="not a calibration history"):
         generations(history / "abc-4567.db")
