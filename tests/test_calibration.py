@@ -387,6 +387,27 @@ def test_a_history_is_continued_only_by_the_code_that_began_it(tmp_path, monkeyp
     assert pyabc.History(f"sqlite:///{db}").max_t == 0  # nothing was added to the refused History
 
 
+def test_the_command_refuses_a_history_of_other_code_in_one_line_and_writes_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    from sim.cli import calibrate as command
+    from sim.cli import main
+
+    refusal = "calibration history h/abc-1.db was begun by other code (commit abc, abc-1.json): continue it"
+
+    def begun_by_other_code(*args, **kwargs):
+        raise ConfigError(refusal)
+
+    monkeypatch.setattr(command.calibration, "calibrate", begun_by_other_code)
+    out = tmp_path / "results" / "calibration" / "mine"
+    with pytest.raises(SystemExit) as exit_:
+        main(["calibrate", "calibration=quick", f"hydra.run.dir={out}"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"scamsim calibrate: error: {refusal}", err
+    assert not out.exists()  # no results folder, not even an empty one, for a refused History
+
+
 # ---------------------------------------------------------------------------------- tables
 def test_target_tables_are_readable_in_100_columns():
     from rich.console import Console
