@@ -19,6 +19,7 @@ import pstats
 import time
 
 import pandas as pd
+from bench_workers import calibration_params
 
 from sim.model.model import ScamModel
 from sim.model.schemas import ModelParams
@@ -43,9 +44,7 @@ PARTS = (
 
 def params_of(rows: pd.DataFrame | None, k: int) -> ModelParams:
     """The calibration-scale parameters, with row ``k`` of ``rows`` (cycled) if given."""
-    params = ModelParams()
-    params.scale = 0.1
-    params.time.end = "2025-06-30"
+    params = calibration_params()
     if rows is None:
         return params
     row = rows.iloc[k % len(rows)]
