@@ -86,15 +86,25 @@ CALIBRATED = posterior.POSTERIOR_DIR / "calibrated.csv"
 
 
 def current_posterior_text() -> str:
-    """The committed posterior without its ``police.raid_rate`` column: particles valid for this model."""
-    table = pd.read_csv(CALIBRATED).drop(columns="police.raid_rate")
-    return table.to_csv(index=False, float_format="%.6g")
+    """The committed posterior as CSV text: particles valid for this model."""
+    return pd.read_csv(CALIBRATED).to_csv(index=False, float_format="%.6g")
 
 
-def test_the_posterior_of_the_earlier_model_is_refused_in_one_line():
-    # It was fitted to police.raid_rate, which issue 12 replaced by a raid capacity (issue 13 refits).
+def test_the_committed_posterior_loads_as_parameters_of_this_model():
+    # load checks each column is a numeric model parameter and each value within its range.
+    particles = posterior.load("calibrated")
+    free = posterior.provenance("calibrated")["settings"]["free"]
+    assert sorted(particles.columns) == sorted([*free, "weight"])
+    assert particles["weight"].sum() == pytest.approx(1.0)
+
+
+def test_a_posterior_of_the_earlier_model_is_refused_in_one_line(tmp_path):
+    # police.raid_rate was replaced by a raid capacity (issue 12): a posterior fitted to it is refused.
+    earlier = pd.read_csv(CALIBRATED).assign(**{"police.raid_rate": 0.1})
+    path = tmp_path / "earlier.csv"
+    earlier.to_csv(path, index=False)
     with pytest.raises(ConfigError) as err:
-        posterior.load("calibrated")
+        posterior.load(str(path))
     assert "'police.raid_rate' is not a model parameter" in str(err.value) and "\n" not in str(err.value)
 
 
