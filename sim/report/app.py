@@ -11,7 +11,7 @@ settings take effect when the model is reset (the "Reset" button).
 The baseline is the configuration the app was started with (``scamsim app police.corruption=0.3``
 changes it), at the **calibrated baseline** when a posterior is given (``posterior=<name>``): its
 median for every calibrated parameter not set on the command line, as the briefs use it. Without a
-posterior (``posterior=null``, the default until the model is recalibrated) it runs the configured
+posterior (``posterior=null``, the default until the calibration converges) it runs the configured
 parameters, labelled "hand-tuned defaults".
 
 The CLI (:mod:`sim.report.app_config`) hands the composed configuration to the solara server process

@@ -69,9 +69,10 @@ class RunConfig(ModelParams):
         None,
         "-",
         "Calibrated posterior (configs/posterior_draws/<name>.csv or a path) giving each replicate its own "
-        "parameter draw; null (the default until the model is recalibrated) runs every replicate with the "
-        "parameters as configured, which are hand-tuned",
-        "calibrated (issue 3); null until the model is recalibrated (issue 13)",
+        "parameter draw (`calibrated`: provisional, one calibration not yet converged); null (the default "
+        "until the calibration converges) runs every replicate with the parameters as configured, which are "
+        "hand-tuned",
+        "calibrated (issue 13, provisional); null by default until the calibration converges",
     )
     fixed: list[str] = param(
         [],
