@@ -156,6 +156,26 @@ class Ledger:
         elif len(juris):
             self.series[name][self.step] += np.bincount(juris, weights, minlength=self.n_juris)
 
+    def add_counts(self, names: tuple[str, ...] | list[str], group: np.ndarray, juris: np.ndarray) -> None:
+        """Add one per element to variable ``names[group]``, grouped by jurisdiction index.
+
+        The same tallies as one :meth:`add_by` per name on the elements of its group, in one
+        ``bincount``: counts are whole numbers, so the sums are the same whichever way they are taken.
+
+        Args:
+            names: Variables, one per group.
+            group: Index into ``names`` of each element.
+            juris: Jurisdiction index of each element.
+        """
+        k = len(names)
+        if self.n_juris == 1:
+            counts = np.bincount(group, minlength=k)[:, None]
+        else:
+            counts = np.bincount(group * self.n_juris + juris, minlength=k * self.n_juris)
+            counts = counts.reshape(k, self.n_juris)
+        for name, row in zip(names, counts, strict=True):
+            self.series[name][self.step] += row
+
     def add_totals(self, name: str, totals: np.ndarray) -> None:
         """Add per-jurisdiction totals (one per jurisdiction, already grouped) to ``name``."""
         self.series[name][self.step] += totals

@@ -158,18 +158,22 @@ def remove(model: ScamModel, by_route: dict[str, np.ndarray]) -> None:
         by_route: Row indices of leaving workers for each route in :data:`sim.model.ledger.EXIT_ROUTES`.
     """
     w = model.workers
-    if not any(len(rows) for rows in by_route.values()):
+    sizes = [len(rows) for rows in by_route.values()]
+    if not any(sizes):
         return
+    # All routes at once: this runs after every raid and every step's worker events, and a tally per
+    # route and bin cost dozens of calls on a few rows each.
+    rows = np.concatenate(list(by_route.values()))
+    juris = model.juris_of(w.compound[rows])
+    route = np.repeat(np.arange(len(sizes)), sizes)
+    model.ledger.add_counts([f"exits_{name}" for name in by_route], route, juris)
+    # Days are whole numbers, so their float sum is exact and one sum over every route equals the sum
+    # of the routes' sums.
+    days = (model.day - w.recruited_day[rows]).astype(np.float64)
+    model.ledger.add_by("exit_days_held", juris, days)
+    model.ledger.add_counts(HELD_BINS, np.searchsorted(HELD_EDGES_DAYS, days, side="right"), juris)
     keep = np.ones(w.n, dtype=bool)
-    for route, rows in by_route.items():
-        juris = model.juris_of(w.compound[rows])
-        model.ledger.add_by(f"exits_{route}", juris)
-        days = (model.day - w.recruited_day[rows]).astype(np.float64)
-        model.ledger.add_by("exit_days_held", juris, days)
-        held_bin = np.searchsorted(HELD_EDGES_DAYS, days, side="right")
-        for i, name in enumerate(HELD_BINS):
-            model.ledger.add_by(name, juris[held_bin == i])
-        keep[rows] = False
+    keep[rows] = False
     w.keep(keep)
     model.targets.worker[:] = w.remap(model.targets.worker)
 
