@@ -79,19 +79,24 @@ def plan_raids(police: Police) -> list[tuple[Compound, bool]]:
     weight = model.raid_weights()[candidates]
     rng = model.streams["raids"]
     if model.p.mechanisms.raid_capacity:
-        k = min(int(rng.poisson(capacity * model.clock.dt_years)), int((weight > 0).sum()))
-        hit = np.zeros(len(candidates), dtype=bool)
-        if k:
-            hit[rng.choice(len(candidates), k, replace=False, p=weight / weight.sum())] = True
+        k = int(rng.poisson(capacity * model.clock.dt_years))
+        if k:  # most steps have no raid: skip the weights' count and sum then
+            k = min(k, int((weight > 0).sum()))
+        # Distinct picks, sorted: the raided in compound order, as a mask would give them.
+        raided = (
+            np.sort(rng.choice(len(candidates), k, replace=False, p=weight / weight.sum()))
+            if k
+            else np.zeros(0, np.intp)
+        )
     else:
         rate = capacity * weight / model.p.police.reference_compounds
-        hit = rng.random(len(candidates)) < model.clock.p_year(rate)
-    leak = rng.random(len(candidates)) < model.tipoff_prob()[candidates]
-    raided = np.flatnonzero(hit)  # pick the few raided before leaving numpy: a loop over all is slow
-    return [
-        (model.compounds[c], lk)
-        for c, lk in zip(candidates[raided].tolist(), leak[raided].tolist(), strict=True)
-    ]
+        raided = np.flatnonzero(rng.random(len(candidates)) < model.clock.p_year(rate))
+    u_leak = rng.random(len(candidates))  # drawn for every candidate, raided or not
+    if not len(raided):
+        return []
+    raided_cids = candidates[raided]
+    leak = u_leak[raided] < model.tipoff_prob()[raided_cids]
+    return [(model.compounds[c], lk) for c, lk in zip(raided_cids.tolist(), leak.tolist(), strict=True)]
 
 
 def campaign_raids(police: Police) -> list[tuple[str, Compound, bool]]:
