@@ -88,6 +88,7 @@ class ArrayTable:
         preserved; :meth:`remap` translates old row indices.
         """
         removed = np.flatnonzero(~mask)
+        self._removing(removed)
         k = self.n - len(removed)
         holes = removed[removed < k]
         tail = np.flatnonzero(mask[k:]) + k
@@ -100,6 +101,9 @@ class ArrayTable:
             self._resize(self.n * 5 // 4)
         else:
             self._refresh_views()
+
+    def _removing(self, rows: np.ndarray) -> None:
+        """Called by :meth:`keep` with the rows about to be removed, before any row moves."""
 
     def remap(self, rows: np.ndarray) -> np.ndarray:
         """Translate row indices taken before the last :meth:`keep` into current ones (-1 if removed).
@@ -169,10 +173,9 @@ class Workers(ArrayTable):
         self._count(self.compound[rows], 1)
         return rows
 
-    def keep(self, mask: np.ndarray) -> None:
-        """Keep only the rows where ``mask`` is true (see :meth:`ArrayTable.keep`)."""
-        self._count(self.compound[~mask], -1)
-        super().keep(mask)
+    def _removing(self, rows: np.ndarray) -> None:
+        """Uncount the workers about to leave (:meth:`ArrayTable.keep` has already found their rows)."""
+        self._count(self.compound[rows], -1)
 
     def move(self, rows: np.ndarray, compounds: np.ndarray) -> None:
         """Move the workers in ``rows`` to ``compounds``."""
