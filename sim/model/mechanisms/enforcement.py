@@ -160,7 +160,11 @@ def raid(compound: Compound, tipped_off: bool, campaign: str = "") -> None:
     if mech.raid_costs:
         if tipped_off:  # the targets of the workers found are lost with them
             t = model.targets
-            production.drop_targets(model, np.isin(t.worker, found) & (t.compound == cid))
+            # A mask over worker rows, not np.isin, which sorts both arrays; the extra last entry,
+            # picked by the -1 of targets whose worker has left, stays False.
+            is_found = np.zeros(model.workers.n + 1, dtype=bool)
+            is_found[found] = True
+            production.drop_targets(model, is_found[t.worker] & (t.compound == cid))
         else:
             seized = rp.cash_months * model.net_yield() * model.accounts.work[
                 cid
