@@ -148,6 +148,44 @@ def test_exit_hazards(n):
     assert_same(got, ref)
 
 
+def hazards(rng: np.random.Generator, m: int) -> tuple[np.ndarray, ...]:
+    """Help, escape (float64), ransom (float32) and total hazards of ``m`` workers, some of them 0."""
+    h_help = np.where(rng.random(m) < 0.2, 0.0, rng.uniform(0, 2, m))
+    h_escape = np.where(rng.random(m) < 0.2, 0.0, rng.uniform(0, 1, m))
+    h_ransom = np.where(rng.random(m) < 0.2, 0.0, rng.uniform(0, 1, m)).astype(np.float32)
+    h_resale = np.where(rng.random(m) < 0.5, 0.0, 2.0)
+    return h_help, h_escape, h_ransom, h_help + h_escape + h_ransom + h_resale
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_exit_events(n):
+    rng = np.random.default_rng(n)
+    candidates = np.flatnonzero(rng.random(n) < 0.5)
+    h_help, h_escape, h_ransom, total = hazards(rng, len(candidates))
+    p_max = float(-np.expm1(-total.max(initial=1.0) * 0.02))
+    p_event = -np.expm1(-total * 0.02)
+    u = rng.random(len(candidates))
+    u[::7] = p_event[::7] / p_max  # at the thinning threshold, give or take the last bit
+    args = (candidates, u, p_max, p_event, h_help, h_escape, h_ransom, total)
+    (ref, _), (got, _) = both("exit_events", *args)
+    assert_same(got, ref)
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_exit_routes(n):
+    rng = np.random.default_rng(n)
+    rows = np.flatnonzero(rng.random(n) < 0.5)
+    h_help, h_escape, h_ransom, total = hazards(rng, len(rows))
+    bound1 = h_help
+    bound2 = bound1 + h_escape
+    bound3 = bound2 + h_ransom
+    u = rng.random(len(rows))
+    u[::5] = 0.0  # a pick of 0: exactly on the bounds of routes with no hazard
+    (ref, _), (got, _) = both("exit_routes", rows, u, total, bound1, bound2, bound3)
+    assert_same(got, ref)
+    assert sum(len(r) for r in ref) == len(rows)
+
+
 @pytest.mark.parametrize("n", SIZES)
 def test_work_intensity(n):
     rng = np.random.default_rng(n)

@@ -35,6 +35,8 @@ BACKENDS = ("numba", "numpy")
 KERNELS = (
     "chosen_rows",
     "exit_hazards",
+    "exit_events",
+    "exit_routes",
     "discipline",
     "work_intensity",
     "invert_cumulative",
@@ -92,6 +94,65 @@ def _np_exit_hazards(
     h_escape = escape_hazard[compound[candidates]] * factor
     h_resale = (lv >= resale_level) * resale_rate
     return h_help, h_escape, h_help + h_escape + h_ransom + h_resale
+
+
+def _np_exit_events(
+    candidates: np.ndarray,
+    u: np.ndarray,
+    p_max: float,
+    p_event: np.ndarray,
+    h_help: np.ndarray,
+    h_escape: np.ndarray,
+    h_ransom: np.ndarray,
+    total: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The candidates whose event happens (a thinning draw), with what their route draw needs.
+
+    Args:
+        candidates: Worker rows of the candidates.
+        u: One uniform per candidate.
+        p_max: Probability with which every worker was made a candidate.
+        p_event: Each candidate's probability of an event this step (computed by numpy's ``expm1``).
+        h_help: Help hazard of each candidate (float64).
+        h_escape: Escape hazard of each candidate (float64).
+        h_ransom: Ransom hazard of each candidate (float32).
+        total: Sum of the four hazards of each candidate (float64).
+
+    Returns:
+        (rows with an event, their total hazard, and the upper bounds of the help, escape and ransom
+        routes on the scale of the total: cumulative sums of the hazards in route order).
+    """
+    happens = np.flatnonzero(u * p_max < p_event)
+    bound1 = h_help[happens]
+    bound2 = bound1 + h_escape[happens]
+    bound3 = bound2 + h_ransom[happens]
+    return candidates[happens], total[happens], bound1, bound2, bound3
+
+
+def _np_exit_routes(
+    rows: np.ndarray,
+    u: np.ndarray,
+    total: np.ndarray,
+    bound1: np.ndarray,
+    bound2: np.ndarray,
+    bound3: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of each route (help, escape, ransom, resale), drawn in proportion to the hazards.
+
+    Args:
+        rows: Worker rows with an event.
+        u: One uniform per row.
+        total: Total hazard of each row (from :func:`_np_exit_events`, as are the bounds).
+        bound1: Upper bound of the help route.
+        bound2: Upper bound of the escape route.
+        bound3: Upper bound of the ransom route (resale takes the rest, up to the total).
+
+    Returns:
+        The rows of each route, in row order.
+    """
+    pick = u * total
+    route = (pick >= bound1).astype(np.int8) + (pick >= bound2) + (pick >= bound3)
+    return rows[route == 0], rows[route == 1], rows[route == 2], rows[route == 3]
 
 
 def _np_discipline(
@@ -257,6 +318,52 @@ def _nb_exit_hazards(
         h_escape[i] = he
         total[i] = ((hh + he) + np.float64(h_ransom[i])) + hs
     return h_help, h_escape, total
+
+
+def _nb_exit_events(candidates, u, p_max, p_event, h_help, h_escape, h_ransom, total):
+    m = 0
+    for i in range(len(u)):
+        m += u[i] * p_max < p_event[i]
+    rows = np.empty(m, dtype=candidates.dtype)
+    total_out = np.empty(m)
+    bound1 = np.empty(m)
+    bound2 = np.empty(m)
+    bound3 = np.empty(m)
+    j = 0
+    for i in range(len(u)):
+        if u[i] * p_max < p_event[i]:
+            rows[j] = candidates[i]
+            total_out[j] = total[i]
+            b1 = h_help[i]
+            b2 = b1 + h_escape[i]
+            bound1[j] = b1
+            bound2[j] = b2
+            bound3[j] = b2 + np.float64(h_ransom[i])
+            j += 1
+    return rows, total_out, bound1, bound2, bound3
+
+
+def _nb_exit_routes(rows, u, total, bound1, bound2, bound3):
+    m = len(rows)
+    route = np.empty(m, dtype=np.int8)
+    counts = np.zeros(4, dtype=np.intp)
+    for i in range(m):
+        pick = u[i] * total[i]
+        r = np.int8(pick >= bound1[i]) + np.int8(pick >= bound2[i]) + np.int8(pick >= bound3[i])
+        route[i] = r
+        counts[r] += 1
+    out = (
+        np.empty(counts[0], dtype=rows.dtype),
+        np.empty(counts[1], dtype=rows.dtype),
+        np.empty(counts[2], dtype=rows.dtype),
+        np.empty(counts[3], dtype=rows.dtype),
+    )
+    filled = np.zeros(4, dtype=np.intp)
+    for i in range(m):
+        r = route[i]
+        out[r][filled[r]] = rows[i]
+        filled[r] += 1
+    return out
 
 
 def _nb_discipline(

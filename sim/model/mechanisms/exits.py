@@ -82,20 +82,16 @@ def worker_events(model: ScamModel) -> None:
         float(cp.resale_level),
         float(cp.resale_rate),
     )
-    happens = np.flatnonzero(rng.random(n_candidates) * p_max < -np.expm1(-total * dt))
-    rows = candidates[happens]
+    # numpy's expm1 for the same reason; the kernel keeps the candidates whose event happens.
+    rows, total, *bounds = kernels.exit_events(
+        candidates, rng.random(n_candidates), p_max, -np.expm1(-total * dt), h_help, h_escape, h_ransom, total
+    )
 
     # The route of each event, in proportion to its hazard (competing risks).
-    total = total[happens]
-    pick = rng.random(len(rows)) * total
-    bound1 = h_help[happens]
-    bound2 = bound1 + h_escape[happens]
-    bound3 = bound2 + h_ransom[happens]
-    route = (pick >= bound1).astype(np.int8) + (pick >= bound2) + (pick >= bound3)
+    by_route = kernels.exit_routes(rows, rng.random(len(rows)), total, *bounds)  # indexed by route code
+    helpers, escapes, ransomed, sold = (by_route[r] for r in (HELP, ESCAPE, RANSOM, RESALE))
 
-    helpers = rows[route == HELP]
     rescued, leaked = _help_requests(model, helpers)
-    escapes = rows[route == ESCAPE]
     if model.p.mechanisms.exit_routes:
         caught = rng.random(len(escapes)) >= p.escape_success
         failed, escapes = escapes[caught], escapes[~caught]
@@ -104,10 +100,8 @@ def worker_events(model: ScamModel) -> None:
         leaked = np.concatenate([leaked, failed])
         rescued = _retraffic(model, rescued)
         _extort(model, rescued)
-    sold = rows[route == RESALE]
     resell = leaked[rng.random(len(leaked)) < p.leak_resale]
 
-    ransomed = rows[route == RANSOM]
     ransom = w.debt[ransomed].astype(np.float64)
     model.credit(comp[ransomed], ransom)
     model.ledger.add_by("ransom_paid", model.juris_of(comp[ransomed]), ransom)
