@@ -187,6 +187,26 @@ def test_exit_routes(n):
 
 
 @pytest.mark.parametrize("n", SIZES)
+def test_resell(n):
+    rng = np.random.default_rng(n)
+    rows = rng.permutation(n)[: n // 3]
+    compound = rng.integers(0, 6, n).astype(np.intp)
+    args = (
+        rows,
+        rng.integers(0, 6, len(rows)),  # some drawn to their own compound: they stay
+        compound,
+        rng.uniform(0, 20_000, n).astype(np.float32),
+        rng.integers(0, MAX_LEVEL + 1, n).astype(np.int8),
+        rng.integers(MAX_LEVEL - 2, MAX_LEVEL + 1, n).astype(np.int8),  # at and near the cap
+        1234.567,  # not a float32: the sum is rounded once
+        MAX_LEVEL,
+    )
+    (ref, ref_args), (got, got_args) = both("resell", *args)
+    assert_same(got, ref)
+    assert_same(got_args, ref_args)
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_work_intensity(n):
     rng = np.random.default_rng(n)
     productivity = rng.uniform(0.5, 1.5, 9).astype(np.float32)

@@ -37,6 +37,7 @@ KERNELS = (
     "exit_hazards",
     "exit_events",
     "exit_routes",
+    "resell",
     "discipline",
     "work_intensity",
     "invert_cumulative",
@@ -153,6 +154,41 @@ def _np_exit_routes(
     pick = u * total
     route = (pick >= bound1).astype(np.int8) + (pick >= bound2) + (pick >= bound3)
     return rows[route == 0], rows[route == 1], rows[route == 2], rows[route == 3]
+
+
+def _np_resell(
+    rows: np.ndarray,
+    buyers: np.ndarray,
+    compound: np.ndarray,
+    debt: np.ndarray,
+    level: np.ndarray,
+    resales: np.ndarray,
+    price: float,
+    cap: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The workers' side of their sale: buy-out price up, punishment reset, one more resale (in place).
+
+    A worker whose buyer is their own compound stays and is left alone.
+
+    Args:
+        rows: Worker rows sold (distinct).
+        buyers: Compound drawn to buy each.
+        compound: Compound of every worker (read only: the caller moves the workers).
+        debt: Buy-out price of every worker (float32, updated).
+        level: Punishment level of every worker (int8, updated).
+        resales: Times each worker was sold on (int8, updated, capped at ``cap``).
+        price: Resale price (USD).
+        cap: Highest count of resales.
+
+    Returns:
+        (rows that change compound, their buyers, their sellers).
+    """
+    moving = buyers != compound[rows]
+    rows, buyers = rows[moving], buyers[moving]
+    debt[rows] += np.full(len(rows), price)  # float64 sums, rounded to float32 once
+    level[rows] = 0
+    resales[rows] = np.minimum(resales[rows] + 1, cap)
+    return rows, buyers, compound[rows]
 
 
 def _np_discipline(
@@ -364,6 +400,27 @@ def _nb_exit_routes(rows, u, total, bound1, bound2, bound3):
         out[r][filled[r]] = rows[i]
         filled[r] += 1
     return out
+
+
+def _nb_resell(rows, buyers, compound, debt, level, resales, price, cap):
+    m = 0
+    for i in range(len(rows)):
+        m += buyers[i] != compound[rows[i]]
+    moved = np.empty(m, dtype=rows.dtype)
+    to = np.empty(m, dtype=buyers.dtype)
+    sellers = np.empty(m, dtype=compound.dtype)
+    j = 0
+    for i in range(len(rows)):
+        row = rows[i]
+        if buyers[i] != compound[row]:
+            moved[j] = row
+            to[j] = buyers[i]
+            sellers[j] = compound[row]
+            debt[row] = np.float32(np.float64(debt[row]) + price)
+            level[row] = 0
+            resales[row] = min(np.int64(resales[row]) + 1, cap)
+            j += 1
+    return moved, to, sellers
 
 
 def _nb_discipline(

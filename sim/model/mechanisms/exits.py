@@ -294,15 +294,14 @@ def sell_on(model: ScamModel, rows: np.ndarray, to_seller: bool = True) -> None:
     rows = rng.permutation(rows)[:n_sold]
     buyers = np.repeat(np.arange(len(free)), rng.multivariate_hypergeometric(free, n_sold))
     rng.shuffle(buyers)
-    moving = buyers != w.compound[rows]
-    rows, buyers = rows[moving], buyers[moving]
-    sellers = w.compound[rows]
-    price = np.full(len(rows), model.p.compounds.resale_price)
+    price = float(model.p.compounds.resale_price)
+    # Debt, punishment and resale count of those who change compound, in one pass.
+    rows, buyers, sellers = kernels.resell(
+        rows, buyers, w.compound, w.debt, w.level, w.resales, price, MAX_LEVEL
+    )
+    amounts = np.full(len(rows), price)
     if to_seller:
-        model.credit(sellers, price)
-    model.charge(buyers, price)
+        model.credit(sellers, amounts)
+    model.charge(buyers, amounts)
     model.ledger.add_by("resales", s.juris[sellers])
     w.move(rows, buyers)
-    w.debt[rows] += price
-    w.level[rows] = 0
-    w.resales[rows] = np.minimum(w.resales[rows] + 1, MAX_LEVEL)
