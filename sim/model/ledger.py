@@ -168,12 +168,13 @@ class Ledger:
             juris: Jurisdiction index of each element.
         """
         k = len(names)
-        if self.n_juris == 1:
-            counts = np.bincount(group, minlength=k)[:, None]
-        else:
-            counts = np.bincount(group * self.n_juris + juris, minlength=k * self.n_juris)
-            counts = counts.reshape(k, self.n_juris)
-        for name, row in zip(names, counts, strict=True):
+        if self.n_juris == 1:  # Python numbers: a row of one costs several times more to add
+            for name, count in zip(names, np.bincount(group, minlength=k).tolist(), strict=True):
+                if count:  # adding no one changes nothing
+                    self.series[name][self.step, 0] += count
+            return
+        counts = np.bincount(group * self.n_juris + juris, minlength=k * self.n_juris)
+        for name, row in zip(names, counts.reshape(k, self.n_juris), strict=True):
             self.series[name][self.step] += row
 
     def add_totals(self, name: str, totals: np.ndarray) -> None:
