@@ -207,6 +207,18 @@ def test_resell(n):
 
 
 @pytest.mark.parametrize("n", SIZES)
+def test_move(n):
+    rng = np.random.default_rng(n)
+    compound = rng.integers(0, 6, n).astype(np.intp)
+    held = np.bincount(compound, minlength=8)  # room for compounds 6 and 7, which hold no one yet
+    rows = rng.permutation(n)[: n // 3]
+    args = (rows, rng.integers(0, 8, len(rows)), compound, held)
+    (_, ref_args), (_, got_args) = both("move", *args)
+    assert_same(got_args, ref_args)
+    assert_same(ref_args[3], np.bincount(ref_args[2], minlength=8))
+
+
+@pytest.mark.parametrize("n", SIZES)
 def test_work_intensity(n):
     rng = np.random.default_rng(n)
     productivity = rng.uniform(0.5, 1.5, 9).astype(np.float32)

@@ -38,6 +38,7 @@ KERNELS = (
     "exit_events",
     "exit_routes",
     "resell",
+    "move",
     "discipline",
     "work_intensity",
     "invert_cumulative",
@@ -189,6 +190,20 @@ def _np_resell(
     level[rows] = 0
     resales[rows] = np.minimum(resales[rows] + 1, cap)
     return rows, buyers, compound[rows]
+
+
+def _np_move(rows: np.ndarray, compounds: np.ndarray, compound: np.ndarray, held: np.ndarray) -> None:
+    """Move the workers in ``rows`` (distinct) to ``compounds``, keeping the count held by each up to date.
+
+    Args:
+        rows: Worker rows.
+        compounds: New compound of each.
+        compound: Compound of every worker (updated).
+        held: Workers held by each compound (updated; long enough for every compound in ``compounds``).
+    """
+    np.subtract.at(held, compound[rows], 1)
+    compound[rows] = compounds
+    np.add.at(held, compounds, 1)
 
 
 def _np_discipline(
@@ -421,6 +436,14 @@ def _nb_resell(rows, buyers, compound, debt, level, resales, price, cap):
             resales[row] = min(np.int64(resales[row]) + 1, cap)
             j += 1
     return moved, to, sellers
+
+
+def _nb_move(rows, compounds, compound, held):
+    for i in range(len(rows)):
+        row = rows[i]
+        held[compound[row]] -= 1
+        compound[row] = compounds[i]
+        held[compounds[i]] += 1
 
 
 def _nb_discipline(

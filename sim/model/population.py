@@ -147,14 +147,18 @@ class Workers(ArrayTable):
         super().__init__(capacity)
         self._held = np.zeros(0, dtype=np.intp)
 
+    def _grow(self, compounds: np.ndarray) -> int:
+        """Make room in the counts for every compound in ``compounds`` (not empty); returns their size."""
+        size = max(len(self._held), int(compounds.max()) + 1)
+        if size > len(self._held):
+            self._held = np.concatenate([self._held, np.zeros(size - len(self._held), np.intp)])
+        return size
+
     def _count(self, compounds: np.ndarray, sign: int) -> None:
         """Add ``sign`` to the count of each compound in ``compounds``."""
         if not len(compounds):
             return
-        size = max(len(self._held), int(compounds.max()) + 1)
-        if size > len(self._held):
-            self._held = np.concatenate([self._held, np.zeros(size - len(self._held), np.intp)])
-        counts = np.bincount(compounds, minlength=size)
+        counts = np.bincount(compounds, minlength=self._grow(compounds))
         if sign > 0:
             self._held += counts
         else:
@@ -178,10 +182,10 @@ class Workers(ArrayTable):
         self._count(self.compound[rows], -1)
 
     def move(self, rows: np.ndarray, compounds: np.ndarray) -> None:
-        """Move the workers in ``rows`` to ``compounds``."""
-        self._count(self.compound[rows], -1)
-        self.compound[rows] = compounds
-        self._count(compounds, 1)
+        """Move the workers in ``rows`` (distinct) to ``compounds``."""
+        if len(rows):
+            self._grow(compounds)
+            kernels.move(rows, compounds, self.compound, self._held)
 
 
 class Targets(ArrayTable):
