@@ -2,8 +2,8 @@
 
 The mechanisms (:mod:`sim.model.mechanisms`) draw every random number themselves, with the same calls in
 the same order whichever implementation runs, and hand the draws to the kernels here, which do only
-deterministic work: hazards, masks, tallies, per-compound sums and row remapping. Each
-kernel has two implementations with the same signature:
+deterministic work: hazards, masks, tallies, per-compound sums, row remapping and the updates of
+workers sold or moved. Each kernel has two implementations with the same signature:
 
 * numpy (:data:`NUMPY`): the reference, the vectorised code the mechanisms always had;
 * numba: the same operations as plain loops compiled to machine code, one pass over the rows instead

@@ -80,7 +80,7 @@ def plan_raids(police: Police) -> list[tuple[Compound, bool]]:
     rng = model.streams["raids"]
     if model.p.mechanisms.raid_capacity:
         k = int(rng.poisson(capacity * model.clock.dt_years))
-        if k:  # most steps have no raid: skip the weights' count and sum then
+        if k:  # most steps have no raid: count the weights only when there is one
             k = min(k, int((weight > 0).sum()))
         # Distinct picks, sorted: the raided in compound order, as a mask would give them.
         raided = (
