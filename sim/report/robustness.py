@@ -41,7 +41,7 @@ from sim.runs.collect import load_sweep, missing_metric
 from sim.runs.metrics import AM7_SHARE
 from sim.runs.results import atomic_dir
 
-NOTE = "median over each cell's runs (seeds)"
+NOTE = "median over each cell's runs (posterior draws x seeds)"
 
 
 def variants_figure(runs: pd.DataFrame, metadata: dict[str, Any]) -> Figure:
