@@ -261,10 +261,10 @@ def test_killing_a_sweep_stops_its_workers(tmp_path):
 
 
 def test_a_second_command_writing_the_same_results_fails_at_once(tmp_path):
-    # 16 runs (about a minute): the first command must still be running when the second one has
-    # started, failed and the test interrupts the first; with 4 runs, the compiled kernels let it
-    # finish first on a loaded machine.
-    slow = ["n_seeds=16", "n_jobs=1", "scale=0.05", "time.end=2026-12-31", "posterior=null", "name=same"]
+    # 64 runs (minutes; the test interrupts them): the first command must still be running when the
+    # second one has started, failed and the test interrupts the first. With 16, a faster model on a
+    # loaded machine once finished (and wrote results/same) before the interrupt arrived.
+    slow = ["n_seeds=64", "n_jobs=1", "scale=0.05", "time.end=2026-12-31", "posterior=null", "name=same"]
     first = subprocess.Popen(
         [*SCAMSIM, "run", *slow], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -570,12 +570,15 @@ def test_pawn_study_is_reproducible_and_serial_equals_parallel(tiny_pawn):
     pd.testing.assert_frame_equal(serial.indices, parallel.indices)
 
 
-def test_without_a_posterior_the_pawn_study_says_it_draws_from_the_priors():
+def test_without_a_posterior_the_pawn_study_says_it_draws_from_the_priors(tmp_path):
     note = sensitivity.design(sensitivity.load([]))
     assert note.startswith("posterior=null: no fitted posterior, so the calibrated parameters are drawn")
     assert "priors" in note and "fit filter alone selects" in note
+    # A posterior fitted to the earlier model (its police.raid_rate column) is refused, never skipped.
+    earlier = tmp_path / "earlier.csv"
+    pd.DataFrame({"police.raid_rate": [0.1, 0.2], "weight": [1.0, 1.0]}).to_csv(earlier, index=False)
     with pytest.raises(ConfigError, match=r"column 'police.raid_rate' is not a model parameter"):
-        sensitivity.load(["posterior=calibrated"])  # fitted to the earlier model: refused, never skipped
+        sensitivity.load([f"posterior={earlier}"])
 
 
 # ------------------------------------------------------------------------------------------------
