@@ -158,6 +158,40 @@ with results.atomic_dir(path) as tmp:
 """
 
 
+FORKER = """
+import os, sys, time
+from pathlib import Path
+from sim.runs import dirs
+with dirs.lock(Path(sys.argv[1])):
+    if os.fork() == 0:  # a worker, as the replicates' process pool forks them
+        time.sleep(60)
+        os._exit(0)
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_killed_commands_lock_is_free_though_its_forked_workers_live_on(tmp_path):
+    target = tmp_path / "r"
+    with subprocess.Popen(
+        [sys.executable, "-c", FORKER, str(target)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        try:
+            assert proc.stdout.readline().strip() == "locked"
+            proc.kill()  # the command only: its forked worker sleeps on
+            proc.wait()
+            assert session_processes(proc.pid), "the forked worker should still be alive"
+            with dirs.lock(target):  # a worker that kept the lock file open would hold the lock
+                pass
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not hidden(tmp_path), hidden(tmp_path)
+
+
 @pytest.mark.parametrize(
     ("stage", "survivor"),
     [("while-writing", "old"), ("after-exchange", "new"), ("between-renames", "old")],

@@ -40,6 +40,22 @@ TMP_INFIX, LOCK_SUFFIX, OLD_SUFFIX = ".tmp-", ".lock", ".old"
 _held: dict[Path, tuple[int, int]] = {}
 
 
+def _drop_inherited_locks() -> None:
+    """In a forked child, close the lock files' descriptors it inherited (the parent keeps its own).
+
+    A flock belongs to the open file, shared by every copy of its descriptor: a forked worker that kept
+    one would hold the lock after its launcher was killed, until the worker too had gone. Closing the
+    copy (not unlocking, which would free the parent's lock) leaves the lock with the launcher alone.
+    """
+    for fd, _depth in _held.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
+
+
 class DirError(ConfigError):
     """A results directory may not be written (busy, not ours, or another configuration's)."""
 
