@@ -359,10 +359,13 @@ def test_a_rerun_continues_from_the_history(tmp_path, monkeypatch):
     assert second.particles["recruitment.ad_reach"].tolist() == stored
 
 
-def test_a_history_is_continued_only_by_the_code_that_began_it(tmp_path, monkeypatch):
-    """Other sources, or no record of them, are refused in one line that says how to go on."""
+def test_a_history_is_continued_only_by_code_that_computes_what_it_stored(tmp_path, monkeypatch):
+    """Other sources continue a History only if they reproduce its last generation's statistics exactly
+    (and are recorded); other statistics, or no record of the code that began it, are refused in one
+    line that says how to go on."""
     import pyabc
 
+    from sim.analysis import calibration
     from sim.runs import provenance
 
     config, base = tiny_calibration(n_procs=1)
@@ -374,17 +377,32 @@ def test_a_history_is_continued_only_by_the_code_that_began_it(tmp_path, monkeyp
     assert record["git"] == provenance.git_commit()
 
     config.calibration.generations = 2
-    monkeypatch.setattr(provenance, "sources_sha256", lambda: "0" * 64)  # the sources were edited
+    monkeypatch.setattr(provenance, "sources_sha256", lambda: "0" * 64)  # the sources were edited...
+    simulate = calibration.statistics
+
+    def other_model(*args, **kwargs):
+        return simulate(*args, **kwargs) | {"workers_held_end": 1.0}
+
+    monkeypatch.setattr(calibration, "statistics", other_model)  # ...and compute something else
     with pytest.raises(ConfigError, match="begun by other code") as refused:
         calibrate(config, base, history_dir=tmp_path)
     message = str(refused.value)
     assert "\n" not in message and f"delete {tmp_path}" in message
     assert f"commit {record['git']['commit'] or 'unrecorded'}" in message
+    assert json.loads(db.with_suffix(".json").read_text()) == record
+    assert pyabc.History(f"sqlite:///{db}").max_t == 0  # nothing was added to the refused History
+
+    monkeypatch.setattr(calibration, "statistics", simulate)  # edited sources, the same statistics
+    assert calibrate(config, base, history_dir=tmp_path).diagnostics["resumed"].tolist() == [True, False]
+    continued = json.loads(db.with_suffix(".json").read_text())
+    assert continued == record | {
+        "continued_by": [{"sim_sources_sha256": "0" * 64, "git": provenance.git_commit(), "reproduced": 3}]
+    }
+
     monkeypatch.undo()
     db.with_suffix(".json").unlink()  # a History from before records were kept
     with pytest.raises(ConfigError, match="commit unrecorded"):
         calibrate(config, base, history_dir=tmp_path)
-    assert pyabc.History(f"sqlite:///{db}").max_t == 0  # nothing was added to the refused History
 
 
 def test_the_command_refuses_a_history_of_other_code_in_one_line_and_writes_nothing(

@@ -419,16 +419,24 @@ def _stored_run(db: Path) -> int | None:
     return runs[-1].id if runs else None  # none: killed while pyabc created it
 
 
-def _bind_to_code(db_path: Path, begun: bool) -> None:
-    """Record the code that begins a History (``abc-<key>.json``); refuse to continue it with other code.
+# Particles of a History's last generation that other code must reproduce exactly to continue it.
+REPRODUCED = 3
+
+
+def _bind_to_code(db_path: Path, begun: bool, reproduces: Callable[[], bool]) -> None:
+    """Record the code that begins a History; continue it only with code that computes the same.
 
     The History's key covers the configuration, not the code, and a posterior whose generations came
     from two versions of the model would show nothing of it. So a History records the package's sources
-    (:func:`sim.runs.provenance.sources_sha256`) and commit when it is begun, and only the same sources
-    may continue it.
+    (:func:`sim.runs.provenance.sources_sha256`) and commit when it is begun (``abc-<key>.json`` beside
+    it). Other sources may continue it only if they reproduce, bit for bit, the statistics stored for
+    particles of its last generation (``reproduces``): a change that leaves every output as it was (a
+    faster kernel, a clearer error) does not strand a run of many hours, and the record lists each such
+    code under ``continued_by``.
 
     Raises:
-        ConfigError: The History was begun by other sources, or holds no record of them.
+        ConfigError: The History holds no record of its code, or other sources compute other
+            statistics.
     """
     record = db_path.with_suffix(".json")
     sources = provenance.sources_sha256()
@@ -440,12 +448,43 @@ def _bind_to_code(db_path: Path, begun: bool) -> None:
         began = json.loads(record.read_text())
     except (OSError, ValueError):
         began = {}
-    if began.get("sim_sources_sha256") != sources:
-        commit = (began.get("git") or {}).get("commit") or "unrecorded"
-        raise ConfigError(
-            f"calibration history {db_path} was begun by other code (commit {commit}, {record.name}): "
-            f"continue it from a checkout of that commit, or delete {db_path.parent} to start afresh"
+    continued = began.get("continued_by", [])
+    if began.get("sim_sources_sha256") == sources or sources in [c["sim_sources_sha256"] for c in continued]:
+        return
+    commit = (began.get("git") or {}).get("commit") or "unrecorded"
+    if began and reproduces():
+        continued.append(
+            {"sim_sources_sha256": sources, "git": provenance.git_commit(), "reproduced": REPRODUCED}
         )
+        began["continued_by"] = continued
+        atomic_write(record, lambda tmp: write_json(tmp, began))
+        return
+    raise ConfigError(
+        f"calibration history {db_path} was begun by other code (commit {commit}, {record.name}) that "
+        f"computed other statistics: continue it from a checkout of that commit, or delete "
+        f"{db_path.parent} to start afresh"
+    )
+
+
+def _reproduces(db_path: Path, run_id: int, simulate: Simulator) -> bool:
+    """Whether ``simulate`` gives, bit for bit, the statistics stored in the History.
+
+    Compared for the first :data:`REPRODUCED` particles of its last generation (NaN equals NaN); False
+    if no generation is stored.
+    """
+    import pyabc
+
+    history = pyabc.History(f"sqlite:///{db_path}", _id=run_id)
+    if history.max_t < 0:
+        return False
+    for particle in history.get_population(t=history.max_t).particles[:REPRODUCED]:
+        stored, fresh = particle.sum_stat, simulate(dict(particle.parameter))
+        if stored.keys() != fresh.keys():
+            return False
+        for key, value in stored.items():
+            if not np.array_equal(np.asarray(value, float), np.asarray(fresh[key], float), equal_nan=True):
+                return False
+    return True
 
 
 def calibrate(
@@ -489,7 +528,8 @@ def calibrate(
         history_dir.mkdir(parents=True, exist_ok=True)
         db_path = history_dir / f"abc-{history_key(config, model_params)}.db"
         run_id = _stored_run(db_path)
-        _bind_to_code(db_path, begun=run_id is None)
+        simulate = Simulator(model_params, config.seed, settings.seeds_per_particle)
+        _bind_to_code(db_path, run_id is None, lambda: _reproduces(db_path, run_id, simulate))
         report = on_sampling or (lambda _: None)
         if settings.dask_scheduler:
             from distributed import Client
@@ -502,7 +542,7 @@ def calibrate(
 
         def smc() -> pyabc.ABCSMC:
             return pyabc.ABCSMC(
-                Simulator(model_params, config.seed, settings.seeds_per_particle),
+                simulate,
                 pyabc_prior(priors(config)),
                 Distance(settings.targets),
                 population_size=settings.population_size,
