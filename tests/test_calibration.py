@@ -359,6 +359,61 @@ def test_a_rerun_continues_from_the_history(tmp_path, monkeypatch):
     assert second.particles["recruitment.ad_reach"].tolist() == stored
 
 
+class Killed(Exception):
+    """Stands for a kill in the middle of a generation."""
+
+
+@pytest.mark.parametrize("n_procs", [1, 2])
+def test_a_generation_cut_short_resumes_from_the_particles_it_kept(n_procs, tmp_path, monkeypatch):
+    """Each accepted particle is kept as it comes; a re-run's generation starts from those kept, counts
+    their simulations, and the kept particles are removed once the calibration stops."""
+    import pickle
+
+    import pyabc
+
+    from sim.analysis import calibration, sampling
+
+    config, base = tiny_calibration(n_procs)
+    config.calibration.generations = 1
+    calibrate(config, base, history_dir=tmp_path)
+    [db] = tmp_path.glob("abc-*.db")
+    kept_dir = db.with_suffix(".kept")
+    assert not kept_dir.exists()  # stopped: nothing in flight
+
+    keep = sampling._keep
+    kept_here = []  # in each simulating process: killed once it has kept 2 of the 6 particles
+
+    def keep_then_die(*args):
+        keep(*args)
+        kept_here.append(1)
+        if len(kept_here) == 2:
+            raise Killed
+
+    monkeypatch.setattr(sampling, "_keep", keep_then_die)
+    config.calibration.generations = 2
+    with pytest.raises(Exception):  # noqa: B017 (Killed in one process; pyabc's dead-worker error in two)
+        calibrate(config, base, history_dir=tmp_path)
+    assert pyabc.History(f"sqlite:///{db}").max_t == 0
+    [folder] = kept_dir.iterdir()
+    assert folder.name.startswith("t1-eps")
+    kept = [pickle.loads(p.read_bytes()) for p in folder.glob("*.pkl")]
+    assert 2 <= len(kept) <= 2 * n_procs < 6 and all(p.accepted for p, _ in kept)
+
+    monkeypatch.setattr(sampling, "_keep", keep)
+    calls = []  # the model's runs in this process (all of them with the single-core sampler)
+    simulate = calibration.statistics
+    monkeypatch.setattr(calibration, "statistics", lambda *a, **k: calls.append(1) or simulate(*a, **k))
+    resumed = calibrate(config, base, history_dir=tmp_path)
+    assert resumed.diagnostics["resumed"].tolist() == [True, False]
+    stored = pyabc.History(f"sqlite:///{db}").get_distribution(m=0, t=1)[0]["recruitment.ad_reach"]
+    assert {p.parameter["recruitment.ad_reach"] for p, _ in kept} <= set(stored)  # the kept ones, resumed
+    simulations = int(resumed.diagnostics["simulations"].iloc[1])
+    assert simulations >= sum(n for _, n in kept) + 6 - len(kept)  # the kept's simulations counted too
+    if n_procs == 1:
+        assert len(calls) == simulations - sum(n for _, n in kept)
+    assert not kept_dir.exists()
+
+
 def test_a_history_is_continued_only_by_code_that_computes_what_it_stored(tmp_path, monkeypatch):
     """Other sources continue a History only if they reproduce its last generation's statistics exactly
     (and are recorded); other statistics, or no record of the code that began it, are refused in one

@@ -21,7 +21,9 @@ no longer falls and the last generation's effective sample size is large enough;
 generation cap or when the wall-clock budget is spent, either of which is reported as "not converged".
 pyabc's History can be kept on disk (``history_dir``), one database per run identity
 (:func:`history_key`): calling again with the same identity continues from the last complete
-generation instead of starting over, so an interrupted run loses only the generation in flight.
+generation instead of starting over, and the sampler keeps each accepted particle of the generation in
+flight beside it (``abc-<key>.kept/``), so that an interrupted run loses only the simulations in
+flight.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import shutil
 import tempfile
 import time
 import warnings
@@ -510,8 +513,9 @@ def calibrate(
             particles simulated and accepted so far (:mod:`sim.analysis.sampling`); not on a Dask
             cluster, whose workers simulate out of sight.
         history_dir: Where to keep pyabc's History, as ``abc-<history_key>.db``: a later call with
-            the same :func:`history_key` continues from its last complete generation. None keeps it
-            in a temporary directory (every call starts afresh).
+            the same :func:`history_key` continues from its last complete generation, and from the
+            particles kept of the one in flight (``abc-<history_key>.kept/``). None keeps it in a
+            temporary directory (every call starts afresh).
 
     Returns:
         The posterior of the last generation, the diagnostics of all generations and why it stopped.
@@ -530,15 +534,16 @@ def calibrate(
         run_id = _stored_run(db_path)
         simulate = Simulator(model_params, config.seed, settings.seeds_per_particle)
         _bind_to_code(db_path, run_id is None, lambda: _reproduces(db_path, run_id, simulate))
+        kept_dir = db_path.with_suffix(".kept")  # the accepted particles of the sample in flight
         report = on_sampling or (lambda _: None)
         if settings.dask_scheduler:
             from distributed import Client
 
             sampler = pyabc.sampler.DaskDistributedSampler(Client(settings.dask_scheduler))
-        elif settings.n_procs == 1:  # in one process the whole calibration is reproducible
-            sampler = sampling.SingleCore(report)
+        elif settings.n_procs == 1:  # in one process an uninterrupted calibration is reproducible
+            sampler = sampling.SingleCore(report, keep_dir=kept_dir)
         else:
-            sampler = sampling.Multicore(report, n_procs=settings.n_procs)
+            sampler = sampling.Multicore(report, keep_dir=kept_dir, n_procs=settings.n_procs)
 
         def smc() -> pyabc.ABCSMC:
             return pyabc.ABCSMC(
@@ -571,6 +576,7 @@ def calibrate(
             if on_generation:
                 on_generation(rows[-1])
             stop = stop_rule(rows, settings, time.perf_counter() - started)
+        shutil.rmtree(kept_dir, ignore_errors=True)  # stopped: its generations are all stored
         history = pyabc.History(db, _id=run_id)
         particles, weights = history.get_distribution(m=0, t=history.max_t)
     particles = particles.reset_index(drop=True)

@@ -1,25 +1,42 @@
-"""pyabc's local samplers, counting the particles they simulate: progress within a generation.
+"""pyabc's local samplers, counting the particles they simulate and keeping those they accept.
 
 pyabc hands a sample back only once it holds every particle it needs, and one generation of the
-calibration can take many minutes. The samplers here count each particle as it is simulated, and
+calibration can take hours. The samplers here count each particle as it is simulated, and
 whether it was accepted, in the process that simulates it (the multicore sampler's forked processes
 write to shared memory), and a thread of the calling process reports the counts through
 ``on_sampling``: at the start of a sample, whenever they change (looked at every
 :data:`POLL_SECONDS`) and once the sample is complete, with the final counts.
+
+Given a folder (``keep_dir``), they also save each accepted particle there as soon as it is
+accepted (one file each, written atomically, with the simulations it took), so that a sample cut
+short by a kill is not lost: the same sample begun again (the same generation and threshold, hence
+the same proposal, which pyabc fits from the stored generations) starts from the particles kept and
+samples only the rest. The kept particles are draws of the same proposal and acceptance as the new
+ones, so the sample is as valid; only the few in flight at the kill are lost (the multicore sampler
+keeps the first accepted by simulation order, and a resumed sample slightly favours quick
+simulations among those in flight). A resumed sample is not the one an uninterrupted run would
+have drawn: it draws fresh proposals after the kept ones.
 
 Imports pyabc, which takes seconds: :mod:`sim.analysis.calibration` loads this module only to run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import multiprocessing
+import os
+import pickle
+import shutil
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyabc
 
 POLL_SECONDS = 0.5
@@ -27,6 +44,10 @@ POLL_SECONDS = 0.5
 # Particles simulated and accepted in the sample in progress. Shared memory made before the sampler
 # forks its processes; module-level, so that a simulate function pickled for them refers to it by name.
 _counts = multiprocessing.get_context("fork").Array("q", 2)
+
+# Where the sample in progress keeps its accepted particles (None: not kept), and the simulations this
+# process ran since it last kept one. Set before the sampler forks its processes, which inherit them.
+_keeping: dict[str, Any] = {"dir": None, "simulations": 0}
 
 
 @dataclass(frozen=True)
@@ -52,27 +73,72 @@ class Sampling:
 
 
 def _simulate_counted(simulate_one: Callable[[], Any]) -> Any:
-    """Simulate one particle with pyabc's ``simulate_one`` and count it (in whichever process runs it)."""
+    """Simulate one particle with pyabc's ``simulate_one``; count it, and keep it if accepted.
+
+    Runs in whichever process simulates.
+    """
     particle = simulate_one()
     with _counts.get_lock():
         _counts[0] += 1
         _counts[1] += bool(particle.accepted)
+    _keeping["simulations"] += 1
+    if particle.accepted and _keeping["dir"] is not None:
+        _keep(_keeping["dir"], particle, _keeping["simulations"])
+        _keeping["simulations"] = 0
     return particle
+
+
+def _keep(folder: Path, particle: Any, simulations: int) -> None:
+    """Save an accepted particle, with the simulations it took, as one file (written atomically)."""
+    path = folder / f"{uuid.uuid4().hex}.pkl"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps((particle, simulations)))
+    os.replace(tmp, path)
+
+
+def _sample_dir(keep_dir: Path, t: int, epsilon: float) -> Path:
+    """The folder of the sample of generation ``t`` at threshold ``epsilon`` (``prior`` before the first)."""
+    return keep_dir / ("prior" if t < 0 else f"t{t}-eps{epsilon!r}")
+
+
+def _kept(folder: Path) -> tuple[list[Any], int]:
+    """The particles kept in ``folder`` (in the order they were saved) and the simulations they took."""
+    particles, simulations = [], 0
+    for path in sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime_ns):
+        particle, taken = pickle.loads(path.read_bytes())
+        particles.append(particle)
+        simulations += taken
+    return particles, simulations
 
 
 class _Counting:
     """Mixin for a pyabc sampler: count the particles of each sample and report them (module docstring)."""
 
-    def __init__(self, on_sampling: Callable[[Sampling], None], **kwargs: Any):
+    def __init__(self, on_sampling: Callable[[Sampling], None], keep_dir: Path | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.on_sampling = on_sampling
+        self.keep_dir = keep_dir
 
     def sample_until_n_accepted(self, n: int, simulate_one: Callable, t: int, **kwargs: Any) -> Any:
-        """Sample as pyabc's sampler does, reporting the counts while it runs."""
-        with _counts.get_lock():
-            _counts[:] = [0, 0]
+        """Sample as pyabc's sampler does; report the counts and keep accepted particles meanwhile.
+
+        A sample begun again after a kill starts from the particles kept in ``keep_dir`` (module
+        docstring).
+        """
         ana_vars = kwargs.get("ana_vars")
         epsilon = float(ana_vars.eps(t)) if t >= 0 and ana_vars is not None else math.nan
+        kept, kept_simulations, folder = [], 0, None
+        if self.keep_dir is not None:
+            folder = _sample_dir(self.keep_dir, t, epsilon)
+            _forget_other_samples(self.keep_dir, folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            kept, kept_simulations = _kept(folder)
+            kept = kept[:n]
+            if kept:  # draw fresh proposals, not those of the run that kept these
+                np.random.seed((len(kept) * 1_000_003 + kept_simulations) % 2**32)  # noqa: NPY002
+        with _counts.get_lock():
+            _counts[:] = [kept_simulations, len(kept)]
+        _keeping.update(dir=folder, simulations=0)
 
         def report(complete: bool) -> tuple[int, int]:
             with _counts.get_lock():
@@ -92,13 +158,32 @@ class _Counting:
         )
         watcher.start()
         try:
-            counted = functools.partial(_simulate_counted, simulate_one)
-            sample = super().sample_until_n_accepted(n, counted, t, **kwargs)
+            if len(kept) < n:
+                counted = functools.partial(_simulate_counted, simulate_one)
+                sample = super().sample_until_n_accepted(n - len(kept), counted, t, **kwargs)
+            else:
+                sample, self.nr_evaluations_ = self._create_empty_sample(), 0
         finally:
             stop.set()
             watcher.join()
+            _keeping.update(dir=None, simulations=0)
+        if kept:
+            sample.accepted_particles[:0] = kept
+            self.nr_evaluations_ += kept_simulations
         report(complete=True)
         return sample
+
+
+def _forget_other_samples(keep_dir: Path, folder: Path) -> None:
+    """Remove the kept particles of every sample but ``folder``'s.
+
+    A new sample begins only once the previous generation is stored, so theirs are no longer needed
+    (or were of another threshold).
+    """
+    for other in keep_dir.iterdir() if keep_dir.is_dir() else ():
+        if other != folder:
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(other)
 
 
 class SingleCore(_Counting, pyabc.sampler.SingleCoreSampler):
