@@ -296,11 +296,16 @@ def test_killing_a_sweep_stops_its_workers(tmp_path):
 
 def test_a_second_command_writing_the_same_results_fails_at_once(tmp_path):
     # 64 runs (minutes; the test interrupts them): the first command must still be running when the
-    # second one has started, failed and the test interrupts the first. With 16, a faster model on a
-    # loaded machine once finished (and wrote results/same) before the interrupt arrived.
+    # second one has started, failed and the test interrupts the first.
     slow = ["n_seeds=64", "n_jobs=1", "scale=0.05", "time.end=2026-12-31", "posterior=null", "name=same"]
     first = subprocess.Popen(
-        [*SCAMSIM, "run", *slow], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*SCAMSIM, "run", *slow],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        # Ctrl-C's default action even when the tests run in a background job, whose commands inherit
+        # an ignored SIGINT (Python then installs no KeyboardInterrupt handler, and the run goes on).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lock_file = tmp_path / "results" / ".same.lock"
     deadline = time.time() + 120
@@ -313,7 +318,12 @@ def test_a_second_command_writing_the_same_results_fails_at_once(tmp_path):
         assert f"results/same is being written by another command (pid {first.pid}: scamsim run" in line
     finally:
         first.send_signal(signal.SIGINT)
-        first.wait(timeout=60)
+        try:
+            first.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            first.kill()  # not left running into the next test
+            first.wait()
+            raise
     assert not (tmp_path / "results" / "same").exists()  # interrupted: nothing half-written
     assert not hidden(tmp_path), hidden(tmp_path)
 
