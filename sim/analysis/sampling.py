@@ -22,11 +22,9 @@ Imports pyabc, which takes seconds: :mod:`sim.analysis.calibration` loads this m
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import multiprocessing
-import os
 import pickle
 import shutil
 import threading
@@ -38,6 +36,8 @@ from typing import Any
 
 import numpy as np
 import pyabc
+
+from sim.runs.results import atomic_write
 
 POLL_SECONDS = 0.5
 
@@ -90,10 +90,8 @@ def _simulate_counted(simulate_one: Callable[[], Any]) -> Any:
 
 def _keep(folder: Path, particle: Any, simulations: int) -> None:
     """Save an accepted particle, with the simulations it took, as one file (written atomically)."""
-    path = folder / f"{uuid.uuid4().hex}.pkl"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps((particle, simulations)))
-    os.replace(tmp, path)
+    data = pickle.dumps((particle, simulations))
+    atomic_write(folder / f"{uuid.uuid4().hex}.pkl", lambda tmp: tmp.write_bytes(data))
 
 
 def _sample_dir(keep_dir: Path, t: int, epsilon: float) -> Path:
@@ -101,18 +99,14 @@ def _sample_dir(keep_dir: Path, t: int, epsilon: float) -> Path:
     return keep_dir / ("prior" if t < 0 else f"t{t}-eps{epsilon!r}")
 
 
-def _kept(folder: Path) -> tuple[list[Any], int]:
-    """The particles kept in ``folder`` (in the order they were saved) and the simulations they took."""
-    particles, simulations = [], 0
-    for path in sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime_ns):
-        particle, taken = pickle.loads(path.read_bytes())
-        particles.append(particle)
-        simulations += taken
-    return particles, simulations
+def _kept(folder: Path) -> list[tuple[Any, int]]:
+    """The particles kept in ``folder``, each with the simulations it took, in the order they were saved."""
+    paths = sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime_ns)
+    return [pickle.loads(path.read_bytes()) for path in paths]
 
 
 class _Counting:
-    """Mixin for a pyabc sampler: count the particles of each sample and report them (module docstring)."""
+    """Mixin for a pyabc sampler: count and report the particles of each sample, keep the accepted."""
 
     def __init__(self, on_sampling: Callable[[Sampling], None], keep_dir: Path | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -127,15 +121,16 @@ class _Counting:
         """
         ana_vars = kwargs.get("ana_vars")
         epsilon = float(ana_vars.eps(t)) if t >= 0 and ana_vars is not None else math.nan
-        kept, kept_simulations, folder = [], 0, None
+        folder, resumed = None, []
         if self.keep_dir is not None:
             folder = _sample_dir(self.keep_dir, t, epsilon)
             _forget_other_samples(self.keep_dir, folder)
             folder.mkdir(parents=True, exist_ok=True)
-            kept, kept_simulations = _kept(folder)
-            kept = kept[:n]
-            if kept:  # draw fresh proposals, not those of the run that kept these
-                np.random.seed((len(kept) * 1_000_003 + kept_simulations) % 2**32)  # noqa: NPY002
+            resumed = _kept(folder)[:n]
+        kept = [particle for particle, _ in resumed]
+        kept_simulations = sum(taken for _, taken in resumed)
+        if kept:  # draw fresh proposals, not those of the run that kept these
+            np.random.seed((len(kept) * 1_000_003 + kept_simulations) % 2**32)  # noqa: NPY002
         with _counts.get_lock():
             _counts[:] = [kept_simulations, len(kept)]
         _keeping.update(dir=folder, simulations=0)
@@ -182,8 +177,7 @@ def _forget_other_samples(keep_dir: Path, folder: Path) -> None:
     """
     for other in keep_dir.iterdir() if keep_dir.is_dir() else ():
         if other != folder:
-            with contextlib.suppress(FileNotFoundError):
-                shutil.rmtree(other)
+            shutil.rmtree(other, ignore_errors=True)
 
 
 class SingleCore(_Counting, pyabc.sampler.SingleCoreSampler):
