@@ -216,6 +216,21 @@ def test_progress_in_a_log_gives_the_first_report_then_at_most_one_a_period_and_
     assert lines[0].endswith(" left") and not lines[1].endswith(" left")
 
 
+def test_progress_estimates_time_left_from_the_work_of_this_sitting_only(monkeypatch, capsys):
+    """Particles kept by an earlier sitting count as done, but not as speed: 2 in 60 s, not 10."""
+    import sim.cli.common as common
+
+    clock = iter([0.0, 0.0, 60.0])  # the display begins; the first report; the second
+    monkeypatch.setattr(common.time, "monotonic", lambda: next(clock))
+    monkeypatch.setenv(common.PROGRESS_SECONDS_ENV, "0")
+    with common.progress_bar("calibrate: generation 15/30") as report:
+        report(8, 500, "accepted", already=8)  # resumed from 8 kept particles
+        report(10, 500, "accepted")
+    first, second = capsys.readouterr().err.splitlines()
+    assert first.startswith("calibrate: generation 15/30: 8/500 (2%) accepted") and "left" not in first
+    assert second.endswith(f"about {common.duration(60 / 2 * 490)} left"), second  # 4:05:00, not 0:49:00
+
+
 def test_results_table_is_readable_in_100_columns(two_runs):
     from rich.console import Console
 

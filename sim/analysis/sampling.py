@@ -62,6 +62,8 @@ class Sampling:
         simulations: Particles simulated so far.
         accepted: Of those, the ones accepted (parallel processes may accept a few more than ``size``).
         complete: Whether the sample is complete (then the counts are final).
+        resumed: Of the accepted, those kept by an earlier sitting of the same sample (their
+            simulations are in ``simulations``).
     """
 
     generation: int
@@ -70,6 +72,7 @@ class Sampling:
     simulations: int
     accepted: int
     complete: bool
+    resumed: int = 0
 
 
 def _simulate_counted(simulate_one: Callable[[], Any]) -> Any:
@@ -138,7 +141,7 @@ class _Counting:
         def report(complete: bool) -> tuple[int, int]:
             with _counts.get_lock():
                 simulations, accepted = _counts[:]
-            self.on_sampling(Sampling(t, n, epsilon, simulations, accepted, complete))
+            self.on_sampling(Sampling(t, n, epsilon, simulations, accepted, complete, len(kept)))
             return simulations, accepted
 
         stop = threading.Event()

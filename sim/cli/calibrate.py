@@ -86,7 +86,8 @@ def sampling_progress(generations: int) -> Iterator[Callable[[Sampling], None]]:
                 reports[0](sampling.simulations, sampling.size, "simulated, to set the first threshold")
             else:
                 note = f"accepted, {sampling.simulations:,} simulations, eps {number(sampling.epsilon, '')}"
-                reports[0](min(sampling.accepted, sampling.size), sampling.size, note)
+                accepted = min(sampling.accepted, sampling.size)
+                reports[0](accepted, sampling.size, note, already=sampling.resumed)
             if sampling.complete:
                 stack.close()  # the last line of the sample; a terminal's bar goes
                 reports.clear()

@@ -113,7 +113,7 @@ def parse_keys(argv: Sequence[str], keys: dict[str, str], usage: str) -> dict[st
 PROGRESS_SECONDS_ENV = "SCAMSIM_PROGRESS_SECONDS"
 PROGRESS_SECONDS = 30.0
 
-Report = Callable[..., None]  # report(done, total, note=""): see progress_bar
+Report = Callable[..., None]  # report(done, total, note="", already=0): see progress_bar
 
 
 def duration(seconds: float) -> str:
@@ -123,10 +123,13 @@ def duration(seconds: float) -> str:
 
 @contextlib.contextmanager
 def progress_bar(description: str) -> Iterator[Report]:
-    """Progress on stderr; yields ``report(done, total, note="")`` to call as the work advances.
+    """Progress on stderr; yields ``report(done, total, note="", already=0)`` to call as the work advances.
 
-    ``note`` follows the count (e.g. ``accepted, 412 simulations``). On a terminal, a transient bar
-    that appears at the first report (so a configuration error leaves the terminal untouched).
+    ``note`` follows the count (e.g. ``accepted, 412 simulations``). ``already``, read at the first
+    report, is the part of ``done`` finished before this display began (work kept from an earlier
+    sitting): it counts as done but not in the time estimate, which would otherwise take it for speed.
+    On a terminal, a transient bar that appears at the first report (so a configuration error leaves
+    the terminal untouched).
     Elsewhere (a log file), a plain line such as ``replicates: 12/40 (30%), elapsed 0:01:05, about
     0:02:31 left`` at the first report, then at most every :data:`PROGRESS_SECONDS` seconds
     (environment variable :data:`PROGRESS_SECONDS_ENV`), and the last report when the work ends.
@@ -147,8 +150,10 @@ def progress_bar(description: str) -> Iterator[Report]:
     bar = Progress(*columns, console=console, transient=True)
     task = bar.add_task(description, total=None, note="")
 
-    def report(done: int, total: int, note: str = "") -> None:
-        bar.start()  # once: starting a started bar does nothing
+    def report(done: int, total: int, note: str = "", already: int = 0) -> None:
+        if not bar.live.is_started:  # the first report; rich's estimate starts from ``already``
+            bar.reset(task, total=total, completed=already)
+            bar.start()
         bar.update(task, completed=done, total=total, note=note)
 
     try:
@@ -163,6 +168,7 @@ def _plain_lines(description: str, every: float) -> Iterator[Report]:
     started = time.monotonic()
     printed: float | None = None  # when the last line was printed
     pending: tuple[int, int, str, float] | None = None  # the last report, if not printed yet
+    before: int | None = None  # the first report's ``already``
 
     def emit(done: int, total: int, note: str, now: float) -> None:
         nonlocal printed, pending
@@ -170,13 +176,14 @@ def _plain_lines(description: str, every: float) -> Iterator[Report]:
         line = f"{description}: {done:,}/{total:,}" + (f" ({done / total:.0%})" if total else "")
         line += f" {note}" if note else ""
         line += f", elapsed {duration(elapsed)}"
-        if 0 < done < total:
-            line += f", about {duration(elapsed / done * (total - done))} left"
+        if before < done < total:
+            line += f", about {duration(elapsed / (done - before) * (total - done))} left"
         print(line, file=sys.stderr, flush=True)
         printed, pending = now, None
 
-    def report(done: int, total: int, note: str = "") -> None:
-        nonlocal pending
+    def report(done: int, total: int, note: str = "", already: int = 0) -> None:
+        nonlocal pending, before
+        before = already if before is None else before
         now = time.monotonic()
         if printed is None or now - printed >= every:
             emit(done, total, note, now)
