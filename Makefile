@@ -10,7 +10,9 @@ UV_VERSION := 0.13.8
 
 # --compile-bytecode: uv installs sources only, so without it every fresh process (a sweep's forkserver,
 # a SLURM job) compiles each library it imports where no .pyc can be written (PYTHONDONTWRITEBYTECODE,
-# a read-only .venv): about twice the import time.
+# a read-only .venv): about twice the import time. uv gives up on a file whose compilation takes
+# over 60 s, which a busy machine reaches (seen under load: "Bytecode timed out"); 600 s does not fail.
+export UV_COMPILE_BYTECODE_TIMEOUT ?= 600
 $(STAMP): pyproject.toml uv.lock
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(PYTHON) -m uv sync --frozen --compile-bytecode --python "$$($(PYTHON) -c 'import sys; print(sys.executable)')"
