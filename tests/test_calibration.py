@@ -415,9 +415,9 @@ def test_a_generation_cut_short_resumes_from_the_particles_it_kept(n_procs, tmp_
 
 
 def test_a_history_is_continued_only_by_code_that_computes_what_it_stored(tmp_path, monkeypatch):
-    """Other sources continue a History only if they reproduce its last generation's statistics exactly
-    (and are recorded); other statistics, or no record of the code that began it, are refused in one
-    line that says how to go on."""
+    """Other sources continue a History only if they reproduce its last generation's statistics (to
+    within float rounding, as on another CPU) and are recorded; other statistics, or no record of the
+    code that began it, are refused in one line that says how to go on."""
     import pyabc
 
     from sim.analysis import calibration
@@ -438,21 +438,36 @@ def test_a_history_is_continued_only_by_code_that_computes_what_it_stored(tmp_pa
     def other_model(*args, **kwargs):
         return simulate(*args, **kwargs) | {"workers_held_end": 1.0}
 
-    monkeypatch.setattr(calibration, "statistics", other_model)  # ...and compute something else
-    with pytest.raises(ConfigError, match="begun by other code") as refused:
-        calibrate(config, base, history_dir=tmp_path)
-    message = str(refused.value)
-    assert "\n" not in message and f"delete {tmp_path}" in message
-    assert f"commit {record['git']['commit'] or 'unrecorded'}" in message
-    assert json.loads(db.with_suffix(".json").read_text()) == record
-    assert pyabc.History(f"sqlite:///{db}").max_t == 0  # nothing was added to the refused History
+    def scaled(factor):
+        def model(*args, **kwargs):
+            return {k: v * factor for k, v in simulate(*args, **kwargs).items()}
 
-    monkeypatch.setattr(calibration, "statistics", simulate)  # edited sources, the same statistics
+        return model
+
+    # Something else, or the same statistics moved by more than rounding: refused, nothing written.
+    for model in (other_model, scaled(1 + 10 * calibration.REPRODUCED_RTOL)):
+        monkeypatch.setattr(calibration, "statistics", model)
+        with pytest.raises(ConfigError, match="begun by other code") as refused:
+            calibrate(config, base, history_dir=tmp_path)
+        message = str(refused.value)
+        assert "\n" not in message and f"delete {tmp_path}" in message
+        assert f"commit {record['git']['commit'] or 'unrecorded'}" in message
+        assert json.loads(db.with_suffix(".json").read_text()) == record
+        assert pyabc.History(f"sqlite:///{db}").max_t == 0  # nothing was added to the refused History
+
+    # Edited sources that give the same statistics up to the rounding of another CPU's float32 sums.
+    monkeypatch.setattr(calibration, "statistics", scaled(1 + calibration.REPRODUCED_RTOL / 10))
     assert calibrate(config, base, history_dir=tmp_path).diagnostics["resumed"].tolist() == [True, False]
     continued = json.loads(db.with_suffix(".json").read_text())
-    assert continued == record | {
-        "continued_by": [{"sim_sources_sha256": "0" * 64, "git": provenance.git_commit(), "reproduced": 3}]
+    [entry] = continued.pop("continued_by")
+    assert continued == record
+    assert entry | {"largest_relative_difference": None} == {
+        "sim_sources_sha256": "0" * 64,
+        "git": provenance.git_commit(),
+        "reproduced": 3,
+        "largest_relative_difference": None,
     }
+    assert entry["largest_relative_difference"] == pytest.approx(calibration.REPRODUCED_RTOL / 10, rel=1e-3)
 
     monkeypatch.undo()
     db.with_suffix(".json").unlink()  # a History from before records were kept
