@@ -228,8 +228,9 @@ STEPS: tuple[Step, ...] = (
 NOT_REMADE = {
     "results/sbc/default": "the simulation-based calibration (scamsim sbc) draws its truths from the priors: "
     "it does not rest on the posterior",
-    "results/calibration/checkpoints/seed1": "an unfinished calibration's pyabc History, kept so that it can "
-    "be continued on another machine (README: Calibration): a resume point, not a result",
+    "results/calibration/checkpoints/seed1": "seed 1's pyabc History (converged; the posterior was "
+    "published from it), kept so that another machine can re-read it or continue it with a higher cap "
+    "(README: Calibration): the source of a result, not a result",
 }
 
 
