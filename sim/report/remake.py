@@ -70,7 +70,8 @@ class Step:
     Attributes:
         name: Its name (``--steps``).
         purpose: What rests on it (README section, notebook).
-        minutes: Wall time on the project's 2 cores, from the README's measurements (shared cores).
+        minutes: Wall time on the project's 2 cores, as measured by the remake at commit 22b8baa
+            (``results/MANIFEST.json``), rounded up.
         commands: Command lines, run in the step's staging folder; ``{posterior}`` is the posterior.
         smoke: Per command, the overrides of ``--smoke`` (each replaces the same key, or is added).
         outputs: Result directories the step makes (relative to the repository).
@@ -154,7 +155,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "phase",
         "README, The raid-rate x corruption phase diagram; notebook 2",
-        35,
+        11,
         # 20 runs a cell, each its own posterior draw (the README's design), as 20 draws x 1 seed.
         commands=(
             ("scamsim", "run", "experiment=phase", "posterior={posterior}", "n_draws=20", "n_seeds=1"),
@@ -167,7 +168,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "robustness",
         "README, Robustness: the structural variants",
-        52,
+        8,
         # The README's grid; 4 runs a cell as 4 posterior draws x 1 seed (4 seeds of one draw would
         # test one random particle).
         commands=(
@@ -199,7 +200,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "briefs",
         "README, Scenario briefs: the three committed briefs",
-        5,
+        3,
         commands=tuple(("scamsim", "brief", f"scenario={name}", "posterior={posterior}") for name in BRIEFS),
         smoke=(TINY_RUN,) * len(BRIEFS),
         outputs=tuple(f"results/briefs/{name}" for name in BRIEFS),
@@ -207,7 +208,7 @@ STEPS: tuple[Step, ...] = (
     Step(
         "sensitivity",
         "README, Sensitivity analysis (fit-consistent PAWN, levers, Morris, Sobol); notebook 5",
-        55,
+        35,
         commands=(
             ("scamsim", "sensitivity", "posterior={posterior}"),
             ("scamsim", "sensitivity", "sensitivity=levers", "posterior={posterior}"),
@@ -421,7 +422,7 @@ class Remake:
             lines += [f"     copy {src} -> {dst}" for src, dst in step.copies]
         if not self.smoke:
             total = sum(step.minutes for step in self.steps)
-            lines.append(f"about {duration(60 * total)} on the 2 cores, shared as when measured (README)")
+            lines.append(f"about {duration(60 * total)} on the 2 cores, as last measured (README)")
         makers = {out: step.name for step in STEPS for out in (*step.outputs, *step.reads)}
         for path, notebooks in notebook_inputs(self.root).items():
             lines.append(f"{', '.join(notebooks)} read {path} (step {makers.get(path, 'none')})")

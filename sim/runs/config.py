@@ -69,10 +69,10 @@ class RunConfig(ModelParams):
         None,
         "-",
         "Calibrated posterior (configs/posterior_draws/<name>.csv or a path) giving each replicate its own "
-        "parameter draw (`calibrated`: provisional, one calibration not yet converged); null (the default "
-        "until the calibration converges) runs every replicate with the parameters as configured, which are "
+        "parameter draw (`calibrated`: one calibration, converged, not yet repeated); null (the default "
+        "until three calibrations agree) runs every replicate with the parameters as configured, which are "
         "hand-tuned",
-        "calibrated (issue 13, provisional); null by default until the calibration converges",
+        "calibrated (issue 13: one converged run); null by default until three runs agree",
     )
     fixed: list[str] = param(
         [],
