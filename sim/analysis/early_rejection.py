@@ -67,7 +67,8 @@ class EarlyRejecting(pyabc.Model):
     """
 
     def __init__(self, simulate: Simulator, targets: dict[str, Target]):
-        super().__init__(name="scamsim")
+        # The name pyabc records for the plain simulator: a History reads the same either way.
+        super().__init__(name=type(simulate).__name__)
         self.simulate = simulate
         self.early = {
             name: t
