@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis import observations
 from sim.analysis.calibration import (
     CalibrateConfig,
     CalibrationSettings,
@@ -357,6 +358,89 @@ def test_a_rerun_continues_from_the_history(tmp_path, monkeypatch):
     assert history.max_t == 1
     stored = history.get_distribution(m=0, t=1)[0]["recruitment.ad_reach"].tolist()
     assert second.particles["recruitment.ad_reach"].tolist() == stored
+
+
+# ------------------------------------------------------------------------------- early rejection
+def through_2023() -> tuple[ModelParams, dict[str, Target]]:
+    """A tiny model that simulates August 2023 and two months after, and fit targets on SC1's statistic
+    and the end (a few tenths of a second a run)."""
+    base = load_overrides(ModelParams(), ["scale=0.02", "time.start=2023-03-01", "time.end=2023-10-31"])
+    at = statistics(base, seed=1, n_seeds=1)
+    targets = {
+        "SC1": Target(
+            statistic="workers_held_aug2023",
+            kind=Kind.lognormal,
+            observed=at["workers_held_aug2023"],
+            sd_log=0.2,
+        ),
+        "held": Target(
+            statistic="workers_held_end", kind=Kind.lognormal, observed=at["workers_held_end"], sd_log=0.2
+        ),
+    }
+    return base, targets
+
+
+def test_a_run_is_judged_once_after_august_2023_on_the_value_the_whole_run_reports():
+    """OutOfReach stops a run right after its last step in August 2023 iff SC1's term exceeds epsilon,
+    with the very term the whole run's statistics give (exact at the boundary)."""
+    from sim.analysis.early_rejection import OutOfReach
+    from sim.model import facts
+
+    base, targets = through_2023()
+    sc1 = {"SC1": dataclasses.replace(targets["SC1"], observed=targets["SC1"].observed * 1.5)}
+    whole = statistics(base, seed=7, n_seeds=1)
+    term = sum(observations.discrepancies(sc1, whole).values())
+    assert term > 0
+
+    stopped_at = []
+
+    def judged(epsilon):
+        judge = OutOfReach(sc1, epsilon)
+
+        def abandon(model):
+            verdict = judge(model)
+            if verdict:
+                stopped_at.append((model.steps, model.clock))
+            return verdict
+
+        return statistics(base, seed=7, n_seeds=1, abandon=abandon)
+
+    # A distance equal to epsilon is accepted: the run goes on to the same statistics.
+    assert pd.Series(judged(term)).equals(pd.Series(whole))
+    assert judged(term * (1 - 1e-9)) is None
+    [(steps, clock)] = stopped_at
+    assert clock.date(steps - 1) <= facts.SC1_MONTH[1] < clock.date(steps) and steps < clock.n_steps
+
+
+def test_early_rejection_changes_no_generation_and_cuts_rejected_runs_short(monkeypatch):
+    """The switch: with early rejection (the default) a calibration's particles, weights, epsilons and
+    simulation counts are those without it, while some rejected runs stop in August 2023."""
+    from sim.analysis import early_rejection
+
+    base, targets = through_2023()
+    priors = {"recruitment.ad_reach": Uncertainty(dist=Dist.loguniform, low=30_000.0, high=300_000.0)}
+    config = CalibrateConfig(seed=3, uncertainties=priors)
+    config.calibration = CalibrationSettings(
+        population_size=6, generations=2, min_epsilon=0.0, n_procs=1, free=list(priors), targets=targets
+    )
+    verdicts = []  # of every run judged (one process: all of them)
+    judge = early_rejection.OutOfReach.__call__
+
+    def recorded(self, model):
+        verdicts.append(judge(self, model))
+        return verdicts[-1]
+
+    monkeypatch.setattr(early_rejection.OutOfReach, "__call__", recorded)
+    early = calibrate(config, base)
+    assert True in verdicts  # some runs were cut short
+
+    settings = dataclasses.replace(config.calibration, early_rejection=False)
+    without = dataclasses.replace(config, calibration=settings)
+    whole = calibrate(without, base)
+    pd.testing.assert_frame_equal(early.particles, whole.particles)
+    columns = ["epsilon", "simulations", "acceptance_rate", "ess"]
+    pd.testing.assert_frame_equal(early.diagnostics[columns], whole.diagnostics[columns])
+    assert history_key(config, base) == history_key(without, base)  # one History, either way
 
 
 class Killed(Exception):

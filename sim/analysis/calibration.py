@@ -58,6 +58,7 @@ from sim.runs.runner import parallel_map, run_replicate
 
 if TYPE_CHECKING:
     from sim.analysis.sampling import Sampling
+    from sim.model.model import ScamModel
 
 
 @dataclass
@@ -73,6 +74,7 @@ class CalibrationSettings:
     max_minutes: float = 60.0  # wall-clock budget of one call; a re-run continues from the history
     predictive_draws: int = 40
     n_procs: int = 2
+    early_rejection: bool = True  # stop a run once its fit is out of reach (sim.analysis.early_rejection)
     dask_scheduler: str | None = None
     publish: str | None = None  # also save the posterior as configs/posterior_draws/<publish>.csv
     model_overrides: list[str] = field(default_factory=list)
@@ -138,9 +140,25 @@ def particle_seed(values: dict[str, float], base_seed: int) -> int:
     return int.from_bytes(hashlib.sha256(blob).digest()[:8], "little")
 
 
-def statistics(params: ModelParams, seed: int, n_seeds: int) -> dict[str, float]:
-    """End-of-run metrics averaged over ``n_seeds`` replicates (NaN-aware)."""
-    rows = [run_replicate(params, s, i).metrics for i, s in enumerate(replicate_seeds(seed, n_seeds))]
+def statistics(
+    params: ModelParams, seed: int, n_seeds: int, abandon: Callable[[ScamModel], bool] | None = None
+) -> dict[str, float] | None:
+    """End-of-run metrics averaged over ``n_seeds`` replicates (NaN-aware).
+
+    Args:
+        params: The model.
+        seed: Seed of the replicates (:func:`sim.model.streams.replicate_seeds`).
+        n_seeds: How many replicates.
+        abandon: Asked after each step of each replicate (:func:`sim.runs.runner.run_replicate`);
+            True stops the simulation and returns None.
+    """
+    outputs = []
+    for i, s in enumerate(replicate_seeds(seed, n_seeds)):
+        output = run_replicate(params, s, i, abandon)
+        if output is None:
+            return None
+        outputs.append(output)
+    rows = [output.metrics for output in outputs]
     return {
         k: float(np.nanmean([r[k] for r in rows])) if any(np.isfinite(r[k]) for r in rows) else np.nan
         for k in rows[0]
@@ -155,11 +173,13 @@ class Simulator:
         self.base_seed = base_seed
         self.n_seeds = n_seeds
 
-    def __call__(self, particle: dict[str, float]) -> dict[str, float]:
-        """Simulate one particle."""
+    def __call__(
+        self, particle: dict[str, float], abandon: Callable[[ScamModel], bool] | None = None
+    ) -> dict[str, float] | None:
+        """Simulate one particle (None if ``abandon`` stopped it, see :func:`statistics`)."""
         values = dict(particle)
         params = with_values(self.params, values)
-        return statistics(params, particle_seed(values, self.base_seed), self.n_seeds)
+        return statistics(params, particle_seed(values, self.base_seed), self.n_seeds, abandon)
 
 
 class Distance:
@@ -290,6 +310,7 @@ NOT_IN_HISTORY_KEY = (
     "max_minutes",
     "predictive_draws",
     "n_procs",
+    "early_rejection",  # cuts short only runs that are rejected whatever follows: same generations
     "dask_scheduler",
     "publish",
 )
@@ -564,9 +585,17 @@ def calibrate(
         else:
             sampler = sampling.Multicore(report, keep_dir=kept_dir, n_procs=settings.n_procs)
 
+        model = simulate
+        # Only with one world per particle: with several, the statistic judged is their mean, which
+        # no single world's partial run bounds.
+        if settings.early_rejection and settings.seeds_per_particle == 1:
+            from sim.analysis.early_rejection import EarlyRejecting
+
+            model = EarlyRejecting(simulate, settings.targets)
+
         def smc() -> pyabc.ABCSMC:
             return pyabc.ABCSMC(
-                simulate,
+                model,
                 pyabc_prior(priors(config)),
                 Distance(settings.targets),
                 population_size=settings.population_size,

@@ -265,6 +265,23 @@ def loss_quantile(counts: np.ndarray, q: float) -> float:
     return float(lo * (hi / lo) ** frac)
 
 
+def workers_held_aug2023(focal_rows: pd.DataFrame, period: tuple[dt.date, dt.date]) -> float:
+    """SC1's statistic: the mean number of people held in the focal jurisdiction over August 2023.
+
+    Final once August 2023 is simulated, which lets the calibration judge it before a run ends
+    (:mod:`sim.analysis.early_rejection`); NaN if the run does not cover that month.
+
+    Args:
+        focal_rows: The focal jurisdiction's rows of the time series (people at full scale); rows of
+            steps not yet simulated may follow.
+        period: The run's first and last day.
+    """
+    dates = focal_rows["date"].dt.date
+    aug = focal_rows[(dates >= facts.SC1_MONTH[0]) & (dates <= facts.SC1_MONTH[1])]
+    defined = covers(period, facts.SC1_MONTH) and len(aug)
+    return float(aug["workers_held"].mean()) if defined else np.nan
+
+
 def replicate_metrics(
     series: pd.DataFrame,
     compounds: pd.DataFrame,
@@ -301,9 +318,7 @@ def replicate_metrics(
     last = series[dates == dates.max()]
     out["compounds_active_end"] = float(last["compounds_active"].sum())
     out["workers_held_end"] = float(last["workers_held"].sum())
-    aug = focal_rows[(fdates >= facts.SC1_MONTH[0]) & (fdates <= facts.SC1_MONTH[1])]
-    defined = covers(period, facts.SC1_MONTH) and len(aug)
-    out["workers_held_aug2023"] = float(aug["workers_held"].mean()) if defined else np.nan
+    out["workers_held_aug2023"] = workers_held_aug2023(focal_rows, period)
     window = focal_rows[(fdates >= facts.AMNESTY_WINDOW[0]) & (fdates <= facts.AMNESTY_WINDOW[1])]
     held = window["workers_held"].sum()
     in_amnesty = covers(period, facts.AMNESTY_WINDOW)

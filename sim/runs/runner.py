@@ -39,10 +39,29 @@ class ReplicateOutput:
     metrics: dict[str, float]
 
 
-def run_replicate(params: ModelParams, seed: np.random.SeedSequence, replicate: int) -> ReplicateOutput:
-    """Run the model once and reduce it to tables (the model itself stays in this process)."""
+def run_replicate(
+    params: ModelParams,
+    seed: np.random.SeedSequence,
+    replicate: int,
+    abandon: Callable[[ScamModel], bool] | None = None,
+) -> ReplicateOutput | None:
+    """Run the model once and reduce it to tables (the model itself stays in this process).
+
+    Args:
+        params: Model parameters.
+        seed: The replicate's seed.
+        replicate: Its number (a column of its tables).
+        abandon: Asked after each step; True stops the run there and returns None (the calibration
+            stops a run whose fit is already out of reach, :mod:`sim.analysis.early_rejection`).
+    """
     model = ScamModel(params, seed)
-    model.run_model()
+    if abandon is None:
+        model.run_model()
+    else:
+        while model.running:
+            model.step()
+            if abandon(model):
+                return None
     ts = results.timeseries(model)
     cp = results.compounds(model)
     rd = results.raids(model)
