@@ -232,6 +232,8 @@ NOT_REMADE = {
     "results/calibration/checkpoints/seed1": "seed 1's pyabc History (converged; the posterior was "
     "published from it), kept so that another machine can re-read it or continue it with a higher cap "
     "(README: Calibration): the source of a result, not a result",
+    "results/calibration/checkpoints/seed2": "seed 2's pyabc History, unfinished, kept so that any machine "
+    "continues it (README: Calibration): a resume point, not a result",
 }
 
 
