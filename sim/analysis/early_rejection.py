@@ -21,7 +21,6 @@ import pyabc
 
 from sim.analysis import observations
 from sim.model import facts
-from sim.model.schemas import parse_date
 from sim.runs import metrics, results
 
 if TYPE_CHECKING:
@@ -52,8 +51,7 @@ class OutOfReach:
             return False
         series = results.timeseries(model)
         focal_rows = series[series["jurisdiction"] == model.p.focal]
-        period = (parse_date("time.start", model.p.time.start), parse_date("time.end", model.p.time.end))
-        known = {EARLY: metrics.workers_held_aug2023(focal_rows, period)}
+        known = {EARLY: metrics.workers_held_aug2023(focal_rows, (clock.start, clock.end))}
         return sum(observations.discrepancies(self.targets, known).values()) > self.epsilon
 
 
