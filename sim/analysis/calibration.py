@@ -152,13 +152,12 @@ def statistics(
         abandon: Asked after each step of each replicate (:func:`sim.runs.runner.run_replicate`);
             True stops the simulation and returns None.
     """
-    outputs = []
+    rows = []
     for i, s in enumerate(replicate_seeds(seed, n_seeds)):
         output = run_replicate(params, s, i, abandon)
         if output is None:
             return None
-        outputs.append(output)
-    rows = [output.metrics for output in outputs]
+        rows.append(output.metrics)
     return {
         k: float(np.nanmean([r[k] for r in rows])) if any(np.isfinite(r[k]) for r in rows) else np.nan
         for k in rows[0]
