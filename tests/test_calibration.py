@@ -451,6 +451,7 @@ class Killed(Exception):
 def test_a_generation_cut_short_resumes_from_the_particles_it_kept(n_procs, tmp_path, monkeypatch):
     """Each accepted particle is kept as it comes; a re-run's generation starts from those kept, counts
     their simulations, and the kept particles are removed once the calibration stops."""
+    import multiprocessing
     import pickle
 
     import pyabc
@@ -475,8 +476,10 @@ def test_a_generation_cut_short_resumes_from_the_particles_it_kept(n_procs, tmp_
 
     monkeypatch.setattr(sampling, "_keep", keep_then_die)
     config.calibration.generations = 2
+    running_before = set(multiprocessing.active_children())
     with pytest.raises(Exception):  # noqa: B017 (Killed in one process; pyabc's dead-worker error in two)
         calibrate(config, base, history_dir=tmp_path)
+    assert set(multiprocessing.active_children()) <= running_before  # no simulating process left behind
     assert pyabc.History(f"sqlite:///{db}").max_t == 0
     [folder] = kept_dir.iterdir()
     assert folder.name.startswith("t1-eps")

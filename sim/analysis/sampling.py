@@ -155,12 +155,16 @@ class _Counting:
             target=poll, args=(report(complete=False),), name="scamsim-abc-progress", daemon=True
         )
         watcher.start()
+        running_before = set(multiprocessing.active_children())
         try:
             if len(kept) < n:
                 counted = functools.partial(_simulate_counted, simulate_one)
                 sample = super().sample_until_n_accepted(n - len(kept), counted, t, **kwargs)
             else:
                 sample, self.nr_evaluations_ = self._create_empty_sample(), 0
+        except BaseException:
+            _stop_processes_started_since(running_before)
+            raise
         finally:
             stop.set()
             watcher.join()
@@ -170,6 +174,20 @@ class _Counting:
             self.nr_evaluations_ += kept_simulations
         report(complete=True)
         return sample
+
+
+def _stop_processes_started_since(running_before: set[multiprocessing.process.BaseProcess]) -> None:
+    """Terminate and reap the child processes started since ``running_before`` was taken.
+
+    When one of pyabc's multicore processes dies, pyabc raises in the calling process but leaves the
+    others running: they would go on simulating, and keeping particles in the sample's folder, behind
+    a notebook or any caller that survives the error (and race a re-run that resumes from that folder).
+    A process stopped while keeping a particle leaves at most a hidden temporary file, never a
+    partial particle (:func:`_keep` writes atomically).
+    """
+    for process in set(multiprocessing.active_children()) - running_before:
+        process.terminate()
+        process.join()
 
 
 def _forget_other_samples(keep_dir: Path, folder: Path) -> None:
