@@ -699,6 +699,10 @@ def test_quick_calibration_through_the_cli(tmp_path):
     assert "calibrate: generation 3/3 done: " in proc.stderr
     resumed = pd.read_parquet(out / "diagnostics.parquet")
     assert resumed["resumed"].tolist() == [True, True, False]
+    # The time recorded for the whole calibration spans both sittings, not only this call's.
+    record = json.loads((out / "metadata.json").read_text())
+    assert record["generations_seconds"] == pytest.approx(resumed["seconds"].sum())
+    assert record["generations_seconds"] > diagnostics["seconds"].sum()
     pd.testing.assert_frame_equal(
         resumed.iloc[:2].drop(columns="resumed"), diagnostics.drop(columns="resumed")
     )

@@ -142,7 +142,9 @@ def calibrate_and_write(config: CalibrateConfig, out_dir: Path) -> dict:
     metadata = provenance.describe(
         config_dict(config), config.seed, settings.predictive_draws, "scamsim calibrate"
     )
-    metadata["seconds"] = time.perf_counter() - started
+    metadata["seconds"] = time.perf_counter() - started  # this call's, which may have resumed a History
+    # The whole calibration's, over every sitting: the generations' wall times as the History stores them.
+    metadata["generations_seconds"] = float(fitted.diagnostics["seconds"].sum())
     metadata["stop"] = dataclasses.asdict(fitted.stop)
     priors = calibration.priors(config)
     # As plain values, for sim.analysis.convergence to compare runs against the priors they used.
@@ -174,6 +176,7 @@ def publish(particles: pd.DataFrame, name: str, metadata: dict, fit: pd.DataFram
         "settings": metadata["config"]["calibration"] | {"targets": "see configs/calibration_targets"},
         "model_overrides": metadata["config"]["calibration"]["model_overrides"],
         "seconds": metadata.get("seconds"),
+        "generations_seconds": metadata.get("generations_seconds"),
         "stop": metadata.get("stop"),
         "fit_targets_met": {row.target: bool(row.covered) for row in fit.itertuples()},
     }
