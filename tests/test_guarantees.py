@@ -7,6 +7,7 @@ under ``-m slow`` (``SCAMSIM_KILLS`` sets the number).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -287,6 +288,43 @@ def test_killing_a_sweep_stops_its_workers(tmp_path):
     written = sorted(chunks.iterdir())
     time.sleep(1)
     assert sorted(chunks.iterdir()) == written  # nothing writes chunks any more
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find the calibration's processes")
+def test_killing_a_calibration_stops_its_simulating_processes(tmp_path):
+    """pyabc's forked processes outlive a calibration killed by SIGKILL (nobody terminates them); they
+    exit at their next particle instead of simulating a whole generation for nobody and keeping its
+    particles where a re-run resumes from."""
+    calibrate = [
+        *SCAMSIM,
+        "calibrate",
+        "calibration=quick",
+        "calibration.population_size=2000",  # a first sample of minutes, which the kill interrupts
+        "calibration.min_ess=8",
+        "calibration.n_procs=2",
+        'calibration.model_overrides=["scale=0.02","time.end=2021-12-31"]',
+        "name=k",
+    ]
+    proc = subprocess.Popen(
+        calibrate, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    kept = tmp_path / "results" / "calibration" / ".k.history"
+    try:
+        deadline = time.time() + 240
+        while not list(kept.rglob("*.pkl")) and time.time() < deadline:  # particles are being kept
+            time.sleep(0.2)
+        assert list(kept.rglob("*.pkl")), "no particle kept within 4 minutes"
+        assert len(session_processes(proc.pid)) >= 3  # the calibration and its 2 simulating processes
+        os.kill(proc.pid, signal.SIGKILL)  # the calibration only, as the kernel's OOM killer would
+        proc.wait()
+        deadline = time.time() + 20  # each exits after the particle it is simulating (well under a second)
+        while session_processes(proc.pid) and time.time() < deadline:
+            time.sleep(0.2)
+        left = session_processes(proc.pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # none left: the expected case
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not left, f"{len(left)} simulating process(es) still running after the calibration was killed"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import multiprocessing
+import os
 import pickle
 import shutil
 import threading
@@ -45,9 +46,10 @@ POLL_SECONDS = 0.5
 # forks its processes; module-level, so that a simulate function pickled for them refers to it by name.
 _counts = multiprocessing.get_context("fork").Array("q", 2)
 
-# Where the sample in progress keeps its accepted particles (None: not kept), and the simulations this
-# process ran since it last kept one. Set before the sampler forks its processes, which inherit them.
-_keeping: dict[str, Any] = {"dir": None, "simulations": 0}
+# Where the sample in progress keeps its accepted particles (None: not kept), the simulations this
+# process ran since it last kept one, and the process that called the sampler. Set before the sampler
+# forks its processes, which inherit them.
+_keeping: dict[str, Any] = {"dir": None, "simulations": 0, "caller": None}
 
 
 @dataclass(frozen=True)
@@ -78,9 +80,13 @@ class Sampling:
 def _simulate_counted(simulate_one: Callable[[], Any]) -> Any:
     """Simulate one particle with pyabc's ``simulate_one``; count it, and keep it if accepted.
 
-    Runs in whichever process simulates.
+    Runs in whichever process simulates. A forked process whose caller is gone (killed, so that it
+    never reaped it) exits instead of simulating or keeping a particle for nobody: it would otherwise
+    run on, orphaned, writing into the folder a re-run resumes from.
     """
+    _exit_if_orphaned()
     particle = simulate_one()
+    _exit_if_orphaned()
     with _counts.get_lock():
         _counts[0] += 1
         _counts[1] += bool(particle.accepted)
@@ -89,6 +95,13 @@ def _simulate_counted(simulate_one: Callable[[], Any]) -> Any:
         _keep(_keeping["dir"], particle, _keeping["simulations"])
         _keeping["simulations"] = 0
     return particle
+
+
+def _exit_if_orphaned() -> None:
+    """Exit at once if this is a process forked by the sampler's caller and the caller has died."""
+    caller = _keeping["caller"]
+    if caller is not None and caller != os.getpid() and os.getppid() != caller:
+        os._exit(1)
 
 
 def _keep(folder: Path, particle: Any, simulations: int) -> None:
@@ -136,7 +149,7 @@ class _Counting:
             np.random.seed((len(kept) * 1_000_003 + kept_simulations) % 2**32)  # noqa: NPY002
         with _counts.get_lock():
             _counts[:] = [kept_simulations, len(kept)]
-        _keeping.update(dir=folder, simulations=0)
+        _keeping.update(dir=folder, simulations=0, caller=os.getpid())
 
         def report(complete: bool) -> tuple[int, int]:
             with _counts.get_lock():
@@ -168,7 +181,7 @@ class _Counting:
         finally:
             stop.set()
             watcher.join()
-            _keeping.update(dir=None, simulations=0)
+            _keeping.update(dir=None, simulations=0, caller=None)
         if kept:
             sample.accepted_particles[:0] = kept
             self.nr_evaluations_ += kept_simulations
