@@ -741,3 +741,65 @@ def test_only_numpys_false_alarm_about_pyabcs_proposal_covariance_is_dropped():
         warn("pyabc.transition.multivariatenormal")
     shown = [w.filename for w in seen]
     assert shown == ["sim.analysis.sampling.py", "pyabc.transition.multivariatenormal.py"]
+
+
+# ------------------------------------------------------------------------------------- checkpoints
+def test_a_checkpoint_restores_the_history_it_saved_and_replaces_nothing(tmp_path, capsys):
+    """``save`` then ``restore`` gives back a History with the same rows and its record; neither writes
+    while a calibration of that name holds its lock, and ``restore`` never replaces a History."""
+    import multiprocessing
+    import sqlite3
+
+    from sim.analysis import checkpoint
+    from sim.runs import dirs
+
+    root = tmp_path / "calibration"
+    config, base = tiny_calibration(n_procs=1)
+    config.calibration.generations = 1
+    calibrate(config, base, history_dir=checkpoint.history_dir("c", root))
+    [db] = checkpoint.history_dir("c", root).glob("abc-*.db")
+
+    def rows(path):
+        with sqlite3.connect(path) as connection:
+            return list(connection.iterdump())
+
+    with pytest.raises(ConfigError, match=re.escape("name='../c' is not allowed")):
+        checkpoint.save("../c", root)
+    with pytest.raises(ConfigError, match="holds no checkpoint"):
+        checkpoint.restore("c", root)
+    # A calibration of that name running (its lock held by another process): refused, nothing written.
+    ctx = multiprocessing.get_context("fork")
+    locked, release = ctx.Event(), ctx.Event()
+
+    def hold():
+        with dirs.lock(root / "c"):
+            locked.set()
+            release.wait(60)
+
+    holder = ctx.Process(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(60)
+        with pytest.raises(dirs.DirError, match="is being written by another command"):
+            checkpoint.save("c", root)
+    finally:
+        release.set()
+        holder.join()
+    assert not checkpoint.checkpoint_dir("c", root).exists()
+
+    [packed] = checkpoint.save("c", root)
+    assert packed == checkpoint.checkpoint_dir("c", root) / f"{db.name}.xz"
+    assert packed.stat().st_size < db.stat().st_size
+    record = db.with_suffix(".json").read_text()
+    with pytest.raises(ConfigError, match="exists and may hold generations the checkpoint lacks"):
+        checkpoint.restore("c", root)
+    original = rows(db)
+    db.rename(tmp_path / "moved.db")
+    [restored] = checkpoint.restore("c", root)
+    assert restored == db and rows(db) == original and db.with_suffix(".json").read_text() == record
+    # The command: one line and exit 2 on bad input.
+    with pytest.raises(SystemExit) as exit_:
+        checkpoint.main(["restore", ".hidden"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("checkpoint: error: name='.hidden' is not allowed")
