@@ -88,14 +88,15 @@ def save(name: str, root: Path = CALIBRATIONS) -> list[Path]:
         for db in dbs:
             packed = dest / f"{db.name}{PACKED}"
             with tempfile.TemporaryDirectory() as tmp:
-                copy, check = Path(tmp) / db.name, Path(tmp) / "check.db"
+                copy, compressed, check = (Path(tmp) / f for f in (db.name, "packed.xz", "check.db"))
                 with sqlite3.connect(db) as live, sqlite3.connect(copy) as backup:
                     live.backup(backup)
-                atomic_write(packed, lambda path, copy=copy: _compress(copy, path))
-                _decompress(packed, check)
+                _compress(copy, compressed)
+                _decompress(compressed, check)
+                # Checked before it replaces the previous checkpoint, which a bad copy must not cost.
                 if not filecmp.cmp(copy, check, shallow=False):
-                    packed.unlink()
-                    raise ConfigError(f"{packed} does not decompress to the History it was made from")
+                    raise ConfigError(f"{packed}: the compressed copy does not decompress to the History")
+                atomic_write(packed, lambda path, compressed=compressed: shutil.copyfile(compressed, path))
             atomic_write(_record(dest / db.name), lambda path, db=db: shutil.copyfile(_record(db), path))
             written.append(packed)
     return written
