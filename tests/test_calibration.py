@@ -233,6 +233,7 @@ def test_generation_by_generation_gives_pyabcs_own_result(min_epsilon, tmp_path)
     from sim.analysis.calibration import Distance, Simulator, pyabc_prior
 
     config, base = tiny_calibration(n_procs=1, min_epsilon=min_epsilon)
+    config.calibration.min_ess = 1  # converged as soon as epsilon reaches min_epsilon, where pyabc stops
     ours = calibrate(config, base)
     np.random.seed(config.seed)  # noqa: NPY002 (as calibrate seeds pyabc)
     abc = pyabc.ABCSMC(
@@ -267,7 +268,9 @@ STOPPING = CalibrationSettings(population_size=500, generations=6, min_epsilon=0
         ([10, 5, 4.9, 4.8], 249, 0, None, ""),  # flat, but too few effective particles
         ([10, 9.9], 300, 0, None, ""),  # one generation's drop is not yet "no longer falling"
         ([10, 0.5], 300, 0, "converged", "epsilon 0.5 <= min_epsilon, ESS 300 >= 250"),
-        ([10, 0.5], 100, 0, "min_epsilon", "with only ESS 100 < 250"),
+        ([10, 0.5], 100, 0, None, ""),  # at min_epsilon with too few effective particles: go on
+        ([10, 8, 6, 4, 2, 0.5], 100, 0, "cap", "(epsilon 0.5 <= min_epsilon but ESS 100 < 250)"),
+        ([10, 0.5], 100, 3591, "budget", "(epsilon 0.5 <= min_epsilon but ESS 100 < 250)"),
         ([10, 8, 6, 4.5, 3.3, 2.5], 300, 0, "cap", "calibration.generations=6 (epsilon fell 44.4%"),
         ([10, 8, 6, 4.5, 3.3, 2.5], 100, 0, "cap", "ESS 100)"),  # the cap stops an unconverged run
         ([10, 8], 300, 3590, None, ""),  # 3590 s + 10 s for the next generation fits the hour

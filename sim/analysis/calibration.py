@@ -211,7 +211,6 @@ class Stop:
 
     Attributes:
         reason: ``converged`` (epsilon no longer falling, or at ``min_epsilon``, with enough effective
-            particles), ``min_epsilon`` (epsilon reached ``min_epsilon`` but too few effective
             particles), ``cap`` (``generations`` reached) or ``budget`` (``max_minutes`` spent).
         converged: Whether the reason is ``converged``.
         message: One line for the terminal and the metadata.
@@ -245,7 +244,10 @@ def stop_rule(
     is at most ``min_epsilon``, and the last generation has an effective sample size of at least
     ``min_ess``. Otherwise the run stops at ``generations`` generations, or when another generation
     would overrun ``max_minutes``: the next generation is assumed to take as long as the last one
-    (an underestimate, as acceptance falls), so that the budget is spent on whole generations.
+    (an underestimate, as acceptance falls), so that the budget is spent on whole generations. A run
+    whose epsilon reached ``min_epsilon`` with too few effective particles goes on: the next generation
+    draws a fresh population from the last one at a lower threshold, which is how a degenerate
+    weighting recovers (stopping there instead would leave the run no way to converge).
 
     Args:
         rows: Diagnostics of the generations so far (at least one).
@@ -272,14 +274,10 @@ def stop_rule(
             True,
             f"converged after {len(rows)} generations: {why}, {ess} >= {settings.min_ess:g}",
         )
-    if reached:
-        return Stop(
-            "min_epsilon",
-            False,
-            f"not converged: epsilon reached min_epsilon={settings.min_epsilon:g} after {len(rows)} "
-            f"generations with only {ess} < {settings.min_ess:g}",
-        )
-    state = f"{fell}, {ess}" if fell else ess
+    if reached:  # only the effective particles are missing: say so if the cap or budget stops the run
+        state = f"epsilon {last['epsilon']:.3g} <= min_epsilon but {ess} < {settings.min_ess:g}"
+    else:
+        state = f"{fell}, {ess}" if fell else ess
     if len(rows) >= settings.generations:
         return Stop(
             "cap",
