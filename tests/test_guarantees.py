@@ -56,6 +56,17 @@ def version(path: Path) -> str:
     return json.loads((path / "metadata.json").read_text()).get("version", "new")
 
 
+def _interruptible() -> None:
+    """In a child about to run a command: Ctrl-C (SIGINT) interrupts it, whatever the tests inherited.
+
+    Tests run in a background job inherit an ignored SIGINT (Python then installs no KeyboardInterrupt
+    handler, and the command goes on); a harness may also block it, and a blocked signal stays blocked
+    through exec, pending until the command has finished by itself.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def hidden(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob(".*"))
 
@@ -333,17 +344,16 @@ def test_killing_a_calibration_stops_its_simulating_processes(tmp_path):
 
 
 def test_a_second_command_writing_the_same_results_fails_at_once(tmp_path):
-    # 64 runs (minutes; the test interrupts them): the first command must still be running when the
-    # second one has started, failed and the test interrupts the first.
-    slow = ["n_seeds=64", "n_jobs=1", "scale=0.05", "time.end=2026-12-31", "posterior=null", "name=same"]
+    # 100,000 runs (a day; the test interrupts them): the first command must still be running when the
+    # second one has started, failed and the test interrupts the first, however fast the machine (64
+    # runs once finished, results written, before a loaded CI machine had started the second command).
+    slow = ["n_seeds=100000", "n_jobs=1", "scale=0.05", "time.end=2026-12-31", "posterior=null", "name=same"]
     first = subprocess.Popen(
         [*SCAMSIM, "run", *slow],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        # Ctrl-C's default action even when the tests run in a background job, whose commands inherit
-        # an ignored SIGINT (Python then installs no KeyboardInterrupt handler, and the run goes on).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=_interruptible,
     )
     lock_file = tmp_path / "results" / ".same.lock"
     deadline = time.time() + 120
@@ -362,6 +372,7 @@ def test_a_second_command_writing_the_same_results_fails_at_once(tmp_path):
             first.kill()  # not left running into the next test
             first.wait()
             raise
+    assert first.returncode == -signal.SIGINT, f"the first command ended with {first.returncode}"
     assert not (tmp_path / "results" / "same").exists()  # interrupted: nothing half-written
     assert not hidden(tmp_path), hidden(tmp_path)
 
