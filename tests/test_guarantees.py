@@ -348,13 +348,14 @@ def test_a_second_command_writing_the_same_results_fails_at_once(tmp_path):
     # second one has started, failed and the test interrupts the first, however fast the machine (64
     # runs once finished, results written, before a loaded CI machine had started the second command).
     slow = ["n_seeds=100000", "n_jobs=1", "scale=0.05", "time.end=2026-12-31", "posterior=null", "name=same"]
-    first = subprocess.Popen(
-        [*SCAMSIM, "run", *slow],
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_interruptible,
-    )
+    with (tmp_path / "first.err").open("w") as err:  # a file, not a pipe: it never fills and blocks
+        first = subprocess.Popen(
+            [*SCAMSIM, "run", *slow],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            preexec_fn=_interruptible,
+        )
     lock_file = tmp_path / "results" / ".same.lock"
     deadline = time.time() + 120
     while not (lock_file.exists() and lock_file.read_text()) and time.time() < deadline:
@@ -372,7 +373,9 @@ def test_a_second_command_writing_the_same_results_fails_at_once(tmp_path):
             first.kill()  # not left running into the next test
             first.wait()
             raise
-    assert first.returncode == -signal.SIGINT, f"the first command ended with {first.returncode}"
+    assert first.returncode == 130, f"the first command ended with {first.returncode}, not by Ctrl-C"
+    last = (tmp_path / "first.err").read_text().strip().splitlines()[-1]
+    assert last.startswith("scamsim run: interrupted; nothing half-written is left"), last
     assert not (tmp_path / "results" / "same").exists()  # interrupted: nothing half-written
     assert not hidden(tmp_path), hidden(tmp_path)
 

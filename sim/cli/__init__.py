@@ -5,7 +5,8 @@ that configure model runs (:mod:`sim.cli.hydra_command`), so ``--help``, ``--cfg
 (multirun) work as usual, and the same syntax for ``collect``, ``phase`` and ``convergence``. Bad
 input (an unknown command or key, a value out of range, a config group option that does not exist) ends
 the program with a one-line message and exit code 2, never a traceback; so does a failure to read or
-write a file (a full disk: results are written atomically, so nothing is half-written).
+write a file (a full disk: results are written atomically, so nothing is half-written); Ctrl-C ends it
+with one line and exit code 130.
 
 This module loads only the command asked for (``sim.cli.<command>``), so ``scamsim --help`` and a
 mistyped command answer at once.
@@ -80,3 +81,12 @@ def main(argv: list[str] | None = None) -> None:
         importlib.import_module(f"sim.cli.{command}").main(argv[1:])
     except OSError as exc:
         fail(os_error_line(exc))
+    except KeyboardInterrupt:
+        # Ctrl-C: one line, not the traceback of wherever the model happened to be. Results are written
+        # whole or not at all, and the long commands keep what they finished for a re-run.
+        print(
+            f"{sys.argv[0]}: interrupted; nothing half-written is left (a re-run of calibrate, sbc or a "
+            "sweep resumes where it stopped)",
+            file=sys.stderr,
+        )
+        sys.exit(130)
