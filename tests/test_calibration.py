@@ -620,8 +620,11 @@ def test_target_tables_are_readable_in_100_columns():
         console = Console(width=100, record=True, file=io.StringIO())
         console.print(report_table(frame, title))
         lines = console.export_text().rstrip("\n").splitlines()
-        # Title, blank, header, rule, one line per target (no wrapped rows), the closing blank line.
-        assert len(lines) == 4 + len(frame) + 1, "\n".join(lines)
+        # Title, blank, header, rule, one line per target (no wrapped rows), the closing blank line, and
+        # under the fit targets (AM10 undefined) the line that says what n/a means.
+        undefined = use is Use.fit
+        assert len(lines) == 4 + len(frame) + 1 + undefined, "\n".join(lines)
+        assert lines[-1].strip().startswith("n/a: undefined in these runs") == undefined, lines[-1]
         assert all(len(line) <= 100 for line in lines)
         text += lines
     rows = {line.split()[0]: line.split()[1:] for line in text if line.split() and line.split()[0] in targets}
