@@ -232,7 +232,10 @@ NOT_REMADE = {
     "results/calibration/checkpoints/seed1": "seed 1's pyabc History (converged; the posterior was "
     "published from it), kept so that another machine can re-read it or continue it with a higher cap "
     "(README: Calibration): the source of a result, not a result",
-    "results/calibration/checkpoints/seed2": "seed 2's pyabc History, unfinished, kept so that any machine "
+    "results/calibration/checkpoints/seed2": "seed 2's pyabc History (converged), kept so that another "
+    "machine can re-read it for the convergence check (README: Calibration): the source of a result, not a "
+    "result",
+    "results/calibration/checkpoints/seed3": "seed 3's pyabc History, unfinished, kept so that any machine "
     "continues it (README: Calibration): a resume point, not a result",
 }
 
