@@ -345,8 +345,8 @@ def test_killing_a_calibration_stops_its_simulating_processes(tmp_path):
 
 def test_a_second_command_writing_the_same_results_fails_at_once(tmp_path):
     # 100,000 runs (a day; the test interrupts them): the first command must still be running when the
-    # second one has started, failed and the test interrupts the first, however fast the machine (64
-    # runs once finished, results written, before a loaded CI machine had started the second command).
+    # second one has started, failed and the test interrupts the first, however fast the machine (with
+    # 64 runs, CI once found the first command's results written: finished first, or SIGINT held back).
     slow = ["n_seeds=100000", "n_jobs=1", "scale=0.05", "time.end=2026-12-31", "posterior=null", "name=same"]
     with (tmp_path / "first.err").open("w") as err:  # a file, not a pipe: it never fills and blocks
         first = subprocess.Popen(
