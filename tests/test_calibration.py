@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -751,10 +752,12 @@ def test_only_numpys_false_alarm_about_pyabcs_proposal_covariance_is_dropped():
 
 # ------------------------------------------------------------------------------------- checkpoints
 def test_a_checkpoint_restores_the_history_it_saved_and_replaces_nothing(tmp_path, capsys):
-    """``save`` then ``restore`` gives back a History with the same rows and its record; neither writes
-    while a calibration of that name holds its lock, and ``restore`` never replaces a History."""
+    """``save`` then ``restore`` gives back a History with the same rows and its record; ``save`` runs
+    while a calibration of that name holds its lock (it copies consistently), ``restore`` does not, and
+    ``restore`` never replaces a History, nor unpacks anything but kept particles."""
     import multiprocessing
     import sqlite3
+    import tarfile
 
     from sim.analysis import checkpoint
     from sim.runs import dirs
@@ -773,7 +776,7 @@ def test_a_checkpoint_restores_the_history_it_saved_and_replaces_nothing(tmp_pat
         checkpoint.save("../c", root)
     with pytest.raises(ConfigError, match="holds no checkpoint"):
         checkpoint.restore("c", root)
-    # A calibration of that name running (its lock held by another process): refused, nothing written.
+    # A calibration of that name running (its lock held by another process): saved, not restored.
     ctx = multiprocessing.get_context("fork")
     locked, release = ctx.Event(), ctx.Event()
 
@@ -786,26 +789,83 @@ def test_a_checkpoint_restores_the_history_it_saved_and_replaces_nothing(tmp_pat
     holder.start()
     try:
         assert locked.wait(60)
+        packed, kept = checkpoint.save("c", root)
         with pytest.raises(dirs.DirError, match="is being written by another command"):
-            checkpoint.save("c", root)
+            checkpoint.restore("c", root)
     finally:
         release.set()
         holder.join()
-    assert not checkpoint.checkpoint_dir("c", root).exists()
 
-    [packed] = checkpoint.save("c", root)
     assert packed == checkpoint.checkpoint_dir("c", root) / f"{db.name}.xz"
+    assert kept == checkpoint.checkpoint_dir("c", root) / f"{db.stem}.kept.tar.xz"
+    with tarfile.open(kept) as archive:
+        assert archive.getnames() == []  # stopped at a generation's end: nothing in progress
     assert packed.stat().st_size < db.stat().st_size
     record = db.with_suffix(".json").read_text()
     with pytest.raises(ConfigError, match="exists and may hold generations the checkpoint lacks"):
         checkpoint.restore("c", root)
     original = rows(db)
     db.rename(tmp_path / "moved.db")
+    # An archive of kept particles holding anything else is refused before anything is written.
+    good = kept.read_bytes()
+    with tarfile.open(kept, "w:xz") as archive:
+        archive.add(packed, arcname="../t1-eps0.5/000000-x.pkl")
+    with pytest.raises(ConfigError, match=re.escape("not a kept particle <sample>/<file>.pkl")):
+        checkpoint.restore("c", root)
+    assert not db.exists()
+    kept.write_bytes(good)
     [restored] = checkpoint.restore("c", root)
     assert restored == db and rows(db) == original and db.with_suffix(".json").read_text() == record
+    assert not db.with_suffix(".kept").exists()
     # The command: one line and exit 2 on bad input.
     with pytest.raises(SystemExit) as exit_:
         checkpoint.main(["restore", ".hidden"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("checkpoint: error: name='.hidden' is not allowed")
+
+
+def test_a_checkpoint_saved_mid_generation_resumes_it_from_the_particles_kept(tmp_path, monkeypatch):
+    """A checkpoint saved while a generation is in progress holds the particles kept so far, in their
+    order; restored where nothing else is, the calibration resumes that generation from them exactly
+    as it would have where they were kept (same particles, same counts)."""
+    from sim.analysis import checkpoint, sampling
+
+    root = tmp_path / "calibration"
+    history = checkpoint.history_dir("c", root)
+    config, base = tiny_calibration(n_procs=1)
+    config.calibration.generations = 1
+    calibrate(config, base, history_dir=history)
+    keep, kept_here = sampling._keep, []
+
+    def keep_then_die(*args):  # killed once it has kept 3 of generation 2's 6 particles
+        keep(*args)
+        kept_here.append(1)
+        if len(kept_here) == 3:
+            raise Killed
+
+    monkeypatch.setattr(sampling, "_keep", keep_then_die)
+    config.calibration.generations = 2
+    with pytest.raises(Killed):
+        calibrate(config, base, history_dir=history)
+    monkeypatch.setattr(sampling, "_keep", keep)
+    [kept_dir] = history.glob("abc-*.kept")
+    [sample] = kept_dir.iterdir()
+    in_order = [path.read_bytes() for path in sampling.kept_in_order(sample)]
+    assert len(in_order) == 3
+
+    _, kept = checkpoint.save("c", root)
+    assert kept.name == f"{kept_dir.stem}.kept.tar.xz"
+    shutil.copytree(history, tmp_path / "first")  # the first machine, resumed below as it stands
+    shutil.rmtree(history)  # another machine: only the checkpoint
+    checkpoint.restore("c", root)
+    [restored] = (history / kept_dir.name).iterdir()
+    assert restored.name == sample.name
+    assert [path.read_bytes() for path in sampling.kept_in_order(restored)] == in_order
+
+    there = calibrate(config, base, history_dir=tmp_path / "first")
+    here = calibrate(config, base, history_dir=history)
+    assert here.diagnostics["resumed"].tolist() == [True, False]
+    pd.testing.assert_frame_equal(here.particles, there.particles)
+    columns = ["epsilon", "simulations", "acceptance_rate", "ess"]
+    pd.testing.assert_frame_equal(here.diagnostics[columns], there.diagnostics[columns])

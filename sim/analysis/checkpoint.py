@@ -3,16 +3,21 @@
 A calibration of many hours keeps its History in ``results/calibration/.<name>.history/``, which git
 ignores: a new machine would start it afresh. ``save NAME`` copies each History database there
 (``abc-<key>.db``; by sqlite's online backup, so the copy is consistent) xz-compressed, with the record
-of the code that began it (``abc-<key>.json``), into ``results/calibration/checkpoints/<name>/``,
-which is committed; ``restore NAME`` puts them back, after which the calibration's own command
-(``scamsim calibrate name=NAME ...``) continues from the last generation saved. Particles kept of a
-generation in progress (``abc-<key>.kept/``) are not saved: a restored run begins that generation
-again.
+of the code that began it (``abc-<key>.json``) and the particles kept of a generation in progress
+(``abc-<key>.kept/``, as ``abc-<key>.kept.tar.xz``, in the order they were kept), into
+``results/calibration/checkpoints/<name>/``, which is committed; ``restore NAME`` puts them back,
+after which the calibration's own command (``scamsim calibrate name=NAME ...``) continues from the
+last generation saved, starting the one in progress from the particles it had kept. So a machine
+lost mid-generation costs only the simulations in flight at the last save, not the generation.
 
-Both take the results directory's lock, so neither runs while a calibration of that name is writing;
-both check everything before writing anything, and write each file atomically. ``save`` checks each
-compressed file against the copy it was made from; ``restore`` never replaces a History that is there
-(it may hold generations the checkpoint lacks).
+``save`` may run while the calibration does: it copies the kept particles first and the database
+second, so the copy never holds particles of a generation later than the one the database continues
+with (particles of a generation the database already holds are set aside by the resumed run, as
+after any sitting). Two saves of one name do not run at once (the checkpoint folder's lock).
+``restore`` takes the results directory's lock, so it never runs while a calibration of that name is
+writing, and never replaces a History or kept particles that are there (they may hold generations the
+checkpoint lacks). Both check everything before writing anything, and write each file atomically;
+``save`` checks each compressed database against the copy it was made from.
 
 Run as ``python -m sim.analysis.checkpoint {save,restore} NAME`` (exit 2 with one line on bad input).
 """
@@ -22,9 +27,12 @@ from __future__ import annotations
 import argparse
 import filecmp
 import lzma
+import os
 import shutil
 import sqlite3
+import tarfile
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,6 +44,7 @@ from sim.runs.results import atomic_write
 
 CALIBRATIONS = RESULTS / "calibration"
 PACKED = ".xz"
+KEPT = ".kept.tar.xz"  # beside abc-<key>.db.xz: the particles kept of the generation in progress
 
 
 def history_dir(name: str, root: Path = CALIBRATIONS) -> Path:
@@ -52,6 +61,11 @@ def _record(db: Path) -> Path:
     return db.with_suffix(".json")
 
 
+def _kept_dir(db: Path) -> Path:
+    """Where the calibration keeps the particles of its generation in progress (see sampling)."""
+    return db.with_suffix(".kept")
+
+
 def _compress(source: Path, packed: Path) -> None:
     with source.open("rb") as raw, lzma.open(packed, "wb", preset=9) as out:
         shutil.copyfileobj(raw, out)
@@ -62,15 +76,70 @@ def _decompress(packed: Path, target: Path) -> None:
         shutil.copyfileobj(raw, out)
 
 
+def _snapshot_kept(kept_dir: Path, into: Path) -> None:
+    """Copy the particles kept in ``kept_dir`` into ``into`` (empty), numbered in the order they were kept.
+
+    Copies none if their sample ends during the copy (the calibration removes them once it has stored
+    their generation, which the database, copied after this, then holds).
+    """
+    from sim.analysis.sampling import kept_in_order  # imports pyabc (seconds): not on importing this module
+
+    try:
+        for folder in sorted(kept_dir.iterdir()) if kept_dir.is_dir() else ():
+            (into / folder.name).mkdir()
+            for order, path in enumerate(kept_in_order(folder)):
+                shutil.copyfile(path, into / folder.name / f"{order:06d}-{path.name}")
+    except FileNotFoundError:
+        for partial in into.iterdir():
+            shutil.rmtree(partial)
+
+
+def _pack_kept(snapshot: Path, packed: Path) -> None:
+    """Archive a snapshot of kept particles (``<sample>/<order>-<file>.pkl``) as xz-compressed tar."""
+    with tarfile.open(packed, "w:xz", preset=9) as tar:
+        for path in sorted(snapshot.glob("*/*.pkl")):
+            tar.add(path, arcname=f"{path.parent.name}/{path.name}")
+
+
+def _check_kept(packed: Path) -> None:
+    """Raise a one-line ConfigError unless ``packed`` holds only ``<sample>/<order>-<file>.pkl`` files."""
+    with tarfile.open(packed, "r:xz") as tar:
+        for member in tar.getmembers():
+            parts = Path(member.name).parts
+            if not (member.isfile() and len(parts) == 2 and parts[1].endswith(".pkl") and ".." not in parts):
+                raise ConfigError(f"{packed}: holds {member.name!r}, not a kept particle <sample>/<file>.pkl")
+
+
+def _unpack_kept(packed: Path, kept_dir: Path) -> None:
+    """Put archived kept particles (checked by :func:`_check_kept`) back in ``kept_dir``, whole or not at all.
+
+    Their files' times are set in the order they were kept, which is the order a resumed sample takes.
+    """
+    with tempfile.TemporaryDirectory(dir=kept_dir.parent) as tmp:
+        staged = Path(tmp) / kept_dir.name
+        with tarfile.open(packed, "r:xz") as tar:
+            tar.extractall(staged, filter="data")
+        now = time.time_ns()
+        for order, path in enumerate(sorted(staged.glob("*/*.pkl"))):
+            renamed = path.with_name(path.name.split("-", 1)[1])
+            path.rename(renamed)
+            os.utime(renamed, ns=(now + order, now + order))
+        if staged.is_dir():  # an empty archive (no generation in progress) leaves nothing to put back
+            staged.rename(kept_dir)
+
+
 def save(name: str, root: Path = CALIBRATIONS) -> list[Path]:
-    """Save calibration ``name``'s History databases and records as a checkpoint.
+    """Save calibration ``name``'s History databases, records and kept particles as a checkpoint.
+
+    May run while the calibration does (module docstring).
 
     Returns:
-        The compressed databases written.
+        The files written: per History its compressed database and its kept particles (an empty
+        archive when no generation is in progress).
 
     Raises:
         ConfigError: If ``name`` is not a plain folder name, there is no History, a database has no
-            record, or a calibration of that name is running (:class:`sim.runs.dirs.DirError`); nothing
+            record, or another save of that name is running (:class:`sim.runs.dirs.DirError`); nothing
             is written then.
     """
     source, dest = history_dir(dirs.check_name(name), root), checkpoint_dir(name, root)
@@ -84,11 +153,15 @@ def save(name: str, root: Path = CALIBRATIONS) -> list[Path]:
             "a checkpoint without it could not be continued"
         )
     written = []
-    with dirs.lock(root / name):
+    with dirs.lock(dest):
         for db in dbs:
-            packed = dest / f"{db.name}{PACKED}"
+            packed, kept = dest / f"{db.name}{PACKED}", dest / f"{db.stem}{KEPT}"
             with tempfile.TemporaryDirectory() as tmp:
-                copy, compressed, check = (Path(tmp) / f for f in (db.name, "packed.xz", "check.db"))
+                copy, compressed, check, snapshot = (
+                    Path(tmp) / f for f in (db.name, "packed.xz", "check.db", "kept")
+                )
+                snapshot.mkdir()
+                _snapshot_kept(_kept_dir(db), snapshot)  # before the database: never a later generation's
                 with sqlite3.connect(db) as live, sqlite3.connect(copy) as backup:
                     live.backup(backup)
                 _compress(copy, compressed)
@@ -97,8 +170,9 @@ def save(name: str, root: Path = CALIBRATIONS) -> list[Path]:
                 if not filecmp.cmp(copy, check, shallow=False):
                     raise ConfigError(f"{packed}: the compressed copy does not decompress to the History")
                 atomic_write(packed, lambda path, compressed=compressed: shutil.copyfile(compressed, path))
-            atomic_write(_record(dest / db.name), lambda path, db=db: shutil.copyfile(_record(db), path))
-            written.append(packed)
+                atomic_write(_record(dest / db.name), lambda path, db=db: shutil.copyfile(_record(db), path))
+                atomic_write(kept, lambda path, snapshot=snapshot: _pack_kept(snapshot, path))
+            written += [packed, kept]
     return written
 
 
@@ -106,12 +180,12 @@ def restore(name: str, root: Path = CALIBRATIONS) -> list[Path]:
     """Put calibration ``name``'s checkpoint back where the calibration continues from it.
 
     Returns:
-        The History databases written.
+        The History databases written (their records and kept particles are put back beside them).
 
     Raises:
         ConfigError: If ``name`` is not a plain folder name, there is no checkpoint, one has no record,
-            a History of the same key is already there, or a calibration of that name is running;
-            nothing is written then.
+            a History or kept particles of the same key are already there, or a calibration of that
+            name is running; nothing is written then.
     """
     source, target = checkpoint_dir(dirs.check_name(name), root), history_dir(name, root)
     packs = sorted(source.glob(f"abc-*.db{PACKED}"))
@@ -121,9 +195,13 @@ def restore(name: str, root: Path = CALIBRATIONS) -> list[Path]:
     for db in dbs:
         if not _record(source / db.name).is_file():
             raise ConfigError(f"name={name}: {source} has no record {_record(db).name} for {db.name}{PACKED}")
+    # Checkpoints saved before kept particles were saved have none.
+    kept = {db: source / f"{db.stem}{KEPT}" for db in dbs if (source / f"{db.stem}{KEPT}").is_file()}
+    for packed in kept.values():
+        _check_kept(packed)
     written = []
     with dirs.lock(root / name):
-        there = [db for db in dbs if db.exists()]
+        there = [path for db in dbs for path in (db, _kept_dir(db)) if path.exists()]
         if there:
             raise ConfigError(
                 f"name={name}: {there[0]} exists and may hold generations the checkpoint lacks; move it away "
@@ -132,6 +210,8 @@ def restore(name: str, root: Path = CALIBRATIONS) -> list[Path]:
         for pack, db in zip(packs, dbs, strict=True):
             atomic_write(db, lambda path, pack=pack: _decompress(pack, path))
             atomic_write(_record(db), lambda path, db=db: shutil.copyfile(_record(source / db.name), path))
+            if db in kept:
+                _unpack_kept(kept[db], _kept_dir(db))
             written.append(db)
     return written
 
@@ -148,9 +228,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.exit(2, f"checkpoint: error: {exc}\n")
     for path in done:
         print(f"{args.action}d {path} ({path.stat().st_size / 2**20:.1f} MB)")
-    kept = sorted(history_dir(args.name).glob("abc-*.kept/*/*.pkl"))
-    if args.action == "save" and kept:
-        print(f"not saved: {len(kept)} particle(s) kept of a generation in progress (it is begun again)")
+    for kept_dir in sorted(history_dir(args.name).glob("abc-*.kept")) if args.action == "restore" else ():
+        for sample in sorted(kept_dir.iterdir()):
+            print(f"restored {len(list(sample.glob('*.pkl')))} particle(s) kept of sample {sample.name}")
 
 
 if __name__ == "__main__":

@@ -115,10 +115,17 @@ def _sample_dir(keep_dir: Path, t: int, epsilon: float) -> Path:
     return keep_dir / ("prior" if t < 0 else f"t{t}-eps{epsilon!r}")
 
 
+def kept_in_order(folder: Path) -> list[Path]:
+    """The files of the particles kept in ``folder``, in the order they were saved (their times).
+
+    A resumed sample takes them in this order (the first ``n``), and a checkpoint keeps it.
+    """
+    return sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime_ns)
+
+
 def _kept(folder: Path) -> list[tuple[Any, int]]:
     """The particles kept in ``folder``, each with the simulations it took, in the order they were saved."""
-    paths = sorted(folder.glob("*.pkl"), key=lambda p: p.stat().st_mtime_ns)
-    return [pickle.loads(path.read_bytes()) for path in paths]
+    return [pickle.loads(path.read_bytes()) for path in kept_in_order(folder)]
 
 
 class _Counting:
