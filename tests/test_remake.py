@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.report import remake
+from sim.report import remake, remake_steps
 from sim.runs import provenance
 
 REPO = Path(__file__).resolve().parent.parent
@@ -93,11 +93,11 @@ def test_a_committed_result_no_step_remakes_is_refused(repo, draws, capsys):
 
 
 def test_the_plan_covers_every_committed_result_and_every_notebook_input():
-    made = {out for step in remake.STEPS for out in (*step.outputs, *step.reads)}
+    made = {out for step in remake_steps.STEPS for out in (*step.outputs, *step.reads)}
     committed = remake.committed_results(REPO)
     assert {"results/phase", "results/robustness", "results/briefs/crackdown"} <= committed
     assert "results" not in committed  # README.md is no result; every other file is in a result
-    assert committed <= made | set(remake.NOT_REMADE)
+    assert committed <= made | set(remake_steps.NOT_REMADE)
     inputs = remake.notebook_inputs(REPO)
     assert inputs["results/phase"] == ["02_phase_diagram.ipynb"]
     assert set(inputs) <= made, inputs
@@ -107,7 +107,7 @@ def test_a_dry_run_prints_every_command_and_writes_nothing(draws, tmp_path, caps
     smoke = tmp_path / "smoke"
     remake.main(["--posterior", str(draws), "--dry-run", "--smoke", str(smoke)], root=REPO)
     out = capsys.readouterr().out
-    for step in remake.STEPS:
+    for step in remake_steps.STEPS:
         assert f". {step.name}: " in out
         for line in step.command_lines(str(draws), smoke=True):
             assert " ".join(line) in out.replace("'", "")
@@ -115,7 +115,7 @@ def test_a_dry_run_prints_every_command_and_writes_nothing(draws, tmp_path, caps
             assert path in out
     assert not smoke.exists()
     # A smoke override replaces the real command's value of the same key (a key given twice is an error).
-    [sweep, _] = next(s for s in remake.STEPS if s.name == "robustness").command_lines("p", smoke=True)
+    [sweep, _] = next(s for s in remake_steps.STEPS if s.name == "robustness").command_lines("p", smoke=True)
     assert [a for a in sweep if a.startswith("police.raid_capacity=")] == ["police.raid_capacity=0,20"]
 
 
@@ -125,14 +125,14 @@ def test_a_result_that_does_not_name_the_commit_and_posterior_is_never_moved_ove
     mine.mkdir(parents=True)
     (mine / "notes.txt").write_text("mine")
 
-    def step(commit: str, name: str) -> remake.Step:
+    def step(commit: str, name: str) -> remake_steps.Step:
         """A step whose one command writes results/x naming ``commit`` and posterior ``name``."""
         metadata = {"written_by": "scamsim", "git": {"commit": commit, "dirty": job.dirty}}
         metadata["config"] = {"posterior": name}
         text = json.dumps(metadata).replace("{", "{{").replace("}", "}}")  # command lines are formatted
         write = "import pathlib, sys; p = pathlib.Path('results/x'); p.mkdir(parents=True); "
         write += "(p / 'metadata.json').write_text(sys.argv[1])"
-        return remake.Step(
+        return remake_steps.Step(
             "x", "a test", 0, commands=(("python", "-c", write, text),), smoke=((),), outputs=("results/x",)
         )
 

@@ -1,10 +1,11 @@
 """Re-make every committed result from one clean commit: ``make results POSTERIOR=<name>``.
 
 ``python -m sim.report.remake --posterior NAME [--steps a,b] [--dry-run] [--smoke [DIR]]`` runs the
-steps of :data:`STEPS` in order, each with the commands the README documents (plus ``posterior=``):
-the check of the committed calibration, ``scamsim validate``, the baseline ``scamsim run``, the phase
-diagram sweep and ``scamsim phase``, the robustness sweep and its report, the three briefs and the two
-sensitivity analyses. The notebooks read results these steps make (:func:`notebook_inputs`).
+steps of :data:`sim.report.remake_steps.STEPS` in order, each with the commands the README documents
+(plus ``posterior=``): the check of the committed calibration, ``scamsim validate``, the baseline
+``scamsim run``, the phase diagram sweep and ``scamsim phase``, the robustness sweep and its report,
+the three briefs and the two sensitivity analyses. The notebooks read results these steps make
+(:func:`notebook_inputs`).
 
 It refuses to start (one line, exit 2) when the posterior is missing or refused
 (:func:`sim.runs.posterior.load`), when the git tree has uncommitted changes outside the folders of
@@ -18,7 +19,8 @@ over the committed ones (:func:`sim.runs.results.move_into_place`: the project's
 one-step exchange) and their published copies written (``docs/img``). A step done at this commit with
 this posterior is skipped when the remake is run again; a killed one starts over, except its sweep,
 which skips the chunks it finished. ``results/MANIFEST.json`` records each step (commands, outputs,
-commit, posterior, wall time) and ``results/MANIFEST.md`` lists every committed result with them.
+commit, posterior, wall time) and ``results/MANIFEST.md`` lists every committed result with them
+(:mod:`sim.report.manifest`).
 
 ``--smoke`` runs the same steps at a tiny scale into a new temporary folder (or ``DIR``, outside the
 repository) and never over the committed results; uncommitted changes are allowed there (the results
@@ -39,205 +41,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sim.model.schemas import ConfigError
+from sim.report.manifest import MANIFEST, MANIFEST_MD, duration, manifest_markdown, read_manifest
+from sim.report.remake_steps import NOT_REMADE, STEPS, Step
 from sim.runs import dirs, posterior, provenance
 from sim.runs.collect import collect
 from sim.runs.results import atomic_write, move_into_place, write_json
 
 STAGING = Path("results") / ".remake"
-MANIFEST = Path("results") / "MANIFEST.json"
-MANIFEST_MD = Path("results") / "MANIFEST.md"
 # Committed files under results/ that are no result: this remake's record and the folder's README.
 OWN_FILES = ("results/README.md", str(MANIFEST), str(MANIFEST_MD))
-BRIEFS = ("raid_surge", "anti_corruption", "crackdown")
-SOBOL_SELECT = (
-    "sensitivity.select=[targets.invest_rate,compounds.expansion_rate,compounds.capacity_median,"
-    "recruitment.ad_reach,compounds.punish_rate,police.corruption]"
-)
-CALIBRATION = "results/calibration/default"
-TINY_RUN = ("scale=0.02", "n_seeds=2")  # --smoke: 2% of the population, 2 replicates
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of the remake.
-
-    Attributes:
-        name: Its name (``--steps``).
-        purpose: What rests on it (README section, notebook).
-        minutes: Wall time on the project's 2 cores, as measured by the remake at commit 22b8baa
-            (``results/MANIFEST.json``), rounded up.
-        commands: Command lines, run in the step's staging folder; ``{posterior}`` is the posterior.
-        smoke: Per command, the overrides of ``--smoke`` (each replaces the same key, or is added).
-        outputs: Result directories the step makes (relative to the repository).
-        committed: Whether the outputs are committed (the validation and baseline runs are not).
-        sweep: The sweep directory the first command writes (checked complete before going on).
-        reads: Committed results the step checks but does not make.
-        copies: (file, published copy): written after the outputs are in place.
-    """
-
-    name: str
-    purpose: str
-    minutes: float
-    commands: tuple[tuple[str, ...], ...] = ()
-    smoke: tuple[tuple[str, ...], ...] = ()
-    outputs: tuple[str, ...] = ()
-    committed: bool = True
-    sweep: str | None = None
-    reads: tuple[str, ...] = ()
-    copies: tuple[tuple[str, str], ...] = ()
-
-    def command_lines(self, name: str, smoke: bool) -> list[list[str]]:
-        """The step's command lines for posterior ``name`` (at tiny scale if ``smoke``)."""
-        lines = [[arg.format(posterior=name) for arg in command] for command in self.commands]
-        if smoke:
-            lines = [with_overrides(line, extra) for line, extra in zip(lines, self.smoke, strict=True)]
-        return lines
-
-
-def with_overrides(argv: list[str], extra: Sequence[str]) -> list[str]:
-    """``argv`` with each ``key=value`` of ``extra`` replacing the same key's, or added at the end."""
-    out = list(argv)
-    for item in extra:
-        key = item.partition("=")[0]
-        same = [i for i, arg in enumerate(out) if "=" in arg and arg.partition("=")[0] == key]
-        if same:
-            out[same[0]] = item
-        else:
-            out.append(item)
-    return out
-
-
-STEPS: tuple[Step, ...] = (
-    Step(
-        "calibration",
-        "README, Calibration: the figures and fit of the calibration the posterior comes from",
-        0,
-        reads=(CALIBRATION,),
-        copies=tuple(
-            (f"{CALIBRATION}/{path}", f"docs/img/calibration/{Path(path).name}")
-            for path in (
-                "fit.csv",
-                "validation.csv",
-                "figures/fit.png",
-                "figures/marginals.png",
-                "figures/pairs.png",
-            )
-        ),
-    ),
-    Step(
-        "validate",
-        "README, Validation: the validate-only targets against the posterior",
-        1,
-        commands=(("scamsim", "validate", "posterior={posterior}"),),
-        smoke=(("calibration.predictive_draws=2",),),
-        outputs=("results/validation/default",),
-        committed=False,
-    ),
-    Step(
-        "baseline",
-        "README, Running the model: the baseline table, its readings and figures",
-        1,
-        commands=(("scamsim", "run", "posterior={posterior}"),),
-        smoke=(TINY_RUN,),
-        outputs=("results/baseline",),
-        committed=False,
-        copies=tuple(
-            (f"results/baseline/figures/{name}.png", f"docs/img/{name}.png")
-            for name in ("compounds_active", "workers_held", "exits_by_route")
-        ),
-    ),
-    Step(
-        "phase",
-        "README, The raid-rate x corruption phase diagram; notebook 2",
-        11,
-        # 20 runs a cell, each its own posterior draw (the README's design), as 20 draws x 1 seed.
-        commands=(
-            ("scamsim", "run", "experiment=phase", "posterior={posterior}", "n_draws=20", "n_seeds=1"),
-            ("scamsim", "phase"),
-        ),
-        smoke=(("n_draws=2", "police.raid_capacity=0,20", "police.corruption=0.2,0.8", "scale=0.02"), ()),
-        outputs=("results/phase",),
-        sweep="results/multirun/phase",
-    ),
-    Step(
-        "robustness",
-        "README, Robustness: the structural variants",
-        8,
-        # The README's grid; 4 runs a cell as 4 posterior draws x 1 seed (4 seeds of one draw would
-        # test one random particle).
-        commands=(
-            (
-                "scamsim",
-                "run",
-                "experiment=robustness",
-                "posterior={posterior}",
-                "n_draws=4",
-                "n_seeds=1",
-                "police.raid_capacity=0,5,10,20,30,60,100,200",
-                "police.corruption=0.2,0.4,0.6,1",
-            ),
-            ("python", "-m", "sim.report.robustness", "results/multirun/robustness", "--resamples=300"),
-        ),
-        smoke=(
-            (
-                "n_draws=2",
-                "variant=v0,v4",
-                "police.raid_capacity=0,20",
-                "police.corruption=0.4,1",
-                "scale=0.02",
-            ),
-            ("--resamples=20",),
-        ),
-        outputs=("results/robustness",),
-        sweep="results/multirun/robustness",
-    ),
-    Step(
-        "briefs",
-        "README, Scenario briefs: the three committed briefs",
-        3,
-        commands=tuple(("scamsim", "brief", f"scenario={name}", "posterior={posterior}") for name in BRIEFS),
-        smoke=(TINY_RUN,) * len(BRIEFS),
-        outputs=tuple(f"results/briefs/{name}" for name in BRIEFS),
-    ),
-    Step(
-        "sensitivity",
-        "README, Sensitivity analysis (fit-consistent PAWN, levers, Morris, Sobol); notebook 5",
-        35,
-        commands=(
-            ("scamsim", "sensitivity", "posterior={posterior}"),
-            ("scamsim", "sensitivity", "sensitivity=levers", "posterior={posterior}"),
-            ("scamsim", "sensitivity", "sensitivity=morris", "posterior={posterior}"),
-            ("scamsim", "sensitivity", "sensitivity=sobol", SOBOL_SELECT, "posterior={posterior}"),
-        ),
-        smoke=(
-            ("sensitivity.n=10", "scale=0.02"),
-            ("sensitivity.n=2", "sensitivity.levers.points=2", "scale=0.02"),
-            ("sensitivity.n=2", "n_seeds=1", "scale=0.02"),
-            ("sensitivity.n=2", "scale=0.02"),
-        ),
-        outputs=tuple(f"results/sensitivity/{name}" for name in ("default", "levers", "morris", "sobol")),
-    ),
-)
-
-# Committed results no step re-makes, and why.
-NOT_REMADE = {
-    "results/sbc/default": "the simulation-based calibration (scamsim sbc) draws its truths from the priors: "
-    "it does not rest on the posterior",
-    "results/calibration/checkpoints/seed1": "seed 1's pyabc History (converged; the posterior was "
-    "published from it), kept so that another machine can re-read it or continue it with a higher cap "
-    "(README: Calibration): the source of a result, not a result",
-    "results/calibration/checkpoints/seed2": "seed 2's pyabc History (converged), kept so that another "
-    "machine can re-read it for the convergence check (README: Calibration): the source of a result, not a "
-    "result",
-    "results/calibration/checkpoints/seed3": "seed 3's pyabc History, unfinished, kept so that any machine "
-    "continues it (README: Calibration): a resume point, not a result",
-}
 
 
 class StepFailed(Exception):
@@ -278,15 +94,6 @@ def recorded_posterior(metadata: dict[str, Any]) -> str | None:
     """
     config = metadata.get("config") or {}
     return config["posterior"] if "posterior" in config else metadata.get("posterior_name")
-
-
-def duration(seconds: float) -> str:
-    """``seconds`` in words: ``52 s``, ``34 min 12 s``, ``1 h 05 min``."""
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
 class Remake:
@@ -354,7 +161,7 @@ class Remake:
         if forgotten:
             raise ConfigError(
                 f"{forgotten[0]} is committed but no step re-makes it: add it to STEPS or NOT_REMADE in "
-                "sim/report/remake.py"
+                "sim/report/remake_steps.py"
             )
         if smoke is None:
             self.dest = self.root
@@ -576,63 +383,6 @@ class Remake:
             raise StepFailed(
                 f"{path} records posterior {recorded_posterior(metadata)!r}, not {self.posterior!r}"
             )
-
-
-def read_manifest(dest: Path) -> dict[str, Any]:
-    """The remake's record in ``dest`` (empty if there is none yet)."""
-    path = dest / MANIFEST
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def manifest_markdown(manifest: dict[str, Any]) -> str:
-    """``results/MANIFEST.md``: every result of the record with its command, commit, posterior and time."""
-    steps = manifest.get("steps", {})
-    lines = [
-        "# How the committed results were made",
-        "",
-        "Written by `make results POSTERIOR=<name>` (`python -m sim.report.remake`; README, Reproducibility)",
-        "after each step it ran; the same record, machine-readable, is `MANIFEST.json`. Each step's",
-        "commands ran in a staging folder of its own (`results/.remake/<commit>-<posterior>/<step>/`),",
-        "whose results then replaced the committed ones; wall times are per step.",
-        "",
-    ]
-    commits = sorted({entry["commit"][:10] for entry in steps.values()})
-    if len(commits) > 1:
-        lines += [f"**Not one commit:** these results were made from {', '.join(commits)}.", ""]
-    lines += [
-        "| result | step | command(s) | commit | posterior | step time | finished |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, entry in steps.items():
-        post = entry["posterior"]
-        fitted = post.get("fitted", {})
-        fit = f"; fitted {fitted['created']}" if "created" in fitted else ""
-        commit = entry["commit"][:10] + (" (with uncommitted changes)" if entry["dirty"] else "")
-        commands = "<br>".join(f"`{c}`" for c in entry["commands"])
-        where = {out: "" if entry["committed"] else " (not committed)" for out in entry["outputs"]}
-        for out, note in where.items():
-            lines.append(
-                f"| `{out}`{note} | {name} | {commands} | {commit} | `{post['name']}` (sha256 "
-                f"{post['sha256'][:12]}{fit}) | {duration(entry['seconds'])} | {entry['finished']} |"
-            )
-        for read, made in entry.get("reads", {}).items():
-            dirty = " (with uncommitted changes)" if made.get("dirty") else ""
-            lines.append(
-                f"| `{read}` | {name} | checked, not re-made: the calibration `{post['name']}` was published "
-                f"from (`scamsim calibrate`) | {str(made.get('commit'))[:10]}{dirty} | `{post['name']}` | "
-                f"{duration(entry['seconds'])} | {entry['finished']} |"
-            )
-    copies = [(src, dst) for entry in steps.values() for src, dst in entry.get("copies", [])]
-    if copies:
-        lines += [
-            "",
-            "Published copies (for the README): " + "; ".join(f"`{d}` of `{s}`" for s, d in copies) + ".",
-        ]
-    lines += ["", *(f"Not re-made: `{path}`: {why}." for path, why in NOT_REMADE.items())]
-    missing = [step.name for step in STEPS if step.name not in steps]
-    if missing:
-        lines += ["", f"Not made by a remake yet: {', '.join(missing)}."]
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None, root: Path = provenance.ROOT) -> None:
