@@ -88,6 +88,40 @@ def test_summary_coverage_standard_error_and_width():
     assert sbc.summary(rows_log, log_prior, 39, 4)["width90"].item() == pytest.approx(0.5)
 
 
+def test_coverage_by_fit_splits_truths_at_the_median_final_epsilon():
+    """Truths split by their last generation's epsilon; coverage pooled over each half's parameters; a
+    difference that only the closer fits explain has a small permutation p, and none a large one."""
+    n = 8
+    final = [0.5, 9.0, 1.0, 8.0, 2.0, 7.0, 3.0, 6.0]  # truths 0, 2, 4, 6 come closest
+    diagnostics = pd.DataFrame(
+        [{"truth_index": i, "generation": 0, "epsilon": 100.0, "ess": 40.0} for i in range(n)]
+        + [{"truth_index": i, "generation": 1, "epsilon": final[i], "ess": 10.0 + i} for i in range(n)]
+    )
+
+    def rows(inside):  # two parameters per truth, both inside or both outside
+        return pd.DataFrame(
+            [
+                {"truth_index": i, "parameter": p, "inside50": inside(i), "inside90": inside(i)}
+                for i in range(n)
+                for p in ("x", "y")
+            ]
+        )
+
+    split = sbc.coverage_by_fit(rows(lambda i: final[i] <= 3.0), diagnostics).set_index("fit")
+    assert split["truths"].tolist() == [4, 4]
+    assert split.loc["closer", ["epsilon_min", "epsilon_max"]].tolist() == [0.5, 3.0]
+    assert split.loc["further", ["epsilon_min", "epsilon_max"]].tolist() == [6.0, 9.0]
+    assert split.loc["closer", "ess"] == 13.0  # median of the last generation's: 10, 12, 14, 16
+    assert split["coverage90"].tolist() == [1.0, 0.0] and split["coverage50"].tolist() == [1.0, 0.0]
+    # Only 1 of the 70 ways to choose 4 of 8 truths puts all the covered ones on one side.
+    assert split["p90"].iloc[0] == pytest.approx(1 / 70, abs=0.01)
+    reversed_ = sbc.coverage_by_fit(rows(lambda i: final[i] > 3.0), diagnostics)
+    assert reversed_["coverage90"].tolist() == [0.0, 1.0] and reversed_["p90"].iloc[0] == pytest.approx(1.0)
+    tied = sbc.coverage_by_fit(rows(lambda i: True), diagnostics.assign(epsilon=1.0)).set_index("fit")
+    assert tied["truths"].tolist() == [8, 0] and tied.loc["closer", "coverage90"] == 1.0
+    assert tied.loc["further", ["coverage90", "p90"]].isna().all()
+
+
 def toy_sbc(posterior_of, n_truths: int = 300, n_particles: int = 100) -> pd.DataFrame:
     """SBC of a toy model: truth x from U(0, 1), a posterior from ``posterior_of(truth, rng)``."""
     rows = []
@@ -374,6 +408,7 @@ def test_sbc_through_the_cli_writes_the_report_and_resumes(tmp_path):
     assert set(targets.loc[0].index) <= {n for n, t in config.calibration.targets.items() if t.use is Use.fit}
     assert (out / "figures" / "ranks.png").stat().st_size > 10_000
     assert "| `police.raid_capacity` |" in (out / "summary.md").read_text()
+    assert pd.read_csv(out / "coverage_by_fit.csv")["truths"].tolist() == [1, 1]  # 2 truths, split in two
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["command"] == "scamsim sbc" and metadata["truths_computed"] == 2
     # Run again: every truth is saved, so none is calibrated again and the report is the same.

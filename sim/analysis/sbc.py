@@ -277,6 +277,67 @@ def summary(
     return pd.DataFrame(out)
 
 
+def coverage_by_fit(
+    rows: pd.DataFrame, diagnostics: pd.DataFrame, permutations: int = 10_000, seed: int = 0
+) -> pd.DataFrame:
+    """Coverage of the truths whose calibration came closer to its targets, against the others'.
+
+    A small calibration per truth is ended by its cap on generations, not by converging, so some truths
+    end far from their synthetic targets (a large final epsilon). If the posteriors are too narrow
+    because those fits stopped early, the truths with the closer fits are covered nearer the nominal
+    rate. The truths are split at the median of their last generation's epsilon (``closer``: at or
+    below it).
+
+    Args:
+        rows: :func:`truth_rows` of every truth (with ``truth_index``).
+        diagnostics: The calibrations' diagnostics (``truth_index``, ``generation``, ``epsilon``,
+            ``ess``), one row per generation.
+        permutations: Random relabellings of the truths for the p-value.
+        seed: Seed of the relabellings.
+
+    Returns:
+        One row per half (``fit``: ``closer``, ``further``): ``truths``, the final epsilons' range
+        (``epsilon_min``, ``epsilon_max``), the median final ``ess``, ``coverage50`` and ``coverage90``
+        over every parameter of those truths, and ``p90``: the one-sided permutation p-value of the
+        closer half's 90% coverage exceeding the other's by as much by chance (truths relabelled,
+        their parameters kept together, since one truth's intervals are not independent). If every
+        fit ended at the same epsilon, ``further`` is empty and its figures and ``p90`` are NaN.
+    """
+    last = diagnostics.sort_values("generation").groupby("truth_index").tail(1).set_index("truth_index")
+    inside = rows.groupby("truth_index")[["inside50", "inside90"]].agg(["sum", "count"])
+    last = last.loc[inside.index]
+    closer = (last["epsilon"] <= last["epsilon"].median()).to_numpy()
+
+    def coverage(level: int, mask: np.ndarray) -> float:
+        hits = inside[(f"inside{level}", "sum")].to_numpy()[mask]
+        return float(hits.sum() / inside[(f"inside{level}", "count")].to_numpy()[mask].sum())
+
+    p90 = math.nan  # no split when every fit ended at the same epsilon
+    if 0 < closer.sum() < len(closer):
+        observed = coverage(90, closer) - coverage(90, ~closer)
+        rng = np.random.default_rng(seed)
+        shuffled = [rng.permutation(closer) for _ in range(permutations)]
+        as_large = sum(coverage(90, m) - coverage(90, ~m) >= observed - 1e-12 for m in shuffled)
+        p90 = (as_large + 1) / (permutations + 1)
+    out = []
+    for name, mask in (("closer", closer), ("further", ~closer)):
+        eps, ess = last["epsilon"].to_numpy()[mask], last["ess"].to_numpy()[mask]
+        empty = not mask.any()
+        out.append(
+            {
+                "fit": name,
+                "truths": int(mask.sum()),
+                "epsilon_min": math.nan if empty else float(eps.min()),
+                "epsilon_max": math.nan if empty else float(eps.max()),
+                "ess": math.nan if empty else float(np.median(ess)),
+                "coverage50": math.nan if empty else coverage(50, mask),
+                "coverage90": math.nan if empty else coverage(90, mask),
+                "p90": p90,
+            }
+        )
+    return pd.DataFrame(out)
+
+
 # ------------------------------------------------------------------------------------- running
 @dataclass
 class TruthResult:

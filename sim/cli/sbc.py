@@ -55,8 +55,12 @@ def work_dir(out_dir: Path) -> Path:
     return out_dir.with_name(out_dir.name + WORK_SUFFIX)
 
 
-def markdown(summary: pd.DataFrame, metadata: dict) -> str:
-    """The coverage table as Markdown, with what the report checked and how long it took."""
+def markdown(summary: pd.DataFrame, metadata: dict, by_fit: pd.DataFrame) -> str:
+    """The coverage table as Markdown, with what the report checked and how long it took.
+
+    After it, the coverage of the truths whose fits came closer against the others'
+    (:func:`sim.analysis.sbc.coverage_by_fit`).
+    """
     settings = metadata["config"]["sbc"]
     fit = metadata["config"]["calibration"]
     lines = [
@@ -80,6 +84,18 @@ def markdown(summary: pd.DataFrame, metadata: dict) -> str:
             f"| `{row.parameter}` | {row.coverage50:.2f} ± {row.se50:.2f} "
             f"| {row.coverage90:.2f} ± {row.se90:.2f} | {row.rank_p:.2f} | {row.width90:.2f} |"
         )
+    closer, further = (by_fit[by_fit["fit"] == name].iloc[0] for name in ("closer", "further"))
+    if not further.truths:
+        return "\n".join([*lines, "", "Every truth's fit ended at the same epsilon: no split by fit."]) + "\n"
+    lines += [
+        "",
+        f"By how close each truth's fit came (split at the median of the final epsilons): the "
+        f"{closer.truths} closer fits (epsilon {closer.epsilon_min:.3g} to {closer.epsilon_max:.3g}, median "
+        f"ESS {closer.ess:.0f}) cover {closer.coverage50:.2f} at 50% and {closer.coverage90:.2f} at 90%; "
+        f"the {further.truths} further (epsilon {further.epsilon_min:.3g} to {further.epsilon_max:.3g}, "
+        f"median ESS {further.ess:.0f}) {further.coverage50:.2f} and {further.coverage90:.2f} (one-sided "
+        f"permutation p {closer.p90:.2f} for the difference at 90%).",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -93,13 +109,15 @@ def write(config: SbcConfig, results: list[TruthResult], out_dir: Path, metadata
         [{"truth_index": r.index, "target": name, **t} for r in results for name, t in r.targets.items()]
     )
     diagnostics = pd.DataFrame([{"truth_index": r.index, **d} for r in results for d in r.diagnostics])
+    by_fit = sbc.coverage_by_fit(rows, diagnostics)
     figure = sbc_figures.ranks(rows, summary, settings.posterior_draws, settings.bins, metadata)
     with atomic_dir(out_dir) as tmp:
         summary.to_csv(tmp / "coverage.csv", index=False)
         rows.to_csv(tmp / "truths.csv", index=False)
         targets.to_csv(tmp / "targets.csv", index=False)
         diagnostics.to_csv(tmp / "diagnostics.csv", index=False)
-        (tmp / "summary.md").write_text(markdown(summary, metadata))
+        by_fit.to_csv(tmp / "coverage_by_fit.csv", index=False)
+        (tmp / "summary.md").write_text(markdown(summary, metadata, by_fit))
         write_json(tmp / "metadata.json", metadata)
         figures.save(tmp / "figures", {"ranks": figure})
     return summary
