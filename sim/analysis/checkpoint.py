@@ -44,6 +44,7 @@ from sim.runs.results import atomic_write
 
 CALIBRATIONS = RESULTS / "calibration"
 PACKED = ".xz"
+BACKUP_PAGES = 1024  # database pages copied per step of the online backup (4 MiB at sqlite's default)
 KEPT = ".kept.tar.xz"  # beside abc-<key>.db.xz: the particles kept of the generation in progress
 
 
@@ -163,7 +164,9 @@ def save(name: str, root: Path = CALIBRATIONS) -> list[Path]:
                 snapshot.mkdir()
                 _snapshot_kept(_kept_dir(db), snapshot)  # before the database: never a later generation's
                 with sqlite3.connect(db) as live, sqlite3.connect(copy) as backup:
-                    live.backup(backup)
+                    # In steps, so a running calibration is never kept from writing for long; a write
+                    # between steps makes sqlite start the copy again, so it is still consistent.
+                    live.backup(backup, pages=BACKUP_PAGES)
                 _compress(copy, compressed)
                 _decompress(compressed, check)
                 # Checked before it replaces the previous checkpoint, which a bad copy must not cost.
