@@ -8,7 +8,7 @@ of the code that began it (``abc-<key>.json``) and the particles kept of a gener
 ``results/calibration/checkpoints/<name>/``, which is committed; ``restore NAME`` puts them back,
 after which the calibration's own command (``scamsim calibrate name=NAME ...``) continues from the
 last generation saved, starting the one in progress from the particles it had kept. So a machine
-lost mid-generation costs only the simulations in flight at the last save, not the generation.
+lost mid-generation costs only what ran after the last save, not the whole generation.
 
 ``save`` may run while the calibration does: it copies the kept particles first and the database
 second, so the copy never holds particles of a generation later than the one the database continues
