@@ -311,6 +311,18 @@ def calibration_params() -> ModelParams:
     return p
 
 
+def calibration_setup() -> tuple[Any, ModelParams]:
+    """The configuration ``scamsim calibrate seed=1`` composes, and the model parameters of its runs."""
+    # Imported here: Hydra's composition is needed only by the benchmarks of the calibration.
+    from sim.analysis.calibration import CalibrateConfig
+    from sim.cli.calibrate import register
+    from sim.runs.config import compose_config, load_overrides
+
+    register()
+    config = compose_config(["seed=1"], "calibrate", CalibrateConfig)
+    return config, load_overrides(config, config.calibration.model_overrides)
+
+
 def time_runs(params: ModelParams, runs: int, label: str) -> dict[str, Any]:
     """Time ``ScamModel(params, seed=i).run_model()`` for seeds ``0 .. runs - 1`` (construction included)."""
     times, cpu, held, steps = [], [], [], 0

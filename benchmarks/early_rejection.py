@@ -21,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import pyabc
+from bench_workers import calibration_setup
 
 from sim.analysis import calibration, observations
 from sim.analysis.early_rejection import EarlyRejecting, OutOfReach
-from sim.cli.calibrate import register
-from sim.runs.config import compose_config, load_overrides
 
 CHECKPOINT = (
     Path(__file__).resolve().parents[1] / "results/calibration/checkpoints/seed1/abc-b774093c8a64.db.xz"
@@ -58,9 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--proposals", type=int, default=40, help="proposals simulated (default 40)")
     args = parser.parse_args()
-    register()
-    config = compose_config(["seed=1"], "calibrate", calibration.CalibrateConfig)
-    model_params = load_overrides(config, config.calibration.model_overrides)
+    config, model_params = calibration_setup()
     key = calibration.history_key(config, model_params)
     if key != "b774093c8a64":
         raise SystemExit(

@@ -21,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from bench_workers import calibration_setup
 
 from sim.analysis import calibration, observations
-from sim.cli.calibrate import register
 from sim.model.validation import with_values
-from sim.runs.config import compose_config, load_overrides
 
 POSTERIOR = Path(__file__).resolve().parents[1] / "configs/posterior_draws/calibrated.csv"
 STEPS = (7.0, 14.0)
@@ -36,9 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--draws", type=int, default=200, help="posterior draws (default 200)")
     args = parser.parse_args()
-    register()
-    config = compose_config(["seed=1"], "calibrate", calibration.CalibrateConfig)
-    base = load_overrides(config, config.calibration.model_overrides)
+    config, base = calibration_setup()
     fit = {k: t for k, t in config.calibration.targets.items() if t.use is observations.Use.fit}
     statistics = sorted(
         {t.statistic for t in fit.values()} | {t.denominator for t in fit.values() if t.denominator}

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -451,6 +452,26 @@ class Killed(Exception):
     """Stands for a kill in the middle of a generation."""
 
 
+def die_after_keeping(n: int, monkeypatch) -> Callable[[], None]:
+    """Make each simulating process raise :class:`Killed` once it has kept ``n`` particles.
+
+    Returns:
+        What undoes it (the particles are kept as before).
+    """
+    from sim.analysis import sampling
+
+    keep, kept_here = sampling._keep, []
+
+    def keep_then_die(*args):
+        keep(*args)
+        kept_here.append(1)
+        if len(kept_here) == n:
+            raise Killed
+
+    monkeypatch.setattr(sampling, "_keep", keep_then_die)
+    return lambda: monkeypatch.setattr(sampling, "_keep", keep)
+
+
 @pytest.mark.parametrize("n_procs", [1, 2])
 def test_a_generation_cut_short_resumes_from_the_particles_it_kept(n_procs, tmp_path, monkeypatch):
     """Each accepted particle is kept as it comes; a re-run's generation starts from those kept, counts
@@ -460,7 +481,7 @@ def test_a_generation_cut_short_resumes_from_the_particles_it_kept(n_procs, tmp_
 
     import pyabc
 
-    from sim.analysis import calibration, sampling
+    from sim.analysis import calibration
 
     config, base = tiny_calibration(n_procs)
     config.calibration.generations = 1
@@ -469,16 +490,7 @@ def test_a_generation_cut_short_resumes_from_the_particles_it_kept(n_procs, tmp_
     kept_dir = db.with_suffix(".kept")
     assert not kept_dir.exists()  # stopped: nothing in flight
 
-    keep = sampling._keep
-    kept_here = []  # in each simulating process: killed once it has kept 2 of the 6 particles
-
-    def keep_then_die(*args):
-        keep(*args)
-        kept_here.append(1)
-        if len(kept_here) == 2:
-            raise Killed
-
-    monkeypatch.setattr(sampling, "_keep", keep_then_die)
+    undo = die_after_keeping(2, monkeypatch)  # each simulating process, after 2 of the 6 particles
     config.calibration.generations = 2
     running_before = set(multiprocessing.active_children())
     with pytest.raises(Exception):  # noqa: B017 (Killed in one process; pyabc's dead-worker error in two)
@@ -490,7 +502,7 @@ def test_a_generation_cut_short_resumes_from_the_particles_it_kept(n_procs, tmp_
     kept = [pickle.loads(p.read_bytes()) for p in folder.glob("*.pkl")]
     assert 2 <= len(kept) <= 2 * n_procs < 6 and all(p.accepted for p, _ in kept)
 
-    monkeypatch.setattr(sampling, "_keep", keep)
+    undo()
     calls = []  # the model's runs in this process (all of them with the single-core sampler)
     simulate = calibration.statistics
     monkeypatch.setattr(calibration, "statistics", lambda *a, **k: calls.append(1) or simulate(*a, **k))
@@ -836,19 +848,11 @@ def test_a_checkpoint_saved_mid_generation_resumes_it_from_the_particles_kept(tm
     config, base = tiny_calibration(n_procs=1)
     config.calibration.generations = 1
     calibrate(config, base, history_dir=history)
-    keep, kept_here = sampling._keep, []
-
-    def keep_then_die(*args):  # killed once it has kept 3 of generation 2's 6 particles
-        keep(*args)
-        kept_here.append(1)
-        if len(kept_here) == 3:
-            raise Killed
-
-    monkeypatch.setattr(sampling, "_keep", keep_then_die)
+    undo = die_after_keeping(3, monkeypatch)  # after 3 of generation 2's 6 particles
     config.calibration.generations = 2
     with pytest.raises(Killed):
         calibrate(config, base, history_dir=history)
-    monkeypatch.setattr(sampling, "_keep", keep)
+    undo()
     [kept_dir] = history.glob("abc-*.kept")
     [sample] = kept_dir.iterdir()
     in_order = [path.read_bytes() for path in sampling.kept_in_order(sample)]
