@@ -116,7 +116,7 @@ def _unpack_kept(packed: Path, kept_dir: Path) -> None:
 
     Their files' times are set in the order they were kept, which is the order a resumed sample takes.
     """
-    with tempfile.TemporaryDirectory(dir=kept_dir.parent) as tmp:
+    with tempfile.TemporaryDirectory(dir=kept_dir.parent, prefix=f".{kept_dir.name}.restoring-") as tmp:
         staged = Path(tmp) / kept_dir.name
         with tarfile.open(packed, "r:xz") as tar:
             tar.extractall(staged, filter="data")
