@@ -120,15 +120,19 @@ def test_load_reads_the_runs_and_their_priors(tmp_path):
 
 
 def test_runs_continued_with_another_budget_are_still_repeats(tmp_path):
-    """The budget changes no generation: a run continued with a longer one compares with the others."""
-    changes = {"calibration": {"min_epsilon": 0.5, "max_minutes": 130.0}, "n_jobs": 4}
+    """The budget changes no generation, nor does early rejection: a run continued with a longer budget,
+    or run with early rejection, compares with the others (seed 1 ran without it, seeds 2 and 3 with)."""
+    changes = {
+        "calibration": {"min_epsilon": 0.5, "max_minutes": 130.0, "early_rejection": False},
+        "n_jobs": 4,
+    }
     assert list(convergence.load(write_runs(tmp_path, **changes)).posteriors) == ["seed0", "seed1", "seed2"]
 
 
 @pytest.mark.parametrize(
     ("seeds", "changes", "message"),
     [
-        ((1, 2), {}, r"runs=.*seed0,.*seed1: 2 calibrations; need at least 3"),
+        ((1,), {}, r"runs=.*seed0: 1 calibration\(s\); need at least 2"),
         ((1, 2, 1), {}, r"runs: .*seed0 and .*seed2 have the same seed=1; need different seeds"),
         ((1, 2, 3), {"scale": 0.2}, r"runs: .*seed2 differs from .*seed0 in scale, not only in its seed"),
         (  # the stop rule decides the last generation: compared
@@ -175,9 +179,17 @@ def test_convergence_command_writes_tables_and_the_pair_plot(tmp_path):
         "seed2": 3,
     }
 
-    too_few = convergence_command(f"runs={paths[0]},{paths[1]}")
+    assert json.loads((out / "metadata.json").read_text())["check"] is True
+    assert not any("not the convergence check" in line for line in lines)
+    # Two runs are compared, and said to be a comparison, not the check.
+    two = convergence_command(f"runs={paths[0]},{paths[1]}", f"out={tmp_path / 'two'}")
+    assert two.returncode == 0, two.stderr[-2000:]
+    assert "2 calibrations: a comparison, not the convergence check, which asks for 3" in two.stdout
+    assert json.loads((tmp_path / "two" / "metadata.json").read_text())["check"] is False
+    assert len(pd.read_csv(tmp_path / "two" / "runs.csv")) == 6
+    too_few = convergence_command(f"runs={paths[0]}")
     assert too_few.returncode == 2 and "Traceback" not in too_few.stderr
-    assert too_few.stderr.strip().count("\n") == 0 and "need at least 3" in too_few.stderr
+    assert too_few.stderr.strip().count("\n") == 0 and "need at least 2" in too_few.stderr
 
 
 def test_drift_follows_medians_and_widths_from_one_generation_to_the_next():

@@ -29,11 +29,13 @@ from sim.runs.posterior import weighted_quantiles
 
 TOLERANCE = 0.1  # the medians agree if they differ by at most this share of the mean 90% width
 UNIDENTIFIED = 0.8  # a 90% width above this share of the prior's width: not identified by the targets
-MIN_RUNS = 3
+CHECK_RUNS = 3  # independent runs the convergence check asks for (issue 13)
+MIN_RUNS = 2  # fewer than CHECK_RUNS are compared, but reported as a comparison, not the check
 # Settings that independent runs of one calibration may differ in (besides their seed).
 # The calibration settings among them say how long a call may take and how it runs or publishes: none
 # changes a generation (sim.analysis.calibration.NOT_IN_HISTORY_KEY), so a run continued with another
-# budget is still a repeat. The stop rule's settings (min_epsilon, epsilon_drop, min_ess) are compared,
+# budget, or run with early rejection (which stops only runs rejected whatever follows), is still a
+# repeat. The stop rule's settings (min_epsilon, epsilon_drop, min_ess) are compared,
 # since they decide which generation a run ends with.
 UNCOMPARED = (
     "seed",
@@ -47,6 +49,7 @@ UNCOMPARED = (
     "calibration.n_procs",
     "calibration.dask_scheduler",
     "calibration.publish",
+    "calibration.early_rejection",
 )
 
 
@@ -221,7 +224,7 @@ def load(paths: list[Path], key: str = "runs") -> Runs:
     """
     if len(paths) < MIN_RUNS:
         raise ConfigError(
-            f"{key}={','.join(map(str, paths))}: {len(paths)} calibrations; need at least {MIN_RUNS}"
+            f"{key}={','.join(map(str, paths))}: {len(paths)} calibration(s); need at least {MIN_RUNS}"
         )
     runs = Runs({}, {}, {})
     seeds: dict[int, Path] = {}

@@ -1,12 +1,13 @@
 """``scamsim convergence runs=DIR1,DIR2,DIR3 [history=DIR,...] [out=DIR]``: have calibrations converged?
 
-With ``runs``, reads three or more calibration results directories that differ only in their seed and writes
+With ``runs``, reads two or more calibration results directories that differ only in their seed and writes
 ``agreement.csv`` (per parameter: pooled median and 90% interval, spread of the runs' medians as a share
 of their 90% widths, whether they agree, 90% width as a share of the prior's, whether the targets
 identify the parameter), ``runs.csv`` (each run's median and 90% interval), ``correlations.csv``
 (posterior correlations of the pooled runs), ``metadata.json`` (with how each run stopped) and
 ``figures/pairs.png`` (:mod:`sim.analysis.convergence`). Runs that did not converge are named after the
-table: their agreement is no evidence of convergence.
+table: their agreement is no evidence of convergence. Fewer than three runs are compared, but said to
+be a comparison, not the check, which asks for three (``metadata.json``: ``check``).
 
 With ``history``, reads each named calibration's pyabc History (kept beside its results directory) and
 writes ``drift.csv``: from one generation to the next, how far each parameter's median moved and how
@@ -39,7 +40,7 @@ calibration over its generations (history=): how far each median moves and how m
 shrinks from one generation to the next.
 
 keys:
-  runs     comma-separated calibration results directories, at least 3,
+  runs     comma-separated calibration results directories, at least 2 (the check asks for 3),
            e.g. runs=results/calibration/seed1,results/calibration/seed2,results/calibration/seed3
   history  comma-separated calibration results directories whose History (kept beside them) to follow,
            e.g. history=results/calibration/seed1
@@ -98,6 +99,7 @@ def main(argv: Sequence[str]) -> None:
         }
         # How each run stopped: agreement between runs that did not converge is no evidence of convergence.
         metadata["stops"] = {name: m.get("stop") for name, m in runs.metadata.items()}
+        metadata["check"] = len(runs.posteriors) >= convergence.CHECK_RUNS
         unidentified = agreement.loc[~agreement["identified"], "parameter"].tolist()
     out = Path(keys["out"])
     with claim_or_fail(out, None, False), atomic_dir(out) as tmp:
@@ -119,6 +121,11 @@ def main(argv: Sequence[str]) -> None:
             f"(identified: at most {convergence.UNIDENTIFIED:.0%});\nboth on the prior's scale (log for a "
             "log-uniform prior)"
         )
+        if not metadata["check"]:
+            print(
+                f"{len(runs.posteriors)} calibrations: a comparison, not the convergence check, which asks "
+                f"for {convergence.CHECK_RUNS}"
+            )
         for name, stop in metadata["stops"].items():
             if not (stop or {}).get("converged"):
                 message = stop["message"] if stop else "no record of how it stopped"
