@@ -873,3 +873,52 @@ def test_a_checkpoint_saved_mid_generation_resumes_it_from_the_particles_kept(tm
     pd.testing.assert_frame_equal(here.particles, there.particles)
     columns = ["epsilon", "simulations", "acceptance_rate", "ess"]
     pd.testing.assert_frame_equal(here.diagnostics[columns], there.diagnostics[columns])
+
+
+def test_checkpoints_saved_while_a_calibration_runs_restore_to_a_history_it_can_go_on_from(tmp_path):
+    """``save`` runs beside a calibration that writes generations and keeps particles meanwhile: every
+    checkpoint restores to a sound History, and its kept particles are never of a generation later than
+    the one that History continues with (an older sample's are set aside on resuming)."""
+    import multiprocessing
+    import sqlite3
+    import time
+
+    import pyabc
+
+    from sim.analysis import checkpoint
+
+    root = tmp_path / "calibration"
+    config, base = tiny_calibration(n_procs=1)
+    config.calibration.generations = 2
+    ctx = multiprocessing.get_context("fork")
+    running = ctx.Process(
+        target=calibrate, args=(config, base), kwargs={"history_dir": checkpoint.history_dir("c", root)}
+    )
+    running.start()
+    saved = mid_generation = 0  # checkpoints saved, and of them those holding kept particles
+    try:
+        while running.is_alive():
+            if not list(checkpoint.history_dir("c", root).glob("abc-*.db")):
+                time.sleep(0.05)  # the History is not begun yet
+                continue
+            try:
+                checkpoint.save("c", root)
+            except ConfigError as exc:  # caught while pyabc creates the History: nothing to save yet
+                assert "holds no calibration run yet" in str(exc) and saved == 0
+                assert not checkpoint.checkpoint_dir("c", root).exists()
+                continue
+            elsewhere = tmp_path / f"elsewhere{saved}"
+            shutil.copytree(checkpoint.checkpoint_dir("c", root), checkpoint.checkpoint_dir("c", elsewhere))
+            [db] = checkpoint.restore("c", elsewhere)
+            with sqlite3.connect(db) as connection:
+                assert connection.execute("pragma integrity_check").fetchone() == ("ok",)
+            last = pyabc.History(f"sqlite:///{db}").max_t
+            for sample in db.with_suffix(".kept").glob("*"):
+                generation = -1 if sample.name == "prior" else int(sample.name[1:].split("-")[0])
+                assert generation <= last + 1, (sample.name, last)
+            saved += 1
+            mid_generation += any(db.with_suffix(".kept").glob("*/*.pkl"))
+            time.sleep(0.1)
+    finally:
+        running.join()
+    assert running.exitcode == 0 and saved >= 3 and mid_generation >= 1

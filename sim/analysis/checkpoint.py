@@ -77,6 +77,13 @@ def _decompress(packed: Path, target: Path) -> None:
         shutil.copyfileobj(raw, out)
 
 
+def _begun(db: Path) -> bool:
+    """Whether the History database ``db`` holds a calibration run (pyabc writes it after its tables)."""
+    with sqlite3.connect(db) as connection:
+        tables = {row[0] for row in connection.execute("select name from sqlite_master where type = 'table'")}
+        return "abc_smc" in tables and connection.execute("select count(*) from abc_smc").fetchone()[0] > 0
+
+
 def _snapshot_kept(kept_dir: Path, into: Path) -> None:
     """Copy the particles kept in ``kept_dir`` into ``into`` (empty), numbered in the order they were kept.
 
@@ -140,8 +147,8 @@ def save(name: str, root: Path = CALIBRATIONS) -> list[Path]:
 
     Raises:
         ConfigError: If ``name`` is not a plain folder name, there is no History, a database has no
-            record, or another save of that name is running (:class:`sim.runs.dirs.DirError`); nothing
-            is written then.
+            record or holds no calibration run yet (pyabc is creating it), or another save of that name
+            is running (:class:`sim.runs.dirs.DirError`); nothing is written then.
     """
     source, dest = history_dir(dirs.check_name(name), root), checkpoint_dir(name, root)
     dbs = sorted(source.glob("abc-*.db"))
@@ -167,6 +174,11 @@ def save(name: str, root: Path = CALIBRATIONS) -> list[Path]:
                     # In steps, so a running calibration is never kept from writing for long; a write
                     # between steps makes sqlite start the copy again, so it is still consistent.
                     live.backup(backup, pages=BACKUP_PAGES)
+                if not _begun(copy):
+                    raise ConfigError(
+                        f"name={name}: {db} holds no calibration run yet (pyabc is creating it); save once "
+                        "its first sample has begun"
+                    )
                 _compress(copy, compressed)
                 _decompress(compressed, check)
                 # Checked before it replaces the previous checkpoint, which a bad copy must not cost.
