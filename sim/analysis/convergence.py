@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.analysis.calibration import NOT_IN_HISTORY_KEY
 from sim.analysis.uncertainties import Dist, Uncertainty
 from sim.model.schemas import ConfigError
 from sim.runs.posterior import weighted_quantiles
@@ -31,25 +32,19 @@ TOLERANCE = 0.1  # the medians agree if they differ by at most this share of the
 UNIDENTIFIED = 0.8  # a 90% width above this share of the prior's width: not identified by the targets
 CHECK_RUNS = 3  # independent runs the convergence check asks for (issue 13)
 MIN_RUNS = 2  # fewer than CHECK_RUNS are compared, but reported as a comparison, not the check
-# Settings that independent runs of one calibration may differ in (besides their seed).
-# The calibration settings among them say how long a call may take and how it runs or publishes: none
-# changes a generation (sim.analysis.calibration.NOT_IN_HISTORY_KEY), so a run continued with another
-# budget, or run with early rejection (which stops only runs rejected whatever follows), is still a
-# repeat. The stop rule's settings (min_epsilon, epsilon_drop, min_ess) are compared,
-# since they decide which generation a run ends with.
+# Settings the stop rule reads: they decide which generation a run ends with, so repeats must share them.
+STOP_RULE = ("min_epsilon", "epsilon_drop", "min_ess")
+# Settings that independent runs of one calibration may differ in (besides their seed): how a command
+# ran, and the calibration settings that change no generation (calibration.NOT_IN_HISTORY_KEY: budget,
+# cap, processes, early rejection, publishing) except the stop rule's. So a run continued with another
+# budget, or run without early rejection as seed 1 was, is still a repeat.
 UNCOMPARED = (
     "seed",
     "name",
     "overwrite",
     "n_jobs",
     "force",
-    "calibration.generations",
-    "calibration.max_minutes",
-    "calibration.predictive_draws",
-    "calibration.n_procs",
-    "calibration.dask_scheduler",
-    "calibration.publish",
-    "calibration.early_rejection",
+    *(f"calibration.{key}" for key in NOT_IN_HISTORY_KEY if key not in STOP_RULE),
 )
 
 

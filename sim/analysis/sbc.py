@@ -304,38 +304,37 @@ def coverage_by_fit(
         fit ended at the same epsilon, ``further`` is empty and its figures and ``p90`` are NaN.
     """
     last = diagnostics.sort_values("generation").groupby("truth_index").tail(1).set_index("truth_index")
-    inside = rows.groupby("truth_index")[["inside50", "inside90"]].agg(["sum", "count"])
-    last = last.loc[inside.index]
+    inside = rows.groupby("truth_index")[["inside50", "inside90"]]
+    hits, counts = inside.sum().astype(float), inside.count()["inside90"].to_numpy(float)
+    last = last.loc[hits.index]
     closer = (last["epsilon"] <= last["epsilon"].median()).to_numpy()
 
-    def coverage(level: int, mask: np.ndarray) -> float:
-        hits = inside[(f"inside{level}", "sum")].to_numpy()[mask]
-        return float(hits.sum() / inside[(f"inside{level}", "count")].to_numpy()[mask].sum())
+    def coverage(level: int, masks: np.ndarray) -> np.ndarray:
+        """Pooled coverage of the truths each mask (the last axis: truths) selects."""
+        return (masks @ hits[f"inside{level}"].to_numpy()) / (masks @ counts)
 
     p90 = math.nan  # no split when every fit ended at the same epsilon
     if 0 < closer.sum() < len(closer):
-        observed = coverage(90, closer) - coverage(90, ~closer)
         rng = np.random.default_rng(seed)
-        shuffled = [rng.permutation(closer) for _ in range(permutations)]
-        as_large = sum(coverage(90, m) - coverage(90, ~m) >= observed - 1e-12 for m in shuffled)
-        p90 = (as_large + 1) / (permutations + 1)
+        shuffled = np.array([rng.permutation(closer) for _ in range(permutations)])
+        differences = coverage(90, shuffled) - coverage(90, ~shuffled)
+        observed = coverage(90, closer) - coverage(90, ~closer)
+        p90 = (np.sum(differences >= observed - 1e-12) + 1) / (permutations + 1)
     out = []
     for name, mask in (("closer", closer), ("further", ~closer)):
         eps, ess = last["epsilon"].to_numpy()[mask], last["ess"].to_numpy()[mask]
-        empty = not mask.any()
-        out.append(
-            {
-                "fit": name,
-                "truths": int(mask.sum()),
-                "epsilon_min": math.nan if empty else float(eps.min()),
-                "epsilon_max": math.nan if empty else float(eps.max()),
-                "ess": math.nan if empty else float(np.median(ess)),
-                "coverage50": math.nan if empty else coverage(50, mask),
-                "coverage90": math.nan if empty else coverage(90, mask),
-                "p90": p90,
+        half = {"fit": name, "truths": int(mask.sum()), "p90": float(p90)}
+        if mask.any():
+            half |= {
+                "epsilon_min": float(eps.min()),
+                "epsilon_max": float(eps.max()),
+                "ess": float(np.median(ess)),
+                "coverage50": float(coverage(50, mask)),
+                "coverage90": float(coverage(90, mask)),
             }
-        )
-    return pd.DataFrame(out)
+        out.append(half)
+    columns = ["fit", "truths", "epsilon_min", "epsilon_max", "ess", "coverage50", "coverage90", "p90"]
+    return pd.DataFrame(out, columns=columns)  # an empty half's figures are NaN
 
 
 # ------------------------------------------------------------------------------------- running
