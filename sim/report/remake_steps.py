@@ -193,6 +193,10 @@ NOT_REMADE = {
     "results/calibration/checkpoints/seed2": "seed 2's pyabc History (converged), kept so that another "
     "machine can re-read it for the convergence check (README: Calibration): the source of a result, not a "
     "result",
-    "results/calibration/checkpoints/seed3": "seed 3's pyabc History, unfinished, kept so that any machine "
-    "continues it (README: Calibration): a resume point, not a result",
+    "results/calibration/checkpoints/seed3": "seed 3's pyabc History (converged), kept so that another "
+    "machine can re-read it for the convergence check (README: Calibration): the source of a result, not a "
+    "result",
+    "results/calibration/convergence": "the three-run convergence check (scamsim convergence runs= and "
+    "history= over seeds 1-3, re-read from their checkpoints): it compares the calibrations themselves, "
+    "not anything made from the published posterior",
 }
