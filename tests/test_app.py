@@ -80,9 +80,11 @@ def test_app_opens_at_the_calibrated_baseline_unless_there_is_none(tmp_path):
     fixed, _, _ = app_config.compose_app([f"posterior={fitted}", "police.corruption=0.35"])
     assert app.calibrated(fixed)[0].police.corruption == 0.35
     assert app.calibrated(fixed)[0].police.raid_capacity == pytest.approx(median["police.raid_capacity"])
-    # The default (no posterior fitted to this model yet) opens at the hand-tuned defaults, labelled so.
-    unset, _, _ = app_config.compose_app()
-    assert unset.posterior is None
+    # The default opens at the committed posterior's medians; without a posterior (posterior=null) at the
+    # hand-tuned defaults, labelled so.
+    default, _, _ = app_config.compose_app()
+    assert default.posterior == "calibrated" and app.calibrated(default)[1] == app.CALIBRATED
+    unset, _, _ = app_config.compose_app(["posterior=null"])
     assert app.calibrated(unset) == (unset, app.HAND_TUNED)
 
 
@@ -207,7 +209,8 @@ def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     url, log = server
     ARTIFACTS.mkdir(exist_ok=True)
-    baseline_raids = f"{ModelParams().police.raid_capacity:.3g}"  # no posterior yet: hand-tuned
+    # The app opens at the committed posterior's median (the default posterior).
+    baseline_raids = f"{posterior.quantiles('calibrated', [0.5]).iloc[0]['police.raid_capacity']:.3g}"
     label = "police raids (raids per year in a country)"
     errors: list[str] = []
     failed: list[str] = []
@@ -227,7 +230,7 @@ def test_page_in_chromium_slider_step_plots_change(server, tmp_path):
             page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
             page.goto(url)
             page.get_by_text("Date: 01 Jan 2020 (week 0 of").wait_for()
-            page.get_by_text("Baseline: hand-tuned defaults (no calibrated posterior)").wait_for()
+            page.get_by_text(f"Baseline: {app.CALIBRATED}").wait_for()
             page.get_by_text("How to use").wait_for()
             page.wait_for_function("document.querySelectorAll('img').length >= 2")
             # Named tabs; none of Mesa's internals.

@@ -130,8 +130,7 @@ def test_help_and_unknown_command():
 
 
 def test_public_api_and_command_line_give_identical_metrics(tmp_path):
-    # Both run the configured parameters (no posterior of this model until issue 13) with the
-    # overridden keys fixed.
+    # Both run the default posterior's draws with the overridden keys fixed.
     overrides = ["scale=0.03", "time.end=2021-06-30", "n_seeds=2", "police.corruption=0.5"]
     proc = scamsim("run", *overrides, f"hydra.run.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr
@@ -140,7 +139,8 @@ def test_public_api_and_command_line_give_identical_metrics(tmp_path):
     written = json.loads((tmp_path / "metadata.json").read_text())
     assert written["config"] == results.metadata["config"]
     assert written["config"]["fixed"] == ["n_seeds", "police.corruption", "scale", "time.end"]
-    assert written.get("posterior") == results.metadata.get("posterior") is None
+    assert written["config"]["posterior"] == "calibrated"
+    assert written["posterior"] == results.metadata["posterior"] and written["posterior"]["config_hash"]
 
 
 def test_a_full_disk_is_one_line_exit_2_and_leaves_the_previous_results(tmp_path, monkeypatch, capsys):

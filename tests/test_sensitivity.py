@@ -194,7 +194,7 @@ def uncertain_floats() -> set[str]:
 
 
 def test_default_config_covers_every_uncertain_parameter_with_a_sourced_range():
-    config = sensitivity.load([])
+    config = sensitivity.load(["posterior=null"])
     declared = config.uncertainties
     assert uncertain_floats() - NOT_ANALYSED == set(declared)
     ranges = sensitivity.ranges(config)
@@ -202,10 +202,10 @@ def test_default_config_covers_every_uncertain_parameter_with_a_sourced_range():
     for key, r in ranges.items():
         assert re.search(r"calibrated|assumption|FACTS|\b[A-Z]{2}\d+\b", r.source), key
     assert len(sensitivity.problem_of(config).names) == len(ranges)
-    # By default no posterior (posterior=null: calibrated.csv was fitted to the old model): every
-    # parameter is sampled over its declared range, relative ones computed.
-    assert config.posterior is None
+    # Without a posterior every parameter is sampled over its declared range, relative ones computed;
+    # by default the committed posterior narrows the calibrated ones (next test).
     assert ranges == uncertainties.select(declared, list(declared), "test")
+    assert sensitivity.load([]).posterior == "calibrated"
 
 
 def test_a_posterior_narrows_its_parameters_to_their_central_90_percent(tmp_path):
@@ -310,7 +310,12 @@ def test_cli_writes_tables_figure_and_metadata(tmp_path):
 
 
 def test_cli_default_study_reports_the_design_and_the_rows_kept(tmp_path):
-    settings = [*TINY_PAWN[:-1], "sensitivity.select=[compounds.quota,targets.invest_rate]", "name=fit"]
+    settings = [
+        *TINY_PAWN[:-1],
+        "sensitivity.select=[compounds.quota,targets.invest_rate]",
+        "name=fit",
+        "posterior=null",
+    ]
     proc = scamsim_sensitivity(tmp_path, *settings, "n_jobs=1")
     assert proc.returncode == 0, proc.stderr
     assert (
@@ -393,7 +398,7 @@ def _bounds(entry: dict) -> dict:
 
 
 def test_sourced_ranges_and_the_calibration_priors_are_kept_as_declared():
-    config = sensitivity.load([])
+    config = sensitivity.load(["posterior=null"])
     ranges = sensitivity.ranges(config)
     assert (ranges["recruitment.price"].low, ranges["recruitment.price"].high) == (650, 3500)  # RC5
     assert (ranges["workers.ransom_scale"].low, ranges["workers.ransom_scale"].high) == (3000, 30000)  # RC7
@@ -571,7 +576,7 @@ def test_pawn_study_is_reproducible_and_serial_equals_parallel(tiny_pawn):
 
 
 def test_without_a_posterior_the_pawn_study_says_it_draws_from_the_priors(tmp_path):
-    note = sensitivity.design(sensitivity.load([]))
+    note = sensitivity.design(sensitivity.load(["posterior=null"]))
     assert note.startswith("posterior=null: no fitted posterior, so the calibrated parameters are drawn")
     assert "priors" in note and "fit filter alone selects" in note
     # A posterior fitted to the earlier model (its police.raid_rate column) is refused, never skipped.

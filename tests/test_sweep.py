@@ -19,7 +19,8 @@ from sim.runs.metrics import METRICS
 from sim.runs.sweep import cell_runs, chunk_key, expand
 
 SCAMSIM = [str(Path(sys.executable).parent / "scamsim")]
-TINY = ["scale=0.05", "time.end=2021-06-30", "n_seeds=2"]
+# Without a posterior: each cell runs the grid point at the hand-tuned parameters.
+TINY = ["scale=0.05", "time.end=2021-06-30", "n_seeds=2", "posterior=null"]
 GRID = ["police.raid_capacity=0.1,1.0", "police.corruption=0.2,0.8"]
 
 
@@ -45,8 +46,8 @@ def test_multirun_writes_one_chunk_per_job_and_collect_makes_one_row_per_run(par
     chunks = sorted(p.name for p in (path / "chunks").iterdir())
     assert len(chunks) == 4
     assert (
-        "n_seeds=2,police.corruption=0.2,police.raid_capacity=0.1,scale=0.05,time.end=2021-06-30.parquet"
-        in chunks
+        "n_seeds=2,police.corruption=0.2,police.raid_capacity=0.1,posterior=null,scale=0.05,time.end=2021-06-30"
+        ".parquet" in chunks
     )
     assert [p.name for p in path.iterdir() if p.is_dir()] == ["chunks"]  # no per-job directories left
     # Progress from the launching process: runs of the chunks written (plain lines: not a terminal).
@@ -60,8 +61,8 @@ def test_multirun_writes_one_chunk_per_job_and_collect_makes_one_row_per_run(par
     assert "warning" not in done.stderr
     runs = pd.read_parquet(path / "runs.parquet")
     assert len(runs) == 8
-    swept = ["police.raid_capacity", "police.corruption", "scale", "time.end", "n_seeds"]
-    assert list(runs.columns[:9]) == [*swept, "seed", "draw", "replicate", "status"]
+    swept = ["police.raid_capacity", "police.corruption", "scale", "time.end", "n_seeds", "posterior"]
+    assert list(runs.columns[:10]) == [*swept, "seed", "draw", "replicate", "status"]
     assert set(METRICS) <= set(runs.columns)
     assert runs["police.raid_capacity"].tolist() == [0.1] * 4 + [1.0] * 4
     assert runs["police.corruption"].tolist() == [0.2, 0.2, 0.8, 0.8] * 2
@@ -120,9 +121,7 @@ def test_killed_sweep_keeps_its_chunks_collects_partially_and_resumes(parallel, 
 def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path):
     # Without a posterior there is no draw 1: those runs raise. Corruption 1.5 is out of range: that
     # whole chunk fails. Neither stops the other runs.
-    proc = sweep(
-        tmp_path, "n_draws=2", "posterior=null", "hydra/launcher=basic", grid=["police.corruption=0.5,1.5"]
-    )
+    proc = sweep(tmp_path, "n_draws=2", "hydra/launcher=basic", grid=["police.corruption=0.5,1.5"])
     assert "chunk failed" in proc.stderr
     collected = collect(tmp_path)
     runs = collected.runs
@@ -133,9 +132,8 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path):
     assert errors["error"].str.startswith("LookupError: posterior draw 1 needs a posterior").all()
     assert errors["am7_remaining_share"].isna().all()
     [(key, error)] = collected.failed.items()
-    assert key == chunk_key(
-        ["police.corruption=1.5", "n_draws=2", "posterior=null", *TINY]
-    )  # hydra.* overrides are not part of it
+    # hydra.* overrides are not part of the key.
+    assert key == chunk_key(["police.corruption=1.5", "n_draws=2", *TINY])
     assert "police.corruption=1.5 is outside the allowed range [0, 1]" in error
     warnings = scamsim("collect", f"dir={tmp_path}").stderr
     assert "police.corruption=1.5 is outside the allowed range [0, 1]" in warnings

@@ -24,7 +24,9 @@ def validate(out, *args: str) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
 
 
 def test_without_a_posterior_it_runs_the_hand_tuned_parameters_with_fresh_seeds(tmp_path, capsys):
-    report, predicted, metadata = validate(tmp_path / "v", "calibration.predictive_draws=3", "seed=11")
+    report, predicted, metadata = validate(
+        tmp_path / "v", "calibration.predictive_draws=3", "seed=11", "posterior=null"
+    )
     assert set(report["target"]) == VALIDATE_ONLY and set(report["use"]) == {"validate"}
     assert report[["q05", "median", "q95"]].notna().all().all()  # every window covered, SC3's included
     assert metadata["parameters"] == "hand-tuned parameters, no posterior" and metadata["posterior"] is None
@@ -32,7 +34,7 @@ def test_without_a_posterior_it_runs_the_hand_tuned_parameters_with_fresh_seeds(
     assert "hand-tuned parameters, no posterior" in capsys.readouterr().out
     # Three replicates of the configured parameters: the second is exactly replicate 1 of seed 11.
     assert len(predicted) == 3 and predicted["en1_removed"].nunique() == 3
-    params = load_config(["scale=0.02", "time.end=2026-01-31"])
+    params = load_config(["scale=0.02", "time.end=2026-01-31", "posterior=null"])
     expected = run_replicate(params, replicate_seeds(11, 3)[1], 1).metrics
     assert predicted.iloc[1]["sc3_sites"] == expected["sc3_sites"]
     assert predicted.iloc[1]["am11_held_ratio"] == pytest.approx(expected["am11_held_ratio"], rel=1e-12)

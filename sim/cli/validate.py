@@ -1,7 +1,7 @@
 """``scamsim validate``: the validate targets, out of sample, against the model's predictions.
 
 With ``posterior=<name or path>`` it re-simulates that posterior's predictive (one fresh replicate per
-draw); with ``posterior=null`` (the default until three calibrations agree) it re-simulates
+draw; by default the committed ``calibrated``); with ``posterior=null`` it re-simulates
 the configured, hand-tuned parameters with ``calibration.predictive_draws`` fresh seeds. Either way the
 runs are extended, if needed, to the end of the latest validate target's window (SC3 ends in January
 2026, after the calibration's ``time.end``). Writes ``validation.csv``, ``predictive.parquet``,

@@ -9,10 +9,10 @@ wherever their mechanisms agree and are identical when the scenario equals the b
 settings take effect when the model is reset (the "Reset" button).
 
 The baseline is the configuration the app was started with (``scamsim app police.corruption=0.3``
-changes it), at the **calibrated baseline** when a posterior is given (``posterior=<name>``): its
-median for every calibrated parameter not set on the command line, as the briefs use it. Without a
-posterior (``posterior=null``, the default until the calibration converges) it runs the configured
-parameters, labelled "hand-tuned defaults".
+changes it), at the **calibrated baseline** when a posterior is given (``posterior=<name>``, by
+default the committed ``calibrated``): its median for every calibrated parameter not set on the command
+line, as the briefs use it. Without a posterior (``posterior=null``) it runs the configured parameters,
+labelled "hand-tuned defaults".
 
 The CLI (:mod:`sim.report.app_config`) hands the composed configuration to the solara server process
 in the environment variable :data:`sim.report.app_config.CONFIG_ENV` (YAML). The browser fetches

@@ -58,7 +58,8 @@ class RunConfig(ModelParams):
     n_draws: int = param(
         1,
         "-",
-        "Posterior draws per sweep cell, each run over n_seeds replicates (sweeps only; with "
+        "Posterior draws per sweep cell, each run over n_seeds replicates (sweeps only; n_draws=1 runs "
+        "every cell at the posterior's first draw, so give more for parameter uncertainty; with "
         "posterior=null only draw 0, the configured parameters, is available)",
         "-",
         1,
@@ -66,13 +67,12 @@ class RunConfig(ModelParams):
     )
     n_jobs: int = param(2, "-", "Parallel worker processes (1 = serial; results are identical)", "-", 1, 1024)
     posterior: str | None = param(
-        None,
+        "calibrated",
         "-",
         "Calibrated posterior (configs/posterior_draws/<name>.csv or a path) giving each replicate its own "
-        "parameter draw (`calibrated`: one calibration, converged, not yet repeated); null (the default "
-        "until three calibrations agree) runs every replicate with the parameters as configured, which are "
-        "hand-tuned",
-        "calibrated (issue 13: one converged run); null by default until three runs agree",
+        "parameter draw (`calibrated`: the last generation of seed 1's calibration, one of three that "
+        "agree); null runs every replicate with the parameters as configured, which are hand-tuned",
+        "calibrated (issue 13: three converged runs agree)",
     )
     fixed: list[str] = param(
         [],
@@ -88,7 +88,7 @@ class RunConfig(ModelParams):
         "-",
     )
     description: str = param(
-        "The hand-tuned baseline: no interventions", "-", "One-line description of the scenario", "-"
+        "The baseline: no interventions", "-", "One-line description of the scenario", "-"
     )
     force: bool = param(
         False,
