@@ -2,8 +2,9 @@
 
 Run as ``.venv/bin/python benchmarks/bench_sweep.py [--runs-per-cell N]`` (``make bench-sweep``). It
 runs ``scamsim run -m`` with the default launcher (joblib, 2 jobs) over 50 grid cells (10 raid capacities
-x 5 corruption levels) x 20 runs per cell (seeds, with the parameters as configured: no posterior is
-fitted to this model yet, and without one a cell has a single draw), at calibration scale
+x 5 corruption levels) x 20 runs per cell (seeds of the hand-tuned parameters, ``posterior=null``, so
+that rounds measured before the posterior became the default compare; a posterior's fitted worlds are
+larger and cost about twice as much a run), at calibration scale
 (``scale=0.1``) up to the end of the Amnesty window, into a temporary directory, and reports:
 
 * wall time from the command's start to its exit (goal: 1,000 runs in at most 120 s on 2 cores, issue 14);
