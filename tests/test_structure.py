@@ -7,6 +7,7 @@ numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -16,8 +17,9 @@ from conftest import QUIET, params, run, total
 
 from sim.model.clock import DAYS_PER_MONTH
 from sim.model.mechanisms import enforcement, sites
+from sim.model.mechanisms.production import quadrature_yield
 from sim.model.model import ScamModel
-from sim.model.schemas import CampaignParams
+from sim.model.schemas import CampaignParams, ConfigError, TargetParams
 from sim.runs.config import load_config
 
 TWO_YEARS = {"time__end": "2021-12-28"}
@@ -250,6 +252,16 @@ def test_every_spell_in_the_window_falls_in_exactly_one_category():
 
 
 # ------------------------------------------------------------------------ expected profit (§4)
+def test_expected_yield_is_finite_over_the_allowed_susceptibility_shapes():
+    # Found by the fuzz test: a shape of 5e-324 (then allowed) made the quadrature divide 0 by 0.
+    base = TargetParams()
+    for a, b in [(0.5, 0.5), (0.5, 100.0), (100.0, 0.5), (100.0, 100.0)]:
+        value = quadrature_yield(dataclasses.replace(base, susceptibility_a=a, susceptibility_b=b))
+        assert math.isfinite(value) and value > 0, (a, b)
+    with pytest.raises(ConfigError, match=r"targets.susceptibility_a=0.1 is outside the allowed range"):
+        load_config(["targets.susceptibility_a=0.1"])
+
+
 def test_expected_yield_matches_realised_takings():
     p = params(**{**QUIET, "time__end": "2022-12-27", "scale": 0.3, "compounds__quota": 0.0})
     p.targets.wealth_sigma = 0.3

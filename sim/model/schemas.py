@@ -694,11 +694,13 @@ class TargetParams:
         0.0,
         5.0,
     )
+    # Shapes below 0.5 put noticeable mass within 1e-6 of 0 or 1, where the expected-yield quadrature's
+    # grid does not reach (and near 1e-300 its density underflows to 0/0).
     susceptibility_a: float = param(
-        2.0, "-", "Beta(a, b) susceptibility of targets: a", "assumption", 0.0, 100.0, lo_open=True
+        2.0, "-", "Beta(a, b) susceptibility of targets: a", "assumption", 0.5, 100.0
     )
     susceptibility_b: float = param(
-        5.0, "-", "Beta(a, b) susceptibility of targets: b", "assumption", 0.0, 100.0, lo_open=True
+        5.0, "-", "Beta(a, b) susceptibility of targets: b", "assumption", 0.5, 100.0
     )
     awareness: float = param(
         0.0,
