@@ -66,7 +66,7 @@ POLICY_SETTINGS = {
 def bad_values(f: dataclasses.Field) -> st.SearchStrategy:
     """Values field ``f`` must reject, from its declaration: out of range, not finite, wrong type, null."""
     kind, nullable = value_type(f)
-    lo, hi, lo_open = (f.metadata.get(k) for k in ("lo", "hi", "lo_open"))
+    lo, hi, lo_open, hi_open = (f.metadata.get(k) for k in ("lo", "hi", "lo_open", "hi_open"))
     options = [] if nullable else [st.none()]
     if kind == "int":
         options.append(st.floats(float(lo), float(hi), **FINITE).filter(lambda x: not x.is_integer()))
@@ -79,7 +79,7 @@ def bad_values(f: dataclasses.Field) -> st.SearchStrategy:
         if lo is not None:
             options.append(st.floats(max_value=lo, exclude_max=not lo_open, **FINITE))
         if hi is not None and math.isfinite(hi):
-            options.append(st.floats(min_value=hi, exclude_min=True, **FINITE))
+            options.append(st.floats(min_value=hi, exclude_min=not hi_open, **FINITE))
     elif f.metadata.get("unit") == "date":
         options.append(st.text(max_size=12).filter(lambda s: not _is_date(s)))
     elif kind == "list[str]":
@@ -191,13 +191,17 @@ def in_range(f: dataclasses.Field, default: Any) -> st.SearchStrategy:
     """Valid values of field ``f``, mostly at the ends of its declared range (or far beyond the default
     when it has no upper end)."""
     kind, nullable = value_type(f)
-    lo, hi, lo_open = (f.metadata.get(k) for k in ("lo", "hi", "lo_open"))
+    lo, hi, lo_open, hi_open = (f.metadata.get(k) for k in ("lo", "hi", "lo_open", "hi_open"))
     if kind == "int":
         values = st.integers(lo, hi)
         ends = [lo, hi]
     else:
         low = math.nextafter(lo, math.inf) if lo_open else lo
-        high = hi if math.isfinite(hi) else max(1e6 * (default or 1.0), 1e12)
+        high = (
+            (math.nextafter(hi, -math.inf) if hi_open else hi)
+            if math.isfinite(hi)
+            else max(1e6 * (default or 1.0), 1e12)
+        )
         values = st.floats(low, high, **FINITE)
         ends = [low, high]
     options = [st.sampled_from(ends), values]

@@ -252,7 +252,7 @@ def test_every_spell_in_the_window_falls_in_exactly_one_category():
 
 
 # ------------------------------------------------------------------------ expected profit (§4)
-def test_expected_yield_is_finite_over_the_allowed_susceptibility_shapes():
+def test_expected_yield_is_finite_over_the_allowed_susceptibility_shapes_and_drain_shares():
     # Found by the fuzz test: a shape of 5e-324 (then allowed) made the quadrature divide 0 by 0.
     base = TargetParams()
     for a, b in [(0.5, 0.5), (0.5, 100.0), (100.0, 0.5), (100.0, 100.0)]:
@@ -260,6 +260,10 @@ def test_expected_yield_is_finite_over_the_allowed_susceptibility_shapes():
         assert math.isfinite(value) and value > 0, (a, b)
     with pytest.raises(ConfigError, match=r"targets.susceptibility_a=0.1 is outside the allowed range"):
         load_config(["targets.susceptibility_a=0.1"])
+    # Likewise a drain share of 1 (then allowed) made the drain time infinite: the share must stay below 1.
+    assert math.isfinite(quadrature_yield(dataclasses.replace(base, drain_share=math.nextafter(1.0, 0.0))))
+    with pytest.raises(ConfigError, match=r"targets.drain_share=1.0 is outside the allowed range \(0, 1\)$"):
+        load_config(["targets.drain_share=1.0"])
 
 
 def test_expected_yield_matches_realised_takings():

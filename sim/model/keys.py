@@ -59,7 +59,7 @@ def set_value(params: Any, key: str, value: Any) -> None:
 
 
 def metadata(params: Any, key: str) -> dict[str, Any]:
-    """The declared metadata of ``key``: unit, doc, source, lo, hi, lo_open (see ``schemas.param``)."""
+    """The declared metadata of ``key``: unit, doc, source, lo, hi, lo_open, hi_open (``schemas.param``)."""
     node, name = locate(params, key)
     return dict(next(f for f in dataclasses.fields(node) if f.name == name).metadata)
 
@@ -71,7 +71,7 @@ def clip(params: Any, key: str, value: float) -> float | int:
     if lo is not None:
         value = max(value, math.nextafter(lo, math.inf) if meta.get("lo_open") else lo)
     if hi is not None:
-        value = min(value, hi)
+        value = min(value, math.nextafter(hi, -math.inf) if meta.get("hi_open") else hi)
     return round(value) if isinstance(get(params, key), int) else float(value)
 
 

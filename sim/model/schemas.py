@@ -44,6 +44,7 @@ def param(
     lo: float | None = None,
     hi: float | None = None,
     lo_open: bool = False,
+    hi_open: bool = False,
 ) -> Any:
     """Declare a documented, range-checked parameter.
 
@@ -56,13 +57,22 @@ def param(
         doc: One-line meaning.
         source: Source id(s) (docs/SOURCES.md), "calibrated" or "assumption" (optionally with a note).
         lo: Smallest allowed value (inclusive unless ``lo_open``), or None.
-        hi: Largest allowed value (inclusive), or None.
+        hi: Largest allowed value (inclusive unless ``hi_open``), or None.
         lo_open: Whether ``lo`` itself is excluded (for strictly positive quantities).
+        hi_open: Whether ``hi`` itself is excluded (a share that must stay below 1).
 
     Returns:
         A dataclass field carrying the metadata.
     """
-    meta = {"unit": unit, "doc": doc, "source": source, "lo": lo, "hi": hi, "lo_open": lo_open}
+    meta = {
+        "unit": unit,
+        "doc": doc,
+        "source": source,
+        "lo": lo,
+        "hi": hi,
+        "lo_open": lo_open,
+        "hi_open": hi_open,
+    }
     if isinstance(default, dict | list):
         return field(default_factory=lambda: _copy(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -729,6 +739,7 @@ class TargetParams:
         0.0,
         1.0,
         lo_open=True,
+        hi_open=True,  # the deposit curve reaches the whole wealth only in the limit: a drain time of inf
     )
 
 
@@ -1007,7 +1018,7 @@ def _fmt_range(meta: dict[str, Any]) -> str:
     lo_s = "-inf" if lo is None else f"{lo:g}"
     if hi is None or hi == INF:
         return f"{left}{lo_s}, inf)"
-    return f"{left}{lo_s}, {hi:g}]"
+    return f"{left}{lo_s}, {hi:g}{')' if meta.get('hi_open') else ']'}"
 
 
 def check_value(key: str, value: Any, meta: dict[str, Any], integer: bool = False) -> None:
@@ -1026,7 +1037,7 @@ def check_value(key: str, value: Any, meta: dict[str, Any], integer: bool = Fals
         raise ConfigError(f"{key}={value!r} is not a whole number; {allowed}")
     lo, hi = meta.get("lo"), meta.get("hi")
     too_low = lo is not None and (value <= lo if meta.get("lo_open") else value < lo)
-    too_high = hi is not None and value > hi
+    too_high = hi is not None and (value >= hi if meta.get("hi_open") else value > hi)
     if too_low or too_high:
         raise ConfigError(f"{key}={value!r} is outside the allowed range {_fmt_range(meta)}")
 

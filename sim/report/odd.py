@@ -132,7 +132,7 @@ def format_range(meta: dict[str, Any], key: str = "") -> str:
     """The allowed values of a parameter, e.g. ``[0, 1]``, ``(0, inf]`` or a cross-field rule.
 
     Args:
-        meta: The field's metadata (``lo``, ``hi``, ``lo_open``, ``unit``).
+        meta: The field's metadata (``lo``, ``hi``, ``lo_open``, ``hi_open``, ``unit``).
         key: The dotted key, to add any rule of :data:`CROSS_FIELD_RULES`.
     """
     lo, hi = meta.get("lo"), meta.get("hi")
@@ -143,7 +143,7 @@ def format_range(meta: dict[str, Any], key: str = "") -> str:
         left = "(" if meta.get("lo_open") else "["
         lo_s = "-inf" if lo is None else format_number(lo)
         hi_s = "inf" if hi is None else format_number(hi)
-        parts.append(f"{left}{lo_s}, {hi_s}]")
+        parts.append(f"{left}{lo_s}, {hi_s}{')' if meta.get('hi_open') else ']'}")
     if key in CROSS_FIELD_RULES:
         parts.append(CROSS_FIELD_RULES[key])
     return "; ".join(parts) if parts else "any"
