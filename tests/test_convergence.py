@@ -254,3 +254,31 @@ def test_the_command_follows_a_calibration_over_the_generations_of_its_history(t
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and message in bad.stderr, bad.stderr
     with pytest.raises(ConfigError, match="not a calibration history"):
         generations(history / "abc-4567.db")
+
+
+def test_pair_plot_labels_axes_with_units_and_its_footer_names_every_calibration():
+    from sim.report.calibration_figures import pairs
+
+    priors = {
+        "police.raid_capacity": Uncertainty(Dist.loguniform, 3.0, 200.0),
+        "police.corruption": Uncertainty(Dist.uniform, 0.2, 0.95),
+    }
+    rng = np.random.default_rng(0)
+    # Weights that do not sum to 1: the diagonal's bars are still shares of each run's weight.
+    runs = {
+        name: pd.DataFrame(
+            {"police.raid_capacity": rng.uniform(10, 40, 50), "police.corruption": rng.uniform(0.2, 0.9, 50)}
+        ).assign(weight=3.0)
+        for name in ("seed1", "seed2")
+    }
+    metadata = {"seeds": {"base_seed": "1, 2", "n_seeds": 2, "summary": "seeds 1, 2, one calibration each"}}
+    fig = pairs(runs, priors, metadata)
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert axes[1, 0].get_xlabel() == "police.raid_capacity [raids/year]"
+    assert axes[1, 0].get_ylabel() == "police.corruption [probability]"
+    assert axes[1, 1].get_ylabel() == "weight share"
+    assert axes[0, 0].get_ylabel() == "police.raid_capacity [raids/year]\nweight share"
+    heights = [sum(bar.get_height() for bar in container) for container in axes[1, 1].containers]
+    assert heights == pytest.approx([1.0, 1.0])
+    footer = " ".join(t.get_text() for t in fig.texts)
+    assert "seeds 1, 2, one calibration each" in footer and "replicates" not in footer

@@ -96,6 +96,7 @@ def main(argv: Sequence[str]) -> None:
             "base_seed": ", ".join(map(str, seeds)),
             "n_seeds": len(seeds),
             "runs": dict(zip(runs.metadata, seeds, strict=True)),
+            "summary": f"seeds {', '.join(map(str, seeds))}, one calibration each",
         }
         # How each run stopped: agreement between runs that did not converge is no evidence of convergence.
         metadata["stops"] = {name: m.get("stop") for name, m in runs.metadata.items()}

@@ -19,9 +19,20 @@ from matplotlib.ticker import NullFormatter
 from sim.analysis.calibration import Posterior
 from sim.analysis.convergence import correlations
 from sim.analysis.uncertainties import Dist, Uncertainty
+from sim.model import keys as model_keys
+from sim.model.schemas import ConfigError, ModelParams
 from sim.report.figures import COLOURS, PALETTE, footer
 
 NOTE = "ABC-SMC posterior, last generation (weighted particles)"
+
+
+def axis_label(key: str) -> str:
+    """``key [unit]`` for a model parameter with a unit (``schemas.param``); the key alone otherwise."""
+    try:
+        unit = model_keys.metadata(ModelParams(), key).get("unit", "-")
+    except ConfigError:
+        return key  # not a model parameter (a test's toy prior)
+    return key if unit == "-" else f"{key} [{unit}]"
 
 
 def _bins(prior: Uncertainty) -> np.ndarray:
@@ -51,7 +62,7 @@ def marginals(posterior: Posterior, priors: dict[str, Uncertainty], metadata: di
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short ranges
         ax.set_xlim(prior.low, prior.high)
-        ax.set_xlabel(key, fontsize=8)
+        ax.set_xlabel(axis_label(key), fontsize=8)
         ax.set_ylabel("posterior density", fontsize=8)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(keys) :]:
@@ -93,7 +104,8 @@ def pairs(
                 continue
             for run, p in posteriors.items():
                 if i == j:
-                    ax.hist(p[xj], bins=_bins(priors[xj]), weights=p["weight"], color=colours[run], alpha=0.5)
+                    share = p["weight"] / p["weight"].sum()
+                    ax.hist(p[xj], bins=_bins(priors[xj]), weights=share, color=colours[run], alpha=0.5)
                 else:
                     size = 4 + 60 * p["weight"] / p["weight"].max()
                     ax.scatter(p[xj], p[yi], s=size, alpha=0.5, color=colours[run], linewidths=0)
@@ -108,9 +120,11 @@ def pairs(
                 ax.set_ylim(priors[yi].low, priors[yi].high)
             ax.tick_params(labelsize=5)
             if i == k - 1:
-                ax.set_xlabel(xj, fontsize=6)
-            if j == 0:
-                ax.set_ylabel(yi, fontsize=6)
+                ax.set_xlabel(axis_label(xj), fontsize=6)
+            if i == j:  # each run's weights sum to 1: a bar is the share of the weight in its bin
+                ax.set_ylabel("weight share" if j else f"{axis_label(yi)}\nweight share", fontsize=6)
+            elif j == 0:
+                ax.set_ylabel(axis_label(yi), fontsize=6)
     if len(posteriors) > 1:
         handles = [Patch(color=c, alpha=0.5, label=run) for run, c in colours.items()]
         fig.legend(handles=handles, loc="upper right", fontsize=6, title="run", title_fontsize=6)

@@ -196,10 +196,13 @@ def footer(
     git = metadata.get("git", {})
     commit = (git.get("commit") or "unknown")[:10] + ("+dirty" if git.get("dirty") else "")
     seeds = metadata.get("seeds", {})
+    # A figure of several runs (e.g. calibrations, one per seed) says so in seeds["summary"].
+    seeded = seeds.get("summary") or (
+        f"seed {seeds.get('base_seed', '?')} x {seeds.get('n_seeds', '?')} replicates"
+    )
     text = (
         f"scamsim {metadata.get('versions', {}).get('scamsim', '?')} | commit {commit} | "
-        f"config {metadata.get('config_hash', '?')} | seed {seeds.get('base_seed', '?')} x "
-        f"{seeds.get('n_seeds', '?')} replicates | {note}"
+        f"config {metadata.get('config_hash', '?')} | {seeded} | {note}"
     )
     fig.text(
         0.01,
