@@ -274,10 +274,10 @@ def test_pair_plot_labels_axes_with_units_and_its_footer_names_every_calibration
     metadata = {"seeds": {"base_seed": "1, 2", "n_seeds": 2, "summary": "seeds 1, 2, one calibration each"}}
     fig = pairs(runs, priors, metadata)
     axes = np.array(fig.axes).reshape(2, 2)
-    assert axes[1, 0].get_xlabel() == "police.raid_capacity [raids/year]"
-    assert axes[1, 0].get_ylabel() == "police.corruption [probability]"
+    assert axes[1, 0].get_xlabel() == "police.raid_capacity\n[raids/year]"
+    assert axes[1, 0].get_ylabel() == "police.corruption\n[probability]"
     assert axes[1, 1].get_ylabel() == "weight share"
-    assert axes[0, 0].get_ylabel() == "police.raid_capacity [raids/year]\nweight share"
+    assert axes[0, 0].get_ylabel() == "police.raid_capacity\n[raids/year]\nweight share"
     heights = [sum(bar.get_height() for bar in container) for container in axes[1, 1].containers]
     assert heights == pytest.approx([1.0, 1.0])
     footer = " ".join(t.get_text() for t in fig.texts)

@@ -26,13 +26,19 @@ from sim.report.figures import COLOURS, PALETTE, footer
 NOTE = "ABC-SMC posterior, last generation (weighted particles)"
 
 
-def axis_label(key: str) -> str:
-    """``key [unit]`` for a model parameter with a unit (``schemas.param``); the key alone otherwise."""
+def axis_label(key: str, wrap: bool = False) -> str:
+    """``key [unit]`` for a model parameter with a unit (``schemas.param``); the key alone otherwise.
+
+    Args:
+        key: Dotted parameter name.
+        wrap: Put the unit on a line of its own (the pair plot's narrow panels).
+    """
     try:
         unit = model_keys.metadata(ModelParams(), key).get("unit", "-")
     except ConfigError:
         return key  # not a model parameter (a test's toy prior)
-    return key if unit == "-" else f"{key} [{unit}]"
+    sep = "\n" if wrap else " "
+    return key if unit == "-" else f"{key}{sep}[{unit}]"
 
 
 def _bins(prior: Uncertainty) -> np.ndarray:
@@ -120,11 +126,12 @@ def pairs(
                 ax.set_ylim(priors[yi].low, priors[yi].high)
             ax.tick_params(labelsize=5)
             if i == k - 1:
-                ax.set_xlabel(axis_label(xj), fontsize=6)
-            if i == j:  # each run's weights sum to 1: a bar is the share of the weight in its bin
-                ax.set_ylabel("weight share" if j else f"{axis_label(yi)}\nweight share", fontsize=6)
+                ax.set_xlabel(axis_label(xj, wrap=True), fontsize=6)
+            if i == j:  # a bar is the share of its run's weight in the bin
+                share_label = "weight share" if j else f"{axis_label(yi, wrap=True)}\nweight share"
+                ax.set_ylabel(share_label, fontsize=6)
             elif j == 0:
-                ax.set_ylabel(axis_label(yi), fontsize=6)
+                ax.set_ylabel(axis_label(yi, wrap=True), fontsize=6)
     if len(posteriors) > 1:
         handles = [Patch(color=c, alpha=0.5, label=run) for run, c in colours.items()]
         fig.legend(handles=handles, loc="upper right", fontsize=6, title="run", title_fontsize=6)
