@@ -55,10 +55,12 @@ notebooks: $(STAMP)  ## JupyterLab on experiments/notebooks/ (installs the depen
 strip-notebooks: $(STAMP)  ## remove outputs from the notebooks before committing (a test checks it)
 	$(VENV)/bin/nbstripout experiments/notebooks/*.ipynb
 
-# `make results POSTERIOR=calibrated`: re-make every committed result from this clean commit (about
-# 1 h 50 min on 2 cores; README, Reproducibility). STEPS=phase,briefs runs some steps; DRY=1 prints the
-# plan; SMOKE=1 runs at tiny scale into a temporary folder, never over the committed results.
-POSTERIOR ?=
+# `make results`: re-make every committed result from this clean commit (about 1 h 50 min on 2 cores;
+# README, Reproducibility) from the posterior that runs draw from by default (POSTERIOR=calibrated;
+# another name of configs/posterior_draws/ or a .csv path to change it). STEPS=phase,briefs runs some
+# steps; DRY=1 prints the plan; SMOKE=1 runs at tiny scale into a temporary folder, never over the
+# committed results.
+POSTERIOR ?= calibrated
 STEPS ?=
 results: $(STAMP)  ## re-make the committed results (results/MANIFEST.md says how each was made)
 	$(VENV)/bin/python -m sim.report.remake --posterior="$(POSTERIOR)" --steps="$(STEPS)" \
