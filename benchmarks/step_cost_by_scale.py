@@ -8,14 +8,22 @@ is what a step costs however few people it moves: per-compound work, and Python 
 number does not depend on the population. It bounds what any per-worker speed-up can gain at
 calibration scale, and is what batching replicates through one pass would share out (README, "Speed
 and memory").
+
+From the fit it also prints what batching could at best give: if ``K`` replicates went through one
+pass, each paying the per-scale part in full and ``1/K`` of the fixed part (optimistic: every random
+draw would still be made once per replicate), a calibration-scale run would cost
+``steps * (fixed / K + per_scale * scale)``; so the goal (``GOAL_CALIBRATION_S``) needs
+``K >= fixed / (goal / steps - per_scale * scale)``, and no ``K`` reaches it if the per-scale part alone
+exceeds it.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
-from bench_workers import calibration_params, time_runs
+from bench_workers import GOAL_CALIBRATION_S, calibration_params, time_runs
 
 SCALES = (0.01, 0.03, 0.1, 0.3)
 
@@ -31,7 +39,8 @@ def main() -> None:
         params = calibration_params()
         params.scale = scale
         timed = time_runs(params, args.runs, f"scale {scale:g}")
-        times[scale] = [cpu / timed["steps_per_run"] * 1e3 for cpu in timed["cpu_seconds"]]
+        steps = timed["steps_per_run"]
+        times[scale] = [cpu / steps * 1e3 for cpu in timed["cpu_seconds"]]
         workers[scale] = timed["mean_workers_held"]
     print("| scale | workers held (mean) | CPU-ms a step (median of runs) |\n|---|---|---|")
     for scale, ms in times.items():
@@ -44,6 +53,18 @@ def main() -> None:
         f"\nfit: {fixed:.2f} + {per_scale:.2f} * scale CPU-ms a step; at the calibration's scale {at:g} "
         f"the fixed part is {fixed / (fixed + per_scale * at):.0%} of a step"
     )
+    goal_ms = GOAL_CALIBRATION_S / steps * 1e3  # a step's share of the goal
+    margin = goal_ms - per_scale * at
+    print(
+        f"goal {GOAL_CALIBRATION_S:g} s a run = {goal_ms:.3f} ms a step; the per-scale part alone at {at:g}: "
+        f"{per_scale * at:.3f} ms"
+    )
+    for k in (1, 3, 10):
+        print(f"  {k} replicate(s) a pass: at best {steps * (fixed / k + per_scale * at) / 1e3:.3f} s a run")
+    if margin > 0:
+        print(f"  the goal needs at least {math.ceil(fixed / margin)} replicates a pass")
+    else:
+        print("  no number of replicates a pass reaches the goal: the per-scale part alone exceeds it")
 
 
 if __name__ == "__main__":
