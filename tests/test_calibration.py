@@ -295,7 +295,7 @@ def test_stop_rule(epsilons, ess, elapsed, reason, words):
         ("min_ess", 61.0, "calibration.min_ess=61.0 is outside the allowed range [1, population_size=60]"),
         ("min_ess", 0.0, "calibration.min_ess=0.0 is outside the allowed range"),
         ("epsilon_drop", 1.0, "calibration.epsilon_drop=1.0 is outside the allowed range [0, 1)"),
-        ("max_minutes", 0.0, "calibration.max_minutes=0.0 is outside the allowed range (0, inf]"),
+        ("max_minutes", 0.0, "calibration.max_minutes=0.0 is outside the allowed range (0, inf)"),
     ],
 )
 def test_bad_stopping_settings_are_one_line_errors(setting, value, message):

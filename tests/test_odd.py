@@ -173,9 +173,10 @@ def test_cross_field_rules_are_enforced():
 
 def test_formatting():
     assert odd.format_range({"lo": 0.0, "hi": 1.0}) == "[0, 1]"
-    assert odd.format_range({"lo": 0.0, "hi": float("inf"), "lo_open": True}) == "(0, inf]"
+    assert odd.format_range({"lo": 0.0, "hi": float("inf"), "lo_open": True}) == "(0, inf)"
     assert odd.format_range({"lo": 0.0, "hi": 1.0, "lo_open": True, "hi_open": True}) == "(0, 1)"
     assert odd.format_range({"lo": 0, "hi": 2**63 - 1}) == "[0, 2^63 - 1]"
+    assert odd.format_range({"lo": None, "hi": 5.0}) == "(-inf, 5]"  # an infinite end is open
     assert odd.format_range({"lo": None, "hi": None}) == "any"
     assert odd.format_default(100000.0) == "100,000"
     assert odd.format_default(0.05) == "0.05"

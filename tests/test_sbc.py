@@ -279,8 +279,8 @@ def test_a_cut_short_truth_file_is_computed_again(tmp_path, fake_model):
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [
-        ("truths", 0, "sbc.truths=0 is outside the allowed range [1, inf]"),
-        ("posterior_draws", -1, "sbc.posterior_draws=-1 is outside the allowed range [1, inf]"),
+        ("truths", 0, "sbc.truths=0 is outside the allowed range [1, inf)"),
+        ("posterior_draws", -1, "sbc.posterior_draws=-1 is outside the allowed range [1, inf)"),
         (
             "bins",
             3,

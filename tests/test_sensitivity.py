@@ -239,7 +239,7 @@ def test_a_posterior_narrows_its_parameters_to_their_central_90_percent(tmp_path
         ("sensitivity.outputs=[nope]", "'nope' is not a metric"),
         ("sensitivity.outputs=[am7_share]", "'am7_share' .* is no longer a metric; use am7_remaining_share"),
         ("sensitivity.levels=1", "sensitivity.levels=1 is outside the allowed range"),
-        ("sensitivity.slices=1", r"sensitivity.slices=1 is outside the allowed range \[2, inf\]"),
+        ("sensitivity.slices=1", r"sensitivity.slices=1 is outside the allowed range \[2, inf\)"),
         (
             "sensitivity.fit_tolerance=0",
             r"sensitivity.fit_tolerance=0.0 is outside the allowed range \(0, inf\)",
@@ -348,7 +348,7 @@ def test_cli_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path):
     assert proc.returncode == 2
     assert (
         proc.stderr.strip()
-        == "scamsim sensitivity: error: sensitivity.levels=1 is outside the allowed range [2, inf]"
+        == "scamsim sensitivity: error: sensitivity.levels=1 is outside the allowed range [2, inf)"
     )
     assert not [p for p in (tmp_path / "results").rglob("*") if p.is_file()]
 
@@ -661,7 +661,7 @@ def test_lever_study_runs_each_value_paired_with_the_unchanged_draw(tiny_levers)
         ("sensitivity.levers.names=[nope]", r"sensitivity.levers.names: 'nope' is not a lever; allowed: \["),
         (
             "sensitivity.levers.points=1",
-            r"sensitivity.levers.points=1 is outside the allowed range \[2, inf\]",
+            r"sensitivity.levers.points=1 is outside the allowed range \[2, inf\)",
         ),
         ("sensitivity.levers.start=2030-01-01", r"sensitivity.levers.start='2030-01-01' is outside the run"),
         ("sensitivity.levers.names=[]", "sensitivity.levers.names is empty"),

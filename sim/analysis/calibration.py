@@ -118,7 +118,7 @@ def check(config: CalibrateConfig, params: ModelParams) -> None:
         ("n_procs", settings.n_procs),
     ):
         if value < 1:
-            raise ConfigError(f"calibration.{name}={value} is outside the allowed range [1, inf]")
+            raise ConfigError(f"calibration.{name}={value} is outside the allowed range [1, inf)")
     if not 0 <= settings.epsilon_drop < 1:
         raise ConfigError(
             f"calibration.epsilon_drop={settings.epsilon_drop} is outside the allowed range [0, 1)"
@@ -130,7 +130,7 @@ def check(config: CalibrateConfig, params: ModelParams) -> None:
         )
     if not settings.max_minutes > 0:
         raise ConfigError(
-            f"calibration.max_minutes={settings.max_minutes} is outside the allowed range (0, inf]"
+            f"calibration.max_minutes={settings.max_minutes} is outside the allowed range (0, inf)"
         )
 
 

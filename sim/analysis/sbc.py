@@ -104,7 +104,7 @@ def check(config: SbcConfig, params: ModelParams) -> None:
     settings = config.sbc
     for name, value in (("truths", settings.truths), ("posterior_draws", settings.posterior_draws)):
         if value < 1:
-            raise ConfigError(f"sbc.{name}={value} is outside the allowed range [1, inf]")
+            raise ConfigError(f"sbc.{name}={value} is outside the allowed range [1, inf)")
     ranks = settings.posterior_draws + 1
     if not 1 <= settings.bins <= ranks or ranks % settings.bins:
         divisors = [d for d in range(1, ranks + 1) if ranks % d == 0]

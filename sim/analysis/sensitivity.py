@@ -568,7 +568,7 @@ def check(config: SensitivityConfig) -> None:
     for name, low in minimum.items():
         value = getattr(settings, name)
         if value < low:
-            raise ConfigError(f"sensitivity.{name}={value} is outside the allowed range [{low}, inf]")
+            raise ConfigError(f"sensitivity.{name}={value} is outside the allowed range [{low}, inf)")
     if settings.method is Method.sobol and settings.n & (settings.n - 1):
         raise ConfigError(f"sensitivity.n={settings.n} must be a power of 2 for sobol (Saltelli sampling)")
     if not settings.outputs:
@@ -616,7 +616,7 @@ def _check_levers(config: SensitivityConfig) -> None:
         if name not in LEVERS:
             raise ConfigError(f"sensitivity.levers.names: {name!r} is not a lever; allowed: {sorted(LEVERS)}")
     if lever.points < 2:
-        raise ConfigError(f"sensitivity.levers.points={lever.points} is outside the allowed range [2, inf]")
+        raise ConfigError(f"sensitivity.levers.points={lever.points} is outside the allowed range [2, inf)")
     first, last = (parse_date(f"time.{k}", getattr(config.time, k)) for k in ("start", "end"))
     if not first < parse_date("sensitivity.levers.start", lever.start) <= last:
         raise ConfigError(

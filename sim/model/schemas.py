@@ -19,7 +19,7 @@ import datetime as dt
 import difflib
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1012,13 +1012,21 @@ class ModelParams:
 # --------------------------------------------------------------------------------------------------
 
 
-def _fmt_range(meta: dict[str, Any]) -> str:
+def format_interval(meta: dict[str, Any], number: Callable[[Any], str] = "{:g}".format) -> str:
+    """The allowed range in field metadata ``meta`` (see :func:`param`), e.g. ``[0, 1]`` or ``(0, inf)``.
+
+    An open end (``lo_open``, ``hi_open``) gets a round bracket; so does an infinite or missing one,
+    shown as ``-inf`` or ``inf``.
+
+    Args:
+        meta: The field's metadata.
+        number: Formats a finite bound (error messages: ``{:g}``; the ODD its own table format).
+    """
     lo, hi = meta.get("lo"), meta.get("hi")
-    left = "(" if meta.get("lo_open") or lo is None else "["
-    lo_s = "-inf" if lo is None else f"{lo:g}"
-    if hi is None or hi == INF:
-        return f"{left}{lo_s}, inf)"
-    return f"{left}{lo_s}, {hi:g}{')' if meta.get('hi_open') else ']'}"
+    lo_inf, hi_inf = lo is None or lo == -INF, hi is None or hi == INF
+    left = "(" if lo_inf or meta.get("lo_open") else "["
+    right = ")" if hi_inf or meta.get("hi_open") else "]"
+    return f"{left}{'-inf' if lo_inf else number(lo)}, {'inf' if hi_inf else number(hi)}{right}"
 
 
 def check_value(key: str, value: Any, meta: dict[str, Any], integer: bool = False) -> None:
@@ -1028,7 +1036,7 @@ def check_value(key: str, value: Any, meta: dict[str, Any], integer: bool = Fals
         ConfigError: If it is not a finite number (a whole one if ``integer``) or is outside the range
             (one line naming key, value and what is allowed).
     """
-    allowed = f"allowed: {'whole' if integer else 'finite'} numbers in {_fmt_range(meta)}"
+    allowed = f"allowed: {'whole' if integer else 'finite'} numbers in {format_interval(meta)}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{key}={value!r} is not a number; {allowed}")
     if not math.isfinite(value):
@@ -1039,7 +1047,7 @@ def check_value(key: str, value: Any, meta: dict[str, Any], integer: bool = Fals
     too_low = lo is not None and (value <= lo if meta.get("lo_open") else value < lo)
     too_high = hi is not None and (value >= hi if meta.get("hi_open") else value > hi)
     if too_low or too_high:
-        raise ConfigError(f"{key}={value!r} is outside the allowed range {_fmt_range(meta)}")
+        raise ConfigError(f"{key}={value!r} is outside the allowed range {format_interval(meta)}")
 
 
 def value_type(f: dataclasses.Field) -> tuple[str, bool]:
@@ -1062,7 +1070,7 @@ def check_field(key: str, value: Any, f: dataclasses.Field) -> None:
             names["bool"] = "true or false"
             expected = f"a {names.get(kind, kind)}"
             if kind in ("int", "float"):
-                expected += f" in {_fmt_range(meta)}"
+                expected += f" in {format_interval(meta)}"
             raise ConfigError(f"{key}=null is not allowed; expected {expected}")
     elif kind in ("int", "float"):
         check_value(key, value, meta, integer=kind == "int")

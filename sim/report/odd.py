@@ -37,7 +37,7 @@ from omegaconf import OmegaConf
 
 from sim.model import facts, interventions, levers
 from sim.model.ledger import VARIABLES
-from sim.model.schemas import ModelParams
+from sim.model.schemas import ModelParams, format_interval
 from sim.runs.config import CONFIG_DIR, RunConfig
 from sim.runs.metrics import METRICS
 
@@ -77,7 +77,7 @@ class Row:
         key: Dotted configuration key, e.g. ``police.raid_capacity`` or ``sources.<name>.weight``.
         default: Default value, formatted for reading.
         unit: Unit of measure ("-" for a count, flag or name).
-        range: Allowed values, e.g. ``[0, 1]`` or ``(0, inf]``.
+        range: Allowed values, e.g. ``[0, 1]`` or ``(0, inf)``.
         source: Source id(s) (docs/SOURCES.md), "calibrated" or "assumption" (with notes); "-" for run
             settings.
         doc: One-line meaning.
@@ -129,7 +129,7 @@ def format_default(value: Any) -> str:
 
 
 def format_range(meta: dict[str, Any], key: str = "") -> str:
-    """The allowed values of a parameter, e.g. ``[0, 1]``, ``(0, inf]`` or a cross-field rule.
+    """The allowed values of a parameter, e.g. ``[0, 1]``, ``(0, inf)`` or a cross-field rule.
 
     Args:
         meta: The field's metadata (``lo``, ``hi``, ``lo_open``, ``hi_open``, ``unit``).
@@ -140,10 +140,7 @@ def format_range(meta: dict[str, Any], key: str = "") -> str:
     if meta.get("unit") == "date":
         parts.append("YYYY-MM-DD")
     if lo is not None or hi is not None:
-        left = "(" if meta.get("lo_open") else "["
-        lo_s = "-inf" if lo is None else format_number(lo)
-        hi_s = "inf" if hi is None else format_number(hi)
-        parts.append(f"{left}{lo_s}, {hi_s}{')' if meta.get('hi_open') else ']'}")
+        parts.append(format_interval(meta, format_number))
     if key in CROSS_FIELD_RULES:
         parts.append(CROSS_FIELD_RULES[key])
     return "; ".join(parts) if parts else "any"
