@@ -197,11 +197,10 @@ def in_range(f: dataclasses.Field, default: Any) -> st.SearchStrategy:
         ends = [lo, hi]
     else:
         low = math.nextafter(lo, math.inf) if lo_open else lo
-        high = (
-            (math.nextafter(hi, -math.inf) if hi_open else hi)
-            if math.isfinite(hi)
-            else max(1e6 * (default or 1.0), 1e12)
-        )
+        if not math.isfinite(hi):
+            high = max(1e6 * (default or 1.0), 1e12)
+        else:
+            high = math.nextafter(hi, -math.inf) if hi_open else hi
         values = st.floats(low, high, **FINITE)
         ends = [low, high]
     options = [st.sampled_from(ends), values]
